@@ -1,0 +1,109 @@
+"""Sim-to-real on digits: train only on SynDigits, test on scikit-learn's real handwritten digits.
+
+Settings: no randomization; full randomization; full minus each randomizer family in turn; and
+DANN (full randomization + the unlabeled real training digits). No real label is used for
+training or model selection: the last model is tested. Writes
+benchmarks/results/sim2real_digits.json (tidy rows) and prints a table.
+
+    python benchmarks/sim2real_digits.py --quick      # a few minutes on 2 CPU cores
+    python benchmarks/sim2real_digits.py              # the full budget (3 seeds, 10k images)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from leyden_core.models.classifier import ImageClassifier
+from leyden_sim.dann import DANN
+from leyden_sim.datamodules import SynDigitsDataModule, digits_randomization
+from leyden_sim.randomizers import FAMILIES
+
+RESULTS = Path(__file__).parent / "results" / "sim2real_digits.json"
+
+
+def settings(only: list[str] | None) -> list[tuple[str, str, list[str] | None]]:
+    """(method, setting, excluded families or None for no randomization)."""
+    rows = [("source_only", "no_randomization", None), ("source_only", "full_randomization", [])]
+    rows += [("source_only", f"full_minus_{family}", [family]) for family in FAMILIES]
+    rows += [("dann", "full_randomization", [])]
+    return [r for r in rows if only is None or f"{r[0]}/{r[1]}" in only or r[1] in only]
+
+
+def run(method: str, exclude: list[str] | None, seed: int, args: argparse.Namespace) -> float:
+    pl.seed_everything(seed, workers=True)
+    randomizers = [] if exclude is None else digits_randomization(exclude)
+    data = SynDigitsDataModule(
+        randomizers, length=args.length, with_target=method == "dann", image_size=args.image_size,
+        batch_size=args.batch_size, seed=seed,
+    )  # fmt: skip
+    if method == "dann":
+        model = DANN(in_chans=1, lr=args.lr, domain_weight=args.domain_weight, objective=args.objective)
+    else:
+        model = ImageClassifier(backbone="leyden_tiny_cnn", in_chans=1, lr=args.lr, weight_decay=5e-4)
+    trainer = pl.Trainer(
+        max_epochs=args.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+        deterministic=True,
+    )  # fmt: skip
+    trainer.fit(model, datamodule=data)
+    return float(trainer.test(model, datamodule=data, verbose=False)[0]["test/acc"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small budget: 1 seed, 3k images, 4 epochs")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--length", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--image-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--domain-weight", type=float, default=0.3)
+    parser.add_argument("--objective", default="dann", choices=["dann", "confusion"])
+    parser.add_argument("--only", nargs="*", help="run only these settings (e.g. full_randomization)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.length, args.epochs = 1, 3000, 4
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+
+    rows = []
+    for method, setting, exclude in settings(args.only):
+        for seed in range(args.seeds):
+            start = time.time()
+            accuracy = run(method, exclude, seed, args)
+            rows.append({"method": f"leyden.{method}", "setting": setting, "seed": seed, "metric": "real_test_acc",
+                         "value": round(accuracy, 4), "seconds": round(time.time() - start, 1)})
+            print(f"{method:12s} {setting:28s} seed {seed}: real test acc {accuracy:.4f} "
+                  f"({time.time() - start:.0f}s)", flush=True)
+
+    print("\nmethod       setting                      mean ± std over seeds")
+    for method, setting, _ in settings(args.only):
+        values = [r["value"] for r in rows if r["method"] == f"leyden.{method}" and r["setting"] == setting]
+        print(f"{method:12s} {setting:28s} {np.mean(values):.4f} ± {np.std(values):.4f}  (n={len(values)})")
+    result = {
+        "benchmark": "sim2real_digits",
+        "command": "python " + " ".join(sys.argv),
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}",
+        "date": datetime.date.today().isoformat(),
+        "budget": {k: v for k, v in vars(args).items() if k not in ("out", "only")},
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""One session per plugin, each in its own venv with only that plugin and core installed.
+
+    nox -l                       # list sessions
+    nox -s core selfsup rl sim   # prove every plugin installs and passes its tests alone
+    nox -s lint                  # ruff (pytorch_lightning imports are banned)
+    nox -s all                   # every plugin together
+
+torch and torchvision (several GB) are installed once into ``.nox/_torch`` and shared by the
+sessions through a ``.pth`` file; everything else is installed per session from the plugin's own
+declared dependencies, so a missing requirement fails its session.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = str(ROOT / "constraints.txt")
+TORCH_BASE = ROOT / ".nox" / "_torch"
+PLUGINS = ("selfsup", "rl", "sim")
+EXTRAS = {"rl": "test,atari,dmc,mujoco,video", "core": "test,video", "selfsup": "test", "sim": "test"}
+
+nox.options.sessions = ["lint", "core", *PLUGINS]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _site_packages(python: Path) -> str:
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return subprocess.check_output([str(python), "-c", code], text=True).strip()
+
+
+def _share_torch(session: nox.Session) -> None:
+    """Make the shared torch install visible to this session's venv."""
+    base_python = TORCH_BASE / "bin" / "python"
+    if not base_python.exists():
+        session.run(sys.executable, "-m", "venv", str(TORCH_BASE), external=True)
+        session.run(str(base_python), "-m", "pip", "install", "-q", "-c", CONSTRAINTS,
+                    "torch", "torchvision", external=True)
+    session_site = _site_packages(Path(session.virtualenv.location) / "bin" / "python")
+    Path(session_site, "_leyden_shared_torch.pth").write_text(_site_packages(base_python) + "\n")
+
+
+def _install(session: nox.Session, *names: str) -> None:
+    _share_torch(session)
+    args = []
+    for name in names:
+        args += ["-e", f"packages/{name}[{EXTRAS[name]}]"]
+    session.install("-q", "-c", CONSTRAINTS, *args)
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("python", "-m", "pytest", *paths, *session.posargs, env={"WANDB_MODE": "offline"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("-q", "-c", CONSTRAINTS, "ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    _install(session, "core")
+    _pytest(session, "tests/core")
+
+
+@nox.session
+def selfsup(session: nox.Session) -> None:
+    _install(session, "core", "selfsup")
+    _pytest(session, "tests/selfsup")
+
+
+@nox.session
+def rl(session: nox.Session) -> None:
+    _install(session, "core", "rl")
+    _pytest(session, "tests/rl")
+
+
+@nox.session
+def sim(session: nox.Session) -> None:
+    _install(session, "core", "sim")
+    _pytest(session, "tests/sim")
+
+
+@nox.session(name="all")
+def all_plugins(session: nox.Session) -> None:
+    _install(session, "core", *PLUGINS)
+    _pytest(session, "tests")

@@ -1,0 +1,3 @@
+"""Leyden rl plugin."""
+
+__version__ = "0.1.0"

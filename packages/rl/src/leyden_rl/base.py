@@ -1,0 +1,170 @@
+"""What every online RL method shares: envs, the "steps" dataloader, counters and checkpointing.
+
+An RL method is an ordinary LightningModule, so the ordinary Trainer (and ``leyden fit``) runs it:
+
+* The dataloader yields dummy step indices; each ``training_step`` collects experience from this
+  rank's vector env and performs that experience's whole update with manual optimization, so the
+  framework's per-step overhead is paid per rollout, not per gradient step.
+* ``env_steps`` counts environment steps collected on this rank (ThroughputMonitor logs its rate);
+  training stops when it reaches ``total_env_steps``.
+* Under DDP every rank builds its own envs with its own seeds (:func:`leyden_rl.envs.env_seeds`);
+  ``manual_backward`` all-reduces gradients, so the weights stay identical across ranks.
+* The checkpoint holds counters, the episode log, RNG states and the current observations; off-policy
+  methods add their replay buffer. On resume the envs are re-seeded from the restored counters
+  (gymnasium envs cannot in general be serialised), so collection continues reproducibly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+from leyden_core.distributed import rank
+from torch.utils.data import DataLoader, IterableDataset
+
+from leyden_rl.envs import env_seeds, make_env, make_vector_env
+
+
+class _Steps(IterableDataset):
+    """``length`` dummy batches: the Trainer's loop counter, not data (no DistributedSampler needed)."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __iter__(self):
+        return iter(torch.arange(self.length).split(1))
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class OnlineRLModule(pl.LightningModule):
+    """Base class: subclasses implement ``training_step`` (collect + update) and ``steps_per_iteration``."""
+
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        total_env_steps: int,
+        seed: int,
+        vectorization: str = "sync",
+        env_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        probe = make_env(env_id, env_kwargs=env_kwargs)  # spaces (and bad ids/extras) known at construction
+        self.observation_space, self.action_space = probe.observation_space, probe.action_space
+        probe.close()
+        self.env_id, self.num_envs, self.total_env_steps, self.seed = env_id, num_envs, total_env_steps, seed
+        self.vectorization, self.env_kwargs = vectorization, env_kwargs
+        self.envs: VectorEnv | None = None
+        self.obs: torch.Tensor | None = None
+        self.env_steps = 0
+        self.iterations = 0
+        self.episode_log: list[tuple[int, float, int]] = []  # (env_steps at end, return, length)
+        self._resume: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ loop plumbing
+    @property
+    def steps_per_iteration(self) -> int:
+        """Env steps (this rank, all envs) that one ``training_step`` collects."""
+        raise NotImplementedError
+
+    def train_dataloader(self) -> DataLoader:
+        iterations = math.ceil(self.total_env_steps / self.steps_per_iteration)
+        return DataLoader(_Steps(iterations), batch_size=None)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.envs is None:
+            self.envs = make_vector_env(
+                self.env_id, self.num_envs, self.seed, self.vectorization, env_kwargs=self.env_kwargs
+            )
+
+    def on_train_start(self) -> None:
+        """Seed this rank and reset the envs, or restore what a checkpoint left."""
+        resume, self._resume = self._resume, None
+        if resume is None:
+            rank_seed = self.seed + 1000 * rank()
+            random.seed(rank_seed)
+            np.random.seed(rank_seed % 2**32)
+            torch.manual_seed(rank_seed)
+            obs, _ = self.envs.reset(seed=env_seeds(self.seed, self.num_envs))
+        else:
+            random.setstate(resume["python_rng"])
+            np.random.set_state(resume["numpy_rng"])
+            torch.set_rng_state(resume["torch_rng"])
+            obs, _ = self.envs.reset(seed=env_seeds(self.seed + 7919 * (self.iterations + 1), self.num_envs))
+        self.obs = self.to_tensor(obs)
+
+    def on_train_end(self) -> None:
+        if self.envs is not None:
+            self.envs.close()
+            self.envs = None
+
+    def to_tensor(self, x: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.asarray(x))
+        if t.dtype == torch.float64:
+            t = t.float()
+        return t.to(self.device, non_blocking=True)
+
+    def step_envs(self, actions: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Step every env; record finished episodes; returns (next_obs, rewards, terminated, truncated, info)."""
+        next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
+        self.env_steps += self.num_envs
+        final = info.get("final_info")
+        if final is not None and "episode" in final:
+            mask = final["_episode"]
+            for r, length in zip(final["episode"]["r"][mask], final["episode"]["l"][mask]):
+                self.episode_log.append((self.env_steps, float(r), int(length)))
+        return self.to_tensor(next_obs), rewards, terminated, truncated, info
+
+    def final_observations(self, next_obs: torch.Tensor, info: dict) -> torch.Tensor:
+        """The true successor of each env's step: ``next_obs``, or the final obs where an episode ended."""
+        if "_final_obs" not in info or not info["_final_obs"].any():
+            return next_obs
+        out = next_obs.clone()
+        for i in np.flatnonzero(info["_final_obs"]):
+            out[i] = self.to_tensor(info["final_obs"][i])
+        return out
+
+    def end_iteration(self, metrics: dict[str, Any]) -> None:
+        """Log this iteration's metrics and recent returns; stop once the env-step budget is spent."""
+        self.iterations += 1
+        recent = [r for _, r, _ in self.episode_log[-20:]]
+        if recent:
+            metrics["train/episode_return"] = float(np.mean(recent))
+        metrics["train/env_steps"] = float(self.env_steps)
+        self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False)
+        if self.env_steps >= self.total_env_steps:
+            self.trainer.should_stop = True
+
+    # ------------------------------------------------------------------ checkpoint
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["leyden_rl"] = {
+            "env_steps": self.env_steps,
+            "iterations": self.iterations,
+            "episode_log": list(self.episode_log),
+            "python_rng": random.getstate(),
+            "numpy_rng": np.random.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            **self.extra_state(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["leyden_rl"]
+        self.env_steps, self.iterations = state["env_steps"], state["iterations"]
+        self.episode_log = [tuple(e) for e in state["episode_log"]]
+        self.load_extra_state(state)
+        self._resume = state
+
+    def extra_state(self) -> dict[str, Any]:
+        """Method-specific state to checkpoint beyond parameters and optimizers (e.g. a replay buffer)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass

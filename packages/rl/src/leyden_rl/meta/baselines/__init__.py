@@ -1,0 +1,1 @@
+"""Classic exploration strategies for the RL² task distributions, vectorised over trials."""

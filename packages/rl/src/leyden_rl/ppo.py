@@ -1,0 +1,215 @@
+"""Proximal Policy Optimization (Schulman et al., 2017) with GAE(λ), as a LightningModule.
+
+Each ``training_step`` is one PPO iteration:
+
+1. collect ``num_steps`` steps from each of ``num_envs`` envs with the current policy;
+2. compute GAE(λ) advantages — a time-limit truncation bootstraps from V(final observation), a
+   true termination from 0 (:func:`leyden_rl.advantages.gae`);
+3. :meth:`PPO.ppo_update`: ``update_epochs`` passes of minibatch SGD on the clipped objective,
+   with optional value clipping, an entropy bonus, gradient-norm clipping, and linearly annealed
+   learning rate and clip range.
+
+Reuse point for recurrent variants (RL²): :meth:`PPO.ppo_update` takes a dict of (T, N, ...)
+rollout tensors and touches the policy only through two methods a subclass overrides —
+:meth:`PPO.minibatches` (default: shuffle all T·N steps; a recurrent policy splits along the env
+axis instead, keeping each env's sequence whole) and :meth:`PPO.evaluate_actions` (default: the
+feed-forward policy; a recurrent one replays the GRU from the hidden state stored at the start of
+the rollout). Losses, schedules, gradient clipping and DDP gradient averaging stay shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from leyden_rl.advantages import gae
+from leyden_rl.base import OnlineRLModule
+from leyden_rl.buffers import RolloutBuffer, torch_dtype
+from leyden_rl.losses import ppo_loss
+from leyden_rl.networks import ActorCritic, action_dim
+
+
+def linear_schedule(start: float, progress: float, anneal: bool) -> float:
+    """``start`` decayed linearly to 0 over training (``progress`` in [0, 1]) when ``anneal``."""
+    return start * max(0.0, 1.0 - progress) if anneal else start
+
+
+class PPO(OnlineRLModule):
+    """PPO for Discrete or Box actions; MLP policies for vectors, a shared NatureCNN for image stacks.
+
+    Args:
+        env_id: gymnasium id ("CartPole-v1", "ALE/Pong-v5", "HalfCheetah-v5", ...).
+        num_envs, num_steps: rollout shape per rank; one iteration collects ``num_envs·num_steps`` steps.
+        total_env_steps: budget of env steps on this rank; training stops there.
+        batch_size: minibatch size; update_epochs: passes over each rollout.
+        learning_rate, anneal_lr: Adam step size, linearly decayed to 0 when ``anneal_lr``.
+        clip_range, anneal_clip: PPO's ε, likewise optionally decayed.
+        clip_range_vf: clip the value update to this range around the old value (None = off).
+        gamma, gae_lambda: discount and GAE λ.
+        ent_coef, vf_coef, max_grad_norm, normalize_advantage: the usual loss weights and switches.
+        hidden_sizes, activation: MLP shape (ignored for image observations).
+        seed: base seed; envs get ``seed + 1000·rank + i``.
+        vectorization: "sync" or "async" vector env.
+    """
+
+    def __init__(
+        self,
+        env_id: str = "CartPole-v1",
+        num_envs: int = 8,
+        num_steps: int = 32,
+        total_env_steps: int = 100_000,
+        batch_size: int = 256,
+        update_epochs: int = 20,
+        learning_rate: float = 1e-3,
+        anneal_lr: bool = True,
+        clip_range: float = 0.2,
+        anneal_clip: bool = True,
+        clip_range_vf: float | None = None,
+        gamma: float = 0.98,
+        gae_lambda: float = 0.8,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        normalize_advantage: bool = True,
+        hidden_sizes: tuple[int, ...] = (64, 64),
+        activation: str = "tanh",
+        seed: int = 0,
+        vectorization: str = "sync",
+        env_kwargs: dict | None = None,
+    ) -> None:
+        super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
+        self.save_hyperparameters()
+        self.policy = ActorCritic(self.observation_space, self.action_space, tuple(hidden_sizes), activation)
+        discrete = self.policy.discrete
+        self.rollout = RolloutBuffer(
+            num_steps, num_envs,
+            self.observation_space.shape, torch_dtype(self.observation_space.dtype),
+            () if discrete else (action_dim(self.action_space),), torch.long if discrete else torch.float32,
+        )  # fmt: skip
+        if not discrete:
+            self._low = torch.as_tensor(self.action_space.low)
+            self._high = torch.as_tensor(self.action_space.high)
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.hparams.num_envs * self.hparams.num_steps
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.policy.parameters(), lr=self.hparams.learning_rate, eps=1e-5, fused=True)
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        self.rollout = _to(self.rollout, self.device)
+
+    # ---------------------------------------------------------------------------- 1. collect
+    @torch.no_grad()
+    def collect_rollout(self) -> None:
+        """Fill ``self.rollout`` with ``num_steps`` steps of every env under the current policy."""
+        ro, obs = self.rollout, self.obs
+        truncated_finals: list[tuple[int, int, torch.Tensor]] = []
+        for t in range(ro.num_steps):
+            action, log_prob, value = self.policy.act(obs)
+            env_action = action.cpu().numpy()
+            if not self.policy.discrete:
+                env_action = np.clip(env_action, self.action_space.low, self.action_space.high)
+            next_obs, reward, terminated, truncated, info = self.step_envs(env_action)
+            ro.obs[t] = obs
+            ro.actions[t] = action
+            ro.log_probs[t] = log_prob
+            ro.values[t] = value
+            ro.rewards[t] = torch.from_numpy(reward)
+            ro.terminated[t] = torch.from_numpy(terminated)
+            ro.truncated[t] = torch.from_numpy(truncated)
+            for i in np.flatnonzero(truncated & ~terminated):
+                truncated_finals.append((t, int(i), self.to_tensor(info["final_obs"][i])))
+            obs = next_obs
+        self.obs = obs
+        # V of the observation after each step: the next step's value, the last obs for the final
+        # step, and V(final_obs) where a time limit cut the episode (bootstrapping, not 0).
+        ro.next_values[:-1] = ro.values[1:]
+        ro.next_values[-1] = self.policy.value(obs)
+        if truncated_finals:
+            finals = torch.stack([f for _, _, f in truncated_finals])
+            v = self.policy.value(finals)
+            for k, (t, i, _) in enumerate(truncated_finals):
+                ro.next_values[t, i] = v[k]
+
+    # ---------------------------------------------------------------------------- 2 + 3. update
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        progress = self.env_steps / self.hparams.total_env_steps
+        self.collect_rollout()
+        ro = self.rollout
+        advantages, returns = gae(
+            ro.rewards, ro.values, ro.next_values, ro.terminated, ro.truncated,
+            self.hparams.gamma, self.hparams.gae_lambda,
+        )  # fmt: skip
+        data = {
+            "obs": ro.obs, "actions": ro.actions, "log_probs": ro.log_probs, "values": ro.values,
+            "advantages": advantages, "returns": returns,
+        }  # fmt: skip
+        metrics = self.ppo_update(data, progress)
+        self.end_iteration(metrics)
+
+    def ppo_update(self, data: dict[str, torch.Tensor], progress: float) -> dict[str, float]:
+        """``update_epochs`` × minibatch passes of the PPO loss over one rollout (the RL² reuse point).
+
+        ``data`` holds (T, N, ...) tensors ``obs, actions, log_probs, values, advantages, returns``
+        (plus anything a subclass's :meth:`minibatches`/:meth:`evaluate_actions` need).
+        ``progress`` ∈ [0, 1] drives the learning-rate and clip-range annealing.
+        """
+        hp = self.hparams
+        opt = self.optimizers()
+        lr = linear_schedule(hp.learning_rate, progress, hp.anneal_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        clip = linear_schedule(hp.clip_range, progress, hp.anneal_clip)
+        sums: dict[str, float] = {}
+        n = 0
+        for _ in range(hp.update_epochs):
+            for mb in self.minibatches(data):
+                log_prob, entropy, value = self.evaluate_actions(mb)
+                loss, parts = ppo_loss(
+                    log_prob, mb["log_probs"], mb["advantages"], value, mb["returns"], mb["values"], entropy,
+                    clip, hp.clip_range_vf, hp.vf_coef, hp.ent_coef, hp.normalize_advantage,
+                )  # fmt: skip
+                opt.zero_grad(set_to_none=True)
+                self.manual_backward(loss)
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), hp.max_grad_norm)
+                opt.step()
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n += 1
+        metrics = {f"train/{k}": float(v) / n for k, v in sums.items()}
+        metrics.update({"train/lr": lr, "train/clip_range": clip})
+        return metrics
+
+    def minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
+        """Shuffle all T·N steps into minibatches of ``batch_size`` (override for recurrent policies)."""
+        flat = {k: v.flatten(0, 1) for k, v in data.items()}
+        total = next(iter(flat.values())).shape[0]
+        perm = torch.randperm(total, device=self.device)
+        for start in range(0, total, self.hparams.batch_size):
+            idx = perm[start : start + self.hparams.batch_size]
+            yield {k: v[idx] for k, v in flat.items()}
+
+    def evaluate_actions(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(log_prob, entropy, value)`` of the minibatch's actions under the current policy."""
+        return self.policy.evaluate(mb["obs"], mb["actions"])
+
+    # ---------------------------------------------------------------------------- acting
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """Actions for a batch of observations (the evaluation callback's interface)."""
+        action = self.policy.act(obs, deterministic=deterministic)[0]
+        if not self.policy.discrete:
+            action = torch.maximum(torch.minimum(action, self._high.to(action)), self._low.to(action))
+        return action
+
+
+def _to(buffer: RolloutBuffer, device: torch.device) -> RolloutBuffer:
+    for name, value in vars(buffer).items():
+        if isinstance(value, torch.Tensor):
+            setattr(buffer, name, value.to(device))
+    return buffer

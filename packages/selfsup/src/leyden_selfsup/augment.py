@@ -1,0 +1,67 @@
+"""Random views of a whole batch, made on the training device (kornia) after the batch is moved.
+
+Data loaders then only decode; the per-sample randomness (crop box, jitter factors, ...) is drawn
+on the device for every image independently. The defaults are SimCLR's ImageNet/CIFAR recipe;
+tiny inputs such as the 8×8 digits want a milder crop and no flip (see examples/selfsup).
+"""
+
+from __future__ import annotations
+
+import kornia.augmentation as K
+import torch
+from torch import nn
+
+from leyden_core.errors import LeydenConfigError
+
+
+class ViewAugment(nn.Module):
+    """SimCLR-style view generator: crop → flip → colour jitter → grayscale → blur → solarize.
+
+    Args:
+        image_size: output side (views are resized crops of this size).
+        channels: 1 or 3; colour operations (saturation, hue, grayscale) apply to 3 channels only.
+        crop_scale: range of the crop's area as a share of the image.
+        flip_p: probability of a horizontal flip.
+        jitter: strength s of colour jitter (brightness, contrast, saturation 0.8 s; hue 0.2 s).
+        jitter_p, grayscale_p, blur_p, solarize_p: probability of each operation.
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        channels: int = 3,
+        crop_scale: tuple[float, float] = (0.08, 1.0),
+        flip_p: float = 0.5,
+        jitter: float = 0.5,
+        jitter_p: float = 0.8,
+        grayscale_p: float = 0.2,
+        blur_p: float = 0.0,
+        solarize_p: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if channels not in (1, 3):
+            raise LeydenConfigError(f"augmentation needs 1 or 3 channels, got {channels}", "set channels: 1 or 3")
+        if not 0.0 < crop_scale[0] <= crop_scale[1] <= 1.0:
+            raise LeydenConfigError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {crop_scale}", "e.g. [0.2, 1.0]")
+        self.image_size = image_size
+        colour = 0.8 * jitter if channels == 3 else 0.0
+        ops: list[nn.Module] = [
+            K.RandomResizedCrop((image_size, image_size), scale=tuple(crop_scale)),
+            K.RandomHorizontalFlip(p=flip_p),
+            K.ColorJitter(0.8 * jitter, 0.8 * jitter, colour, 0.2 * jitter if channels == 3 else 0.0, p=jitter_p),
+        ]
+        if channels == 3:
+            ops.append(K.RandomGrayscale(p=grayscale_p))
+        kernel = max(3, (image_size // 10) | 1)
+        ops += [
+            K.RandomGaussianBlur((kernel, kernel), sigma=(0.1, 2.0), p=blur_p),
+            K.RandomSolarize(thresholds=0.1, additions=0.0, p=solarize_p),
+        ]
+        self.ops = nn.Sequential(*(op for op in ops if getattr(op, "p", 1.0) > 0))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) in [0, 1] → (N, C, image_size, image_size), a fresh random view per sample."""
+        if images.ndim != 4:
+            raise LeydenConfigError(f"expected a batch (N, C, H, W), got shape {tuple(images.shape)}", "batch images")
+        with torch.no_grad():
+            return self.ops(images).clamp_(0.0, 1.0)

@@ -1,0 +1,80 @@
+"""Evaluation while pretraining: an online linear probe and a weighted kNN classifier.
+
+Both see only detached features, so they measure the representation without shaping it. The
+probe is an ordinary submodule (its weights are in the checkpoint, so a resumed run keeps them)
+with its own optimizer parameter group; its accuracies are torchmetrics metrics, reduced over
+ranks. The kNN classifier is a torchmetrics ``Metric`` whose feature banks are concatenated over
+ranks before voting, so every rank classifies against every rank's training samples.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.utilities import dim_zero_cat
+
+UNLABELED = -1
+
+
+class OnlineLinearProbe(nn.Module):
+    """A linear classifier trained on detached features; samples labeled -1 are ignored."""
+
+    def __init__(self, feature_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(feature_dim, num_classes)
+        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro", ignore_index=UNLABELED)
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro", ignore_index=UNLABELED)
+
+    def training_loss(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy on the labeled samples (zero, with a graph, when none is labeled)."""
+        logits = self.linear(features.detach())
+        labeled = labels != UNLABELED
+        if not labeled.any():
+            return logits.sum() * 0.0
+        self.train_accuracy.update(logits, labels)
+        return F.cross_entropy(logits[labeled], labels[labeled])
+
+    @torch.no_grad()
+    def validate(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        self.val_accuracy.update(self.linear(features), labels)
+
+
+class KNNAccuracy(Metric):
+    """Accuracy of a temperature-weighted k-nearest-neighbour vote on cosine similarity.
+
+    Training features go in with ``update(features, labels, train=True)`` (the bank), validation
+    features with ``train=False``. Each validation sample takes its ``k`` most similar bank
+    samples; neighbour ``j`` votes for its class with weight ``exp(sim_j / temperature)`` (Wu et
+    al. 2018, the protocol of SimCLR/MoCo/DINO papers). Labels -1 are left out of the bank.
+    """
+
+    full_state_update = False
+
+    def __init__(self, k: int = 20, temperature: float = 0.1, num_classes: int = 10, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.k, self.temperature, self.num_classes = k, temperature, num_classes
+        for name in ("bank_features", "bank_labels", "query_features", "query_labels"):
+            self.add_state(name, default=[], dist_reduce_fx="cat")
+
+    def update(self, features: torch.Tensor, labels: torch.Tensor, train: bool) -> None:
+        keep = labels != UNLABELED
+        features, labels = F.normalize(features[keep].detach().float(), dim=1), labels[keep]
+        if train:
+            self.bank_features.append(features)
+            self.bank_labels.append(labels)
+        else:
+            self.query_features.append(features)
+            self.query_labels.append(labels)
+
+    def compute(self) -> torch.Tensor:
+        bank, bank_labels = dim_zero_cat(self.bank_features), dim_zero_cat(self.bank_labels)
+        queries, labels = dim_zero_cat(self.query_features), dim_zero_cat(self.query_labels)
+        similarity, index = (queries @ bank.T).topk(min(self.k, len(bank)), dim=1)
+        votes = F.one_hot(bank_labels[index], self.num_classes).float() * (similarity / self.temperature).exp()[..., None]
+        return (votes.sum(dim=1).argmax(dim=1) == labels).float().mean()
+
+    def has_bank(self) -> bool:
+        return len(self.bank_features) > 0

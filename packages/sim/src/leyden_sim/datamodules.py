@@ -1,0 +1,114 @@
+"""SynDigits → real digits: synthetic labeled source, real unlabeled target, real labeled evaluation.
+
+Training never sees a real label: the training loader yields SynDigits, plus (for domain
+confusion) real digit images whose labels are dropped, combined with Lightning's
+``CombinedLoader``. Validation and test are the real digits with labels, for measuring only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from leyden_core.data import DigitsDataModule
+from leyden_core.errors import LeydenConfigError
+from leyden_sim.content import FONTS
+from leyden_sim.datasets import EndlessRandomizedDataset, syn_digits
+from leyden_sim.randomizers import Blur, Camera, Colour, Distractors, Lighting, Noise, Stroke, Texture
+from leyden_sim.scene import Randomizer
+
+
+def digits_randomization(exclude: Sequence[str] = ()) -> list[Randomizer]:
+    """Every randomizer family with ranges suited to a grey digit scanner, minus ``exclude``.
+
+    The ranges keep ink brighter than paper (scikit-learn's digits count "on" pixels) and keep
+    textures, distractors and noise faint enough that a 4×4-pixel sensor cell can still see ink.
+    """
+    families = {
+        "stroke": Stroke(width=(-0.5, 3.0), slant=(-0.35, 0.35), aspect=(0.55, 1.0), elastic=(0.0, 3.0)),
+        "distractors": Distractors(count=(0, 2), size=(0.05, 0.2)),
+        "colour": Colour(background=(0.0, 0.15), objects=(0.75, 1.0), saturation=(0.0, 0.5)),
+        "texture": Texture(probability=0.5, strength=(0.0, 0.3)),
+        "camera": Camera(scale=(0.9, 1.05), rotation=(-10, 10), translation=(-0.05, 0.05), perspective=(0, 0.05)),
+        "lighting": Lighting(brightness=(0.8, 1.2), contrast=(0.8, 1.2), shading=(0.0, 0.3)),
+        "blur": Blur(sigma=(0.0, 1.5)),
+        "noise": Noise(std=(0.0, 0.05)),
+    }
+    unknown = set(exclude) - set(families)
+    if unknown:
+        raise LeydenConfigError(f"unknown randomizer families {sorted(unknown)}", f"use {sorted(families)}")
+    return [r for name, r in families.items() if name not in exclude]
+
+
+class SynDigitsDataModule(pl.LightningDataModule):
+    """Labeled SynDigits for training; scikit-learn's real digits as the target / evaluation domain.
+
+    Args:
+        randomizers: the randomization (``None``: :func:`digits_randomization`; ``[]``: none).
+        length: synthetic training items (map-style, rendered once in ``setup``); ``endless=True``
+            streams fresh items instead.
+        with_target: also yield real digits without labels (``{"source", "target"}`` batches) for DANN.
+        image_size, channels: model input; the real digits are resized the same way.
+        seed: fixes the synthetic items and the real splits.
+    """
+
+    num_classes = 10
+
+    def __init__(
+        self,
+        randomizers: list[Randomizer] | None = None,
+        length: int = 10_000,
+        endless: bool = False,
+        with_target: bool = False,
+        fonts: Sequence[str] = FONTS,
+        image_size: int = 16,
+        channels: int = 1,
+        batch_size: int = 128,
+        seed: int = 0,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.35,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["randomizers"])
+        self.randomizers = digits_randomization() if randomizers is None else list(randomizers)
+        self.real = DigitsDataModule(
+            image_size=image_size, channels=channels, batch_size=batch_size, val_fraction=val_fraction,
+            test_fraction=test_fraction, seed=seed, num_workers=num_workers,
+        )  # fmt: skip
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.source: Dataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.source is not None:
+            return
+        hp = self.hparams
+        self.real.setup(stage)
+        synthetic = syn_digits(self.randomizers, hp.length, hp.seed, hp.fonts, hp.image_size, hp.channels)
+        self.source = EndlessRandomizedDataset(synthetic) if hp.endless else synthetic.materialize()
+        target_images = self.real.train.tensors[0]  # the labels of these images are never used
+        self.target = TensorDataset(target_images, torch.full((len(target_images),), -1))
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=shuffle, drop_last=shuffle,
+            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        source = self._loader(self.source, shuffle=not self.hparams.endless)
+        if not self.hparams.with_target:
+            return source
+        if self.hparams.endless:
+            raise LeydenConfigError("with_target needs a finite source", "set endless: false for DANN")
+        return CombinedLoader({"source": source, "target": self._loader(self.target, True)}, "max_size_cycle")
+
+    def val_dataloader(self) -> DataLoader:
+        return self.real.val_dataloader()
+
+    def test_dataloader(self) -> DataLoader:
+        return self.real.test_dataloader()

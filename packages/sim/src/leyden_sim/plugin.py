@@ -1,0 +1,9 @@
+"""Entry point of the sim plugin: what it adds to the `leyden` CLI."""
+
+from leyden_core.plugins import LeydenPlugin
+
+plugin = LeydenPlugin(
+    name="sim",
+    models=(),
+    datamodules=(),
+)

@@ -1,0 +1,89 @@
+"""The ``leyden`` console script end to end: fit, re-run, plugins, bad input."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+
+import leyden_core
+from tests.core.cli_runner import TINY, leyden
+
+
+def test_fit_prints_final_metric_and_saves_last_checkpoint(tmp_path):
+    result = leyden("fit", *TINY, "--trainer.max_epochs", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "final metrics (step" in result.stdout and "val/acc=" in result.stdout
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_rerun_in_same_folder_does_not_fail_on_saved_config(tmp_path):
+    for _ in range(2):
+        result = leyden("fit", *TINY, "--trainer.max_epochs", "1", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "config.yaml").is_file()
+
+
+def test_plugins_lists_exactly_the_installed_plugins(tmp_path):
+    result = leyden("plugins", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"leyden-core {leyden_core.__version__}" in result.stdout
+    assert "ImageClassifier" in result.stdout and "DigitsDataModule" in result.stdout
+    installed = list(entry_points(group="leyden.plugins"))
+    if not installed:
+        assert "no plugins installed" in result.stdout
+    for ep in installed:
+        assert f"{ep.dist.name} {ep.dist.version}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model", "ImageClasifier", "--data", "DigitsDataModule"], "did you mean ImageClassifier"),
+        ([*TINY, "--trainer.max_epoch", "1"], "did you mean '--trainer.max_epochs'"),
+        ([*TINY, "--model.lrr", "0.1"], "did you mean 'lr'"),
+        ([*TINY, "--model.backbone", "resnet_18"], "did you mean resnet18"),
+        ([*TINY, "--data", "DigitsDataModul"], "did you mean DigitsDataModule"),
+    ],
+    ids=["unknown-model", "misspelt-trainer-key", "misspelt-model-key", "unknown-backbone", "unknown-data"],
+)
+def test_bad_input_gives_short_error_with_closest_name(tmp_path, args, expected):
+    result = leyden("fit", *args, "--trainer.max_epochs", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert any(line.startswith("leyden: error:") for line in error)
+    assert expected in result.stderr
+    assert len([line for line in error if "leyden: error" in line or "fix:" in line]) == 2
+
+
+def test_misspelt_key_in_config_file(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("model:\n  class_path: ImageClassifier\n  init_args:\n    backbon: resnet18\n")
+    result = leyden("fit", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown option 'backbon'" in result.stderr and "did you mean 'backbone'" in result.stderr
+
+
+def test_export_trunk_loads_into_plain_timm(tmp_path):
+    import timm
+    import torch
+
+    args = ["--model", "ImageClassifier", "--model.backbone", "resnet18", "--model.small_images", "false",
+            "--data", "DigitsDataModule", "--data.image_size", "32", "--trainer.accelerator", "cpu",
+            "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]
+    assert leyden("fit", *args, cwd=tmp_path).returncode == 0
+    out = tmp_path / "trunk.pt"
+    result = leyden("export", str(tmp_path / "checkpoints" / "last.ckpt"), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trunk = torch.load(out)
+    model = timm.create_model("resnet18", pretrained=False)
+    missing, unexpected = model.load_state_dict(trunk, strict=False)
+    assert unexpected == []
+    assert set(missing) == {"fc.weight", "fc.bias"}  # only the classifier, which the trunk has not
+    assert torch.equal(model.conv1.weight, trunk["conv1.weight"])
+
+
+def test_export_of_missing_checkpoint_is_a_short_error(tmp_path):
+    result = leyden("export", str(tmp_path / "nope.ckpt"), "--out", "x.pt", cwd=tmp_path)
+    assert result.returncode == 2 and "not found" in result.stderr and "Traceback" not in result.stderr

@@ -1,9 +1,8 @@
 """What every self-supervised method shares: backbone, on-device views, online evaluation, optimizer.
 
 A method subclasses :class:`SelfSupervisedModule` and writes only its pretext: ``pretext_step``
-turns a batch of clean images into a loss (and, optionally, detached features for the probe).
-Around it this class trains an online linear probe and fills a kNN bank from the same training
-batches, evaluates both on the validation set, and builds the optimizer (AdamW, SGD or LARS, with
+turns a batch of clean images into a loss. Around it this class trains an online linear probe and
+fills a kNN bank from the labeled samples of the same training batches (clean, detached features), evaluates both on the validation set, and builds the optimizer (AdamW, SGD or LARS, with
 warmup + cosine) with the probe in its own parameter group.
 """
 
@@ -20,7 +19,7 @@ from leyden_core.errors import LeydenConfigError
 from leyden_core.multihead import MultiHeadNet
 from leyden_core.wandb_logging import log_image_grid
 from leyden_selfsup.augment import ViewAugment
-from leyden_selfsup.evaluation import KNNAccuracy, OnlineLinearProbe
+from leyden_selfsup.evaluation import UNLABELED, KNNAccuracy, OnlineLinearProbe
 from leyden_selfsup.optim import LARS, warmup_cosine
 
 OPTIMIZERS = ("adamw", "sgd", "lars")
@@ -94,23 +93,34 @@ class SelfSupervisedModule(pl.LightningModule):
         self.probe = OnlineLinearProbe(self.net.feature_dim, num_classes)
         self.knn = KNNAccuracy(knn_k, knn_temperature, num_classes)
 
-    def pretext_step(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The method's loss on a batch of clean images, and features for the probe (or None)."""
+    def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
+        """The method's loss on a batch of clean images (views are made inside)."""
         raise NotImplementedError
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, labels = batch
-        loss, features = self.pretext_step(images)
-        if features is None:
-            with torch.no_grad():
-                features = self.net.features(images)
-        features = features.detach()
-        probe_loss = self.probe.training_loss(features, labels)
-        self.knn.update(features, labels, train=True)
+        loss = self.pretext_step(images)
+        labeled = labels != UNLABELED
+        features = self.clean_features(images[labeled])
+        probe_loss = self.probe.training_loss(features, labels[labeled])
+        self.knn.update(features, labels[labeled], train=True)
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/probe_loss", probe_loss)
         self.log("train/probe_acc", self.probe.train_accuracy, on_step=False, on_epoch=True)
         return loss + probe_loss
+
+    @torch.no_grad()
+    def clean_features(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of un-augmented images as validation computes them (BN in eval mode).
+
+        The probe and the kNN bank learn from these, so they are trained on what they are tested on;
+        only labeled samples are encoded, so with few labels this costs next to nothing.
+        """
+        was_training = self.net.training
+        self.net.eval()
+        features = self.net.features(images)
+        self.net.train(was_training)
+        return features
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, labels = batch

@@ -78,11 +78,10 @@ class Jigsaw(SelfSupervisedModule):
         self.register_buffer("permutations", maximal_hamming_permutations(num_permutations), persistent=False)
         self.net.add_head("permutation", mlp(GRID * GRID * self.net.feature_dim, hidden_dim, num_permutations))
 
-    def pretext_step(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
         tiles = random_tiles(self.augment(images), self.tile)
         targets = torch.randint(len(self.permutations), (len(images),), device=images.device)
         shuffled = tiles[torch.arange(len(images), device=images.device)[:, None], self.permutations[targets]]
         self.log_views(shuffled[:, 0], shuffled[:, 4])
         h = self.net.features(shuffled.flatten(0, 1)).view(len(images), -1)
-        loss = pretext_cross_entropy(self.net.heads["permutation"](h), targets)
-        return loss, None
+        return pretext_cross_entropy(self.net.heads["permutation"](h), targets)

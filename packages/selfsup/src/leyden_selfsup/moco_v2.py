@@ -62,16 +62,15 @@ class MoCoV2(SelfSupervisedModule):
             self.net = nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
             self.key_net = nn.SyncBatchNorm.convert_sync_batchnorm(self.key_net)
 
-    def pretext_step(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
         x_q, x_k = self.augment(images), self.augment(images)
         self.log_views(x_q, x_k)
-        h = self.net.features(x_q)
-        q = self.net.heads["projection"](h)
+        q = self.net(x_q, "projection")
         momentum_update(self.net, self.key_net, self.hparams.encoder_momentum)
         k = self.encode_keys(x_k)
         loss = info_nce_queue(q, k, self.queue.clone(), self.hparams.temperature)
         self.enqueue(gather(k))
-        return loss, h
+        return loss
 
     @torch.no_grad()
     def encode_keys(self, x: torch.Tensor) -> torch.Tensor:

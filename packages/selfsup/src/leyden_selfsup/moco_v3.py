@@ -45,7 +45,7 @@ class MoCoV3(SelfSupervisedModule):
         self.key_net = copy.deepcopy(self.net).requires_grad_(False)
         self.net.add_head("prediction", mlp(projection_dim, hidden_dim, projection_dim, layers=2))
 
-    def pretext_step(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
         x1, x2 = self.augment(images), self.augment(images)
         self.log_views(x1, x2)
         h = self.net.features(torch.cat([x1, x2]))
@@ -56,4 +56,4 @@ class MoCoV3(SelfSupervisedModule):
             k1, k2 = self.key_net(torch.cat([x1, x2]), "projection").chunk(2)
         offset = local_offset(len(images))
         loss = symmetric_info_nce(q1, q2, gather(k1), gather(k2), offset, self.hparams.temperature)
-        return loss, h[: len(images)]
+        return loss

@@ -23,11 +23,9 @@ class RotNet(SelfSupervisedModule):
         super().__init__(**kwargs)
         self.net.add_linear_head("rotation", 4)
 
-    def pretext_step(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
         x = self.augment(images)
         rotated = torch.cat([torch.rot90(x, r, dims=(2, 3)) for r in range(4)])
         self.log_views(*rotated.chunk(4))
         targets = torch.arange(4, device=x.device).repeat_interleave(len(x))
-        h = self.net.features(rotated)
-        loss = pretext_cross_entropy(self.net.heads["rotation"](h), targets)
-        return loss, h[: len(x)]
+        return pretext_cross_entropy(self.net(rotated, "rotation"), targets)

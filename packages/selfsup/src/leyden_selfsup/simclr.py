@@ -34,10 +34,10 @@ class SimCLR(SelfSupervisedModule):
         super().__init__(**kwargs)
         self.net.add_head("projection", mlp(self.net.feature_dim, projection_hidden_dim, projection_dim))
 
-    def pretext_step(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
         x1, x2 = self.augment(images), self.augment(images)
         self.log_views(x1, x2)
         h = self.net.features(torch.cat([x1, x2]))
         z1, z2 = self.net.heads["projection"](h).chunk(2)
         loss = nt_xent(gather_with_grad(z1), gather_with_grad(z2), self.hparams.temperature)
-        return loss, h[: len(images)]
+        return loss

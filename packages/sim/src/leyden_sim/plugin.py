@@ -4,6 +4,6 @@ from leyden_core.plugins import LeydenPlugin
 
 plugin = LeydenPlugin(
     name="sim",
-    models=(),
-    datamodules=(),
+    models=("leyden_sim.dann.DANN",),
+    datamodules=("leyden_sim.datamodules.SynDigitsDataModule",),
 )

@@ -1,0 +1,43 @@
+"""Cross-rank gathering with gradients: equal to one process on the concatenated batch."""
+
+from __future__ import annotations
+
+import torch
+
+from leyden_core import distributed
+from leyden_core.testing import run_distributed
+
+GLOBAL_BATCH = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))
+
+
+def _pairwise_loss(x: torch.Tensor) -> torch.Tensor:
+    """A loss coupling every sample with every other one, like contrastive losses do."""
+    return torch.logsumexp(x @ x.T, dim=1).mean()
+
+
+def _per_rank(rank: int, world_size: int) -> tuple[float, torch.Tensor]:
+    local = GLOBAL_BATCH.chunk(world_size)[rank].clone().requires_grad_(True)
+    everyone = distributed.gather_with_grad(local)
+    offset = distributed.local_offset(len(local))
+    assert torch.equal(everyone[offset : offset + len(local)], local)
+    # each rank owns the loss terms of its own rows; DDP averages gradients over ranks
+    loss = torch.logsumexp(everyone[offset : offset + len(local)] @ everyone.T, dim=1).mean()
+    loss.backward()
+    mean_loss = distributed.all_reduce_mean(loss.detach().clone())
+    return float(mean_loss), local.grad
+
+
+def test_gather_with_grad_matches_single_process():
+    results = run_distributed(_per_rank, 2)
+    single = GLOBAL_BATCH.clone().requires_grad_(True)
+    loss = _pairwise_loss(single)
+    loss.backward()
+    assert abs(results[0][0] - loss.item()) < 1e-5 and results[0][0] == results[1][0]
+    # DDP averages each rank's gradient; compare the average of rank gradients to the single-process one
+    grads = torch.cat([r[1] for r in results]) / 2
+    torch.testing.assert_close(grads, single.grad, atol=1e-5, rtol=1e-5)
+
+
+def test_single_process_helpers_are_identities():
+    x = torch.randn(3, 2)
+    assert distributed.gather_with_grad(x) is x and distributed.world_size() == 1 and distributed.rank() == 0

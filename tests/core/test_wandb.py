@@ -1,0 +1,53 @@
+"""W&B through the real CLI: offline by default, read back from the run's own files."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from lightning.pytorch.loggers import WandbLogger
+
+from leyden_core.wandb_logging import log_image_grid, log_table, log_video
+from leyden_core.wandb_offline import read_offline_run
+from tests.core.cli_runner import TINY, leyden
+
+
+def test_offline_by_default_logs_metrics_and_resolved_config(tmp_path):
+    result = leyden(
+        "fit", *TINY, "--trainer.max_epochs", "2", "--trainer.log_every_n_steps", "5", "--model.lr", "0.003",
+        cwd=tmp_path, wandb_mode=None, extra_env={"HOME": str(tmp_path)},  # no credentials anywhere
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert output.count("W&B is offline") == 1 and "wandb sync" in output
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    run = read_offline_run(runs[0])
+    assert run.config["model"]["init_args"]["lr"] == 0.003
+    assert run.config["data"]["class_path"] == "leyden_core.data.DigitsDataModule"
+    accuracies = run.metric("val/acc")
+    assert len(accuracies) == 2 and all(0.0 <= a <= 1.0 for a in accuracies)
+    assert len(run.metric("train/loss")) >= 4
+    assert run.metric("throughput/samples_per_s")[0] > 0
+
+
+def test_wandb_mode_disabled_writes_no_run(tmp_path):
+    result = leyden("fit", *TINY, "--trainer.max_steps", "2", cwd=tmp_path, wandb_mode="disabled")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not list(tmp_path.glob("wandb/offline-run-*"))
+
+
+def test_media_helpers_write_images_videos_and_tables(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    logger = WandbLogger(project="leyden-test", save_dir=str(tmp_path))
+    log_image_grid(logger, "views", torch.rand(6, 3, 8, 8))
+    log_video([logger], "episode", np.random.randint(0, 255, (5, 16, 16, 3), dtype=np.uint8), fps=4)
+    log_table(logger, "results", ["method", "acc"], [["a", 0.5], ["b", 0.7]])
+    log_image_grid(None, "ignored", torch.rand(1, 3, 8, 8))  # no logger: a no-op, not an error
+    run_dir = logger.experiment.dir
+    logger.experiment.finish()
+    run = read_offline_run(tmp_path / "wandb" / run_dir.split("/wandb/")[1].split("/")[0])
+    logged = {key.split("/")[0] for row in run.history for key in row}  # media are nested keys
+    assert {"views", "episode", "results"} <= logged
+    media = {p.suffix for p in (tmp_path / "wandb").rglob("files/media/**/*") if p.is_file()}
+    assert {".png", ".mp4", ".json"} <= media

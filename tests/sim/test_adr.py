@@ -1,0 +1,119 @@
+"""ADR: boundary sampling, widening/narrowing by thresholds, limits, state round trip, wrapper feedback."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+import torch
+
+from leyden_core.errors import LeydenConfigError
+from leyden_sim.adr import ADR, ADRParam
+from leyden_sim.callbacks import ADRCallback
+from leyden_sim.physics import PhysicsRandomization
+
+
+def make_adr(**kwargs):
+    params = {"length": ADRParam(nominal=1.0, delta=0.1, limits=(0.5, 1.2)), "mass": ADRParam(delta=0.5)}
+    return ADR(params, **{"boundary_prob": 1.0, "buffer_size": 3, "threshold_low": 10, "threshold_high": 20, **kwargs})
+
+
+def test_ranges_start_at_nominal_and_boundary_is_pinned():
+    adr = make_adr()
+    values, boundary = adr.sample(np.random.default_rng(0))
+    assert values == {"length": 1.0, "mass": 1.0} and boundary is not None
+    assert make_adr(boundary_prob=0.0).sample(np.random.default_rng(0))[1] is None
+
+
+def test_widen_narrow_clear_and_limits():
+    adr = make_adr()
+    boundary = ("length", "high")
+    assert adr.record(boundary, 25) is None and adr.record(boundary, 25) is None
+    assert adr.record(boundary, 25) == "widen" and adr.high["length"] == pytest.approx(1.1)
+    assert adr.buffers[boundary] == []  # cleared after a decision
+    for _ in range(6):
+        adr.record(boundary, 30)
+    assert adr.high["length"] == pytest.approx(1.2)  # hard limit
+    for _ in range(3):
+        adr.record(("length", "low"), 21)
+    assert adr.low["length"] == pytest.approx(0.9)
+    for _ in range(3):
+        adr.record(("length", "low"), 0)
+    assert adr.low["length"] == pytest.approx(1.0)  # narrowed
+    for _ in range(3):
+        adr.record(("length", "low"), 0)
+    assert adr.low["length"] == pytest.approx(1.0)  # never past nominal
+    for _ in range(3):
+        assert adr.record(("mass", "high"), 15) in (None,)  # between thresholds: no change
+    assert adr.high["mass"] == 1.0
+
+
+def test_boundary_value_is_used_and_others_are_in_range():
+    adr = make_adr()
+    adr.low["mass"], adr.high["mass"], adr.high["length"] = 0.5, 2.0, 1.2
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        values, (name, side) = adr.sample(rng)
+        assert values[name] == adr.value((name, side))
+        assert 0.5 <= values["mass"] <= 2.0 and 1.0 <= values["length"] <= 1.2
+
+
+def test_state_round_trip():
+    adr = make_adr()
+    for _ in range(3):
+        adr.record(("mass", "high"), 100)
+    adr.record(("length", "low"), 5)
+    restored = make_adr()
+    restored.load_state_dict(adr.state_dict())
+    assert restored.high == adr.high and restored.low == adr.low and restored.buffers == adr.buffers
+    with pytest.raises(LeydenConfigError):
+        ADR({"gravity": ADRParam()}, threshold_high=2).load_state_dict(adr.state_dict())
+
+
+def test_wrapper_reports_boundary_episodes_to_adr():
+    adr = ADR({"length": ADRParam(delta=0.2, limits=(0.2, 3.0))}, 1.0, 2, threshold_low=5, threshold_high=8)
+    env = PhysicsRandomization(gym.make("CartPole-v1"), adr=adr)
+    env.reset(seed=0)
+    widened = False
+    for _ in range(40):  # random CartPole episodes score ~10-40 ≥ t_H = 8: ranges widen
+        _, info = env.reset()
+        assert "adr_boundary" in info and info["physics"]["length"] == pytest.approx(0.5 * adr.value(info["adr_boundary"]))
+        done = False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            done = terminated or truncated
+        widened |= adr.high["length"] > 1.0 or adr.low["length"] < 1.0
+    assert widened
+    with pytest.raises(LeydenConfigError):
+        ADR({"x": ADRParam()}, threshold_low=5, threshold_high=1)
+
+
+class _Tiny(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(1, 1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch[0]).sum()
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 1)), batch_size=2)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_callback_checkpoints_and_logs_ranges(tmp_path):
+    adr = make_adr()
+    adr.high["mass"] = 2.5
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[ADRCallback(adr)], default_root_dir=tmp_path, enable_checkpointing=False)
+    trainer.fit(_Tiny())
+    assert float(trainer.callback_metrics["adr/mass/high"]) == 2.5
+    trainer.save_checkpoint(tmp_path / "a.ckpt")
+    fresh = make_adr()
+    resumed = pl.Trainer(max_steps=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[ADRCallback(fresh)], default_root_dir=tmp_path, enable_checkpointing=False)
+    resumed.fit(_Tiny(), ckpt_path=tmp_path / "a.ckpt")
+    assert fresh.high["mass"] == 2.5

@@ -38,8 +38,18 @@ def _share_torch(session: nox.Session) -> None:
     base_python = TORCH_BASE / "bin" / "python"
     if not base_python.exists():
         session.run(sys.executable, "-m", "venv", str(TORCH_BASE), external=True)
-        session.run(str(base_python), "-m", "pip", "install", "-q", "-c", CONSTRAINTS,
-                    "torch", "torchvision", external=True)
+        session.run(
+            str(base_python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-c",
+            CONSTRAINTS,
+            "torch",
+            "torchvision",
+            external=True,
+        )
     session_site = _site_packages(Path(session.virtualenv.location) / "bin" / "python")
     Path(session_site, "_leyden_shared_torch.pth").write_text(_site_packages(base_python) + "\n")
 

@@ -44,24 +44,44 @@ def run(method: str, exclude: list[str] | None, seed: int, args: argparse.Namesp
     pl.seed_everything(seed, workers=True)
     randomizers = [] if exclude is None else digits_randomization(exclude)
     data = SynDigitsDataModule(
-        randomizers, length=args.length, with_target=method == "dann", image_size=args.image_size,
-        batch_size=args.batch_size, seed=seed,
-    )  # fmt: skip
+        randomizers,
+        length=args.length,
+        with_target=method == "dann",
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        seed=seed,
+    )
     if method == "dann":
-        model = DANN(in_chans=1, lr=args.lr, domain_weight=args.domain_weight, objective=args.objective)
+        model = DANN(
+            in_chans=1,
+            lr=args.dann_lr,
+            domain_weight=args.domain_weight,
+            objective=args.objective,
+            optimizer=args.dann_optimizer,
+            anneal_lr=args.dann_anneal,
+            discriminator_width=args.dann_width,
+        )
     else:
         model = ImageClassifier(backbone="leyden_tiny_cnn", in_chans=1, lr=args.lr, weight_decay=5e-4)
     trainer = pl.Trainer(
-        max_epochs=args.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+        max_epochs=args.epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
         deterministic=True,
-    )  # fmt: skip
+    )
     trainer.fit(model, datamodule=data)
     return float(trainer.test(model, datamodule=data, verbose=False)[0]["test/acc"])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small budget: 1 seed, 3k images, 4 epochs")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--length", type=int, default=10_000)
@@ -71,6 +91,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--domain-weight", type=float, default=0.3)
     parser.add_argument("--objective", default="dann", choices=["dann", "confusion"])
+    parser.add_argument("--dann-optimizer", default="adamw", choices=["adamw", "sgd"])
+    parser.add_argument("--dann-lr", type=float, default=2e-3)
+    parser.add_argument("--dann-anneal", action="store_true", help="lr / (1 + 10 p)^0.75 (Ganin & Lempitsky)")
+    parser.add_argument("--dann-width", type=int, default=256, help="discriminator hidden width")
     parser.add_argument("--only", nargs="*", help="run only these settings (e.g. full_randomization)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -83,10 +107,21 @@ def main() -> None:
         for seed in range(args.seeds):
             start = time.time()
             accuracy = run(method, exclude, seed, args)
-            rows.append({"method": f"leyden.{method}", "setting": setting, "seed": seed, "metric": "real_test_acc",
-                         "value": round(accuracy, 4), "seconds": round(time.time() - start, 1)})
-            print(f"{method:12s} {setting:28s} seed {seed}: real test acc {accuracy:.4f} "
-                  f"({time.time() - start:.0f}s)", flush=True)
+            rows.append(
+                {
+                    "method": f"leyden.{method}",
+                    "setting": setting,
+                    "seed": seed,
+                    "metric": "real_test_acc",
+                    "value": round(accuracy, 4),
+                    "seconds": round(time.time() - start, 1),
+                }
+            )
+            print(
+                f"{method:12s} {setting:28s} seed {seed}: real test acc {accuracy:.4f} "
+                f"({time.time() - start:.0f}s)",
+                flush=True,
+            )
 
     print("\nmethod       setting                      mean ± std over seeds")
     for method, setting, _ in settings(args.only):

@@ -7,15 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 LEYDEN = str(Path(sys.executable).parent / "leyden")
 TINY = [
-    "--model", "ImageClassifier",
-    "--model.backbone", "leyden_tiny_cnn",
-    "--data", "DigitsDataModule",
-    "--data.image_size", "8",
-    "--trainer.accelerator", "cpu",
-    "--trainer.enable_progress_bar", "false",
+    "--model",
+    "ImageClassifier",
+    "--model.backbone",
+    "leyden_tiny_cnn",
+    "--data",
+    "DigitsDataModule",
+    "--data.image_size",
+    "8",
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.enable_progress_bar",
+    "false",
 ]
 
 

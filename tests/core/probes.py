@@ -20,7 +20,9 @@ class RecordSeenSamples(Callback):
         self.out_dir = Path(out_dir)
         self.seen: list[str] = []
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int
+    ) -> None:
         images, labels = batch
         for image, label in zip(images, labels):
             self.seen.append(hashlib.sha1(image.numpy().tobytes() + bytes([int(label)])).hexdigest())

@@ -14,7 +14,12 @@ from leyden_core.multihead import MultiHeadNet
 
 @pytest.mark.parametrize(
     ("name", "size", "small"),
-    [("resnet18", 32, True), ("resnet18", 64, False), ("efficientnet_b0", 16, True), ("leyden_tiny_cnn", 8, True)],
+    [
+        ("resnet18", 32, True),
+        ("resnet18", 64, False),
+        ("efficientnet_b0", 16, True),
+        ("leyden_tiny_cnn", 8, True),
+    ],
 )
 def test_backbone_returns_features_of_announced_width(name, size, small):
     model = create_backbone(name, small_images=small).eval()

@@ -52,7 +52,12 @@ def test_labeled_fraction_and_train_on_all():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"labels_per_class": 2, "labeled_fraction": 0.1}, {"labeled_fraction": 1.5}, {"channels": 2}, {"train_on": "x"}],
+    [
+        {"labels_per_class": 2, "labeled_fraction": 0.1},
+        {"labeled_fraction": 1.5},
+        {"channels": 2},
+        {"train_on": "x"},
+    ],
 )
 def test_bad_settings_are_clear_errors(kwargs):
     with pytest.raises(LeydenConfigError):

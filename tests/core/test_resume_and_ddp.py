@@ -33,8 +33,12 @@ def test_sigterm_at_epoch_boundary_then_resume_matches_uninterrupted_run(tmp_pat
     assert leyden("fit", *args, cwd=straight).returncode == 0
 
     stopped = leyden(
-        "fit", *args, "--trainer.callbacks+=tests.core.probes.SigtermAt", "--trainer.callbacks.epoch=0",
-        cwd=interrupted, extra_env=PROBE_ENV,
+        "fit",
+        *args,
+        "--trainer.callbacks+=tests.core.probes.SigtermAt",
+        "--trainer.callbacks.epoch=0",
+        cwd=interrupted,
+        extra_env=PROBE_ENV,
     )
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     assert "resume with --ckpt_path last" in stopped.stderr
@@ -62,8 +66,13 @@ def test_sigterm_mid_epoch_loses_no_completed_step(tmp_path):
     because a plain DataLoader restarts its epoch (documented limit)."""
     args = [*TINY, "--trainer.max_epochs", "2", "--seed_everything", "7"]
     stopped = leyden(
-        "fit", *args, "--trainer.callbacks+=tests.core.probes.SigtermAt", "--trainer.callbacks.epoch=1",
-        "--trainer.callbacks.batch=4", cwd=tmp_path, extra_env=PROBE_ENV,
+        "fit",
+        *args,
+        "--trainer.callbacks+=tests.core.probes.SigtermAt",
+        "--trainer.callbacks.epoch=1",
+        "--trainer.callbacks.batch=4",
+        cwd=tmp_path,
+        extra_env=PROBE_ENV,
     )
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
@@ -79,10 +88,19 @@ def test_sigterm_mid_epoch_loses_no_completed_step(tmp_path):
 def test_ddp_two_cpu_processes_see_disjoint_data_and_end_identical(tmp_path):
     out = tmp_path / "probe"
     result = leyden(
-        "fit", *TINY, "--trainer.max_epochs", "1",
-        "--trainer.strategy", "ddp", "--trainer.devices", "2",
-        "--trainer.callbacks+=tests.core.probes.RecordSeenSamples", f"--trainer.callbacks.out_dir={out}",
-        cwd=tmp_path, extra_env=PROBE_ENV, timeout=600,
+        "fit",
+        *TINY,
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.devices",
+        "2",
+        "--trainer.callbacks+=tests.core.probes.RecordSeenSamples",
+        f"--trainer.callbacks.out_dir={out}",
+        cwd=tmp_path,
+        extra_env=PROBE_ENV,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     seen = [json.loads((out / f"seen_rank{r}.json").read_text()) for r in range(2)]

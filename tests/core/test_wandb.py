@@ -13,8 +13,17 @@ from tests.core.cli_runner import TINY, leyden
 
 def test_offline_by_default_logs_metrics_and_resolved_config(tmp_path):
     result = leyden(
-        "fit", *TINY, "--trainer.max_epochs", "2", "--trainer.log_every_n_steps", "5", "--model.lr", "0.003",
-        cwd=tmp_path, wandb_mode=None, extra_env={"HOME": str(tmp_path)},  # no credentials anywhere
+        "fit",
+        *TINY,
+        "--trainer.max_epochs",
+        "2",
+        "--trainer.log_every_n_steps",
+        "5",
+        "--model.lr",
+        "0.003",
+        cwd=tmp_path,
+        wandb_mode=None,
+        extra_env={"HOME": str(tmp_path)},  # no credentials anywhere
     )
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr

@@ -16,7 +16,10 @@ from leyden_sim.physics import PhysicsRandomization
 
 def make_adr(**kwargs):
     params = {"length": ADRParam(nominal=1.0, delta=0.1, limits=(0.5, 1.2)), "mass": ADRParam(delta=0.5)}
-    return ADR(params, **{"boundary_prob": 1.0, "buffer_size": 3, "threshold_low": 10, "threshold_high": 20, **kwargs})
+    return ADR(
+        params,
+        **{"boundary_prob": 1.0, "buffer_size": 3, "threshold_low": 10, "threshold_high": 20, **kwargs},
+    )
 
 
 def test_ranges_start_at_nominal_and_boundary_is_pinned():
@@ -78,7 +81,9 @@ def test_wrapper_reports_boundary_episodes_to_adr():
     widened = False
     for _ in range(40):  # random CartPole episodes score ~10-40 ≥ t_H = 8: ranges widen
         _, info = env.reset()
-        assert "adr_boundary" in info and info["physics"]["length"] == pytest.approx(0.5 * adr.value(info["adr_boundary"]))
+        assert "adr_boundary" in info and info["physics"]["length"] == pytest.approx(
+            0.5 * adr.value(info["adr_boundary"])
+        )
         done = False
         while not done:
             _, _, terminated, truncated, _ = env.step(env.action_space.sample())
@@ -107,13 +112,27 @@ class _Tiny(pl.LightningModule):
 def test_callback_checkpoints_and_logs_ranges(tmp_path):
     adr = make_adr()
     adr.high["mass"] = 2.5
-    trainer = pl.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[ADRCallback(adr)], default_root_dir=tmp_path, enable_checkpointing=False)
+    trainer = pl.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ADRCallback(adr)],
+        default_root_dir=tmp_path,
+        enable_checkpointing=False,
+    )
     trainer.fit(_Tiny())
     assert float(trainer.callback_metrics["adr/mass/high"]) == 2.5
     trainer.save_checkpoint(tmp_path / "a.ckpt")
     fresh = make_adr()
-    resumed = pl.Trainer(max_steps=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[ADRCallback(fresh)], default_root_dir=tmp_path, enable_checkpointing=False)
+    resumed = pl.Trainer(
+        max_steps=3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ADRCallback(fresh)],
+        default_root_dir=tmp_path,
+        enable_checkpointing=False,
+    )
     resumed.fit(_Tiny(), ckpt_path=tmp_path / "a.ckpt")
     assert fresh.high["mass"] == 2.5

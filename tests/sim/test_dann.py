@@ -43,12 +43,20 @@ def test_losses():
 
 
 def _fit(model, max_steps=4, **trainer_kwargs):
-    data = SynDigitsDataModule(digits_randomization(), length=64, with_target=True, image_size=8, batch_size=16)
+    data = SynDigitsDataModule(
+        digits_randomization(), length=64, with_target=True, image_size=8, batch_size=16
+    )
     trainer = pl.Trainer(
-        max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1, num_sanity_val_steps=0,
+        max_steps=max_steps,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
         **trainer_kwargs,
-    )  # fmt: skip
+    )
     trainer.fit(model, datamodule=data)
     return trainer, data
 
@@ -63,8 +71,12 @@ def test_dann_training_step_updates_and_logs(objective):
     assert {"train/class_loss", "train/domain_loss", "train/domain_acc", "train/lambda"} <= set(metrics)
     assert 0.0 < float(metrics["train/lambda"]) < 1.0  # λ follows the trainer's progress
     assert all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point())
-    changed = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
-    assert any(k.startswith("net.trunk") for k in changed) and any(k.startswith("net.heads.domain") for k in changed)
+    changed = [
+        k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])
+    ]
+    assert any(k.startswith("net.trunk") for k in changed) and any(
+        k.startswith("net.heads.domain") for k in changed
+    )
     accuracy = trainer.test(model, datamodule=data, verbose=False)[0]["test/acc"]
     assert 0.0 <= accuracy <= 1.0
 

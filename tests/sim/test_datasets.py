@@ -15,7 +15,9 @@ def test_syn_digits_seeded_and_shaped():
     image, label = dataset[7]
     assert image.shape == (1, 12, 12) and label == 7
     assert 0.0 <= image.min() and image.max() <= 1.0
-    torch.testing.assert_close(image, syn_digits(digits_randomization(), length=20, seed=3, image_size=12)[7][0])
+    torch.testing.assert_close(
+        image, syn_digits(digits_randomization(), length=20, seed=3, image_size=12)[7][0]
+    )
     assert not torch.equal(image, syn_digits(digits_randomization(), length=20, seed=4, image_size=12)[7][0])
     assert [dataset[i][1] for i in range(20)] == [i % 10 for i in range(20)]
 
@@ -62,7 +64,9 @@ def test_tobin_localization_labels():
 
 
 def test_datamodule_combines_source_and_target():
-    data = SynDigitsDataModule(digits_randomization(), length=32, with_target=True, image_size=8, batch_size=8)
+    data = SynDigitsDataModule(
+        digits_randomization(), length=32, with_target=True, image_size=8, batch_size=8
+    )
     data.setup("fit")
     batch, _, _ = next(iter(data.train_dataloader()))
     (sx, sy), (tx, ty) = batch["source"], batch["target"]

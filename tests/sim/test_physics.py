@@ -17,8 +17,11 @@ def _next_state(env, state, action):
 
 
 def test_cartpole_recomputes_derived_quantities_and_dynamics():
-    ranges = {"length": PhysicsRange(2.0, 3.0), "masspole": PhysicsRange(2.0, 4.0, "loguniform"),
-              "force_mag": PhysicsRange(-2.0, -1.0, mode="add")}  # fmt: skip
+    ranges = {
+        "length": PhysicsRange(2.0, 3.0),
+        "masspole": PhysicsRange(2.0, 4.0, "loguniform"),
+        "force_mag": PhysicsRange(-2.0, -1.0, mode="add"),
+    }
     env = PhysicsRandomization(gym.make("CartPole-v1"), ranges)
     nominal = gym.make("CartPole-v1")
     _, info = env.reset(seed=0)
@@ -43,11 +46,18 @@ def test_reset_seed_reproduces_physics_and_new_episodes_resample():
 @pytest.mark.parametrize(
     "env_id, ranges, attribute",
     [
-        ("Pendulum-v1", {"g": PhysicsRange(2.0, 2.0), "m": PhysicsRange(0.5, 0.5), "l": PhysicsRange(1.5, 1.5)}, "g"),
-        ("Acrobot-v1", {"link_mass_1": PhysicsRange(3.0, 3.0), "link_length_2": PhysicsRange(0.5, 0.5)},
-         "LINK_MASS_1"),
+        (
+            "Pendulum-v1",
+            {"g": PhysicsRange(2.0, 2.0), "m": PhysicsRange(0.5, 0.5), "l": PhysicsRange(1.5, 1.5)},
+            "g",
+        ),
+        (
+            "Acrobot-v1",
+            {"link_mass_1": PhysicsRange(3.0, 3.0), "link_length_2": PhysicsRange(0.5, 0.5)},
+            "LINK_MASS_1",
+        ),
     ],
-)  # fmt: skip
+)
 def test_pendulum_and_acrobot(env_id, ranges, attribute):
     env = PhysicsRandomization(gym.make(env_id), ranges)
     nominal = getattr(gym.make(env_id).unwrapped, attribute)
@@ -63,7 +73,9 @@ def test_pendulum_and_acrobot(env_id, ranges, attribute):
     assert not np.allclose(env.step(action)[0], reference.step(action)[0])
 
 
-@pytest.mark.parametrize("env_id, name", [("CartPole-v1", "length"), ("Pendulum-v1", "m"), ("Acrobot-v1", "link_moi")])
+@pytest.mark.parametrize(
+    "env_id, name", [("CartPole-v1", "length"), ("Pendulum-v1", "m"), ("Acrobot-v1", "link_moi")]
+)
 def test_env_checker_accepts_wrapped_envs(env_id, name):
     check_env(PhysicsRandomization(gym.make(env_id), {name: PhysicsRange(0.5, 2.0)}), skip_render_check=True)
 
@@ -79,7 +91,9 @@ def test_mujoco_model_arrays():
     np.testing.assert_allclose(env.unwrapped.model.body_mass, 2 * nominal)
     np.testing.assert_allclose(info["physics"]["body_mass"], 2 * nominal)
     env.reset()
-    np.testing.assert_allclose(env.unwrapped.model.body_mass, 2 * nominal)  # scaled from nominal, not compounded
+    np.testing.assert_allclose(
+        env.unwrapped.model.body_mass, 2 * nominal
+    )  # scaled from nominal, not compounded
 
 
 def test_bad_parameters_raise():

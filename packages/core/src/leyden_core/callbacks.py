@@ -75,7 +75,9 @@ class LastCheckpointOnException(Callback):
     def __init__(self, dirpath: str | Path) -> None:
         self.path = Path(dirpath) / "last.ckpt"
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         if isinstance(exception, LeydenConfigError) or trainer.state.fn != "fit":
             return  # bad input: nothing was trained, and an empty last.ckpt would shadow a real one
         trainer.save_checkpoint(self.path)

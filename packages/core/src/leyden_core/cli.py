@@ -1,121 +1,29 @@
-"""The ``leyden`` command: Lightning's CLI with every installed Leyden plugin loaded.
+"""The ``leyden`` command.
 
     leyden fit --config examples/selfsup/simclr_digits.yaml
     leyden fit --model ImageClassifier --data DigitsDataModule --trainer.max_epochs 3
     leyden plugins                               # installed plugins, their models and datamodules
     leyden export CHECKPOINT --out trunk.pt      # a trained trunk as a plain timm state_dict
 
-Defaults an expert expects without configuring them: a W&B logger (offline unless credentials
-exist), a Rich progress bar, ``last.ckpt`` kept up to date and written on SIGTERM/Ctrl-C so
-``--ckpt_path last`` resumes, throughput logging, and the resolved config in the W&B run.
+``plugins`` and ``export`` answer without importing Lightning; the training subcommands go to
+:mod:`leyden_core.lightning_cli`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
-from typing import Any
 
-from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, RichProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities.exceptions import SIGTERMException
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
-
-from leyden_core.callbacks import LastCheckpointOnException, RNGStateCheckpoint, ThroughputMonitor
-from leyden_core.cli_errors import short_parser_error
 from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import CORE_PLUGIN, import_object, load_plugins
-from leyden_core.wandb_logging import announce_offline_run, choose_wandb_mode, wandb_loggers
-
-CHECKPOINT_SUBDIR = "checkpoints"
 
 
-class LeydenArgumentParser(LightningArgumentParser):
-    """Parser whose errors are a few lines with the closest valid name, not a usage wall."""
-
-    def error(self, message: str, ex: Exception | None = None):  # type: ignore[override]
-        if not self.exit_on_error:
-            return super().error(message, ex)
-        sys.stderr.write(short_parser_error(message, self) + "\n")
-        sys.exit(2)
-
-
-class ConfigToWandb(SaveConfigCallback):
-    """Save ``config.yaml`` (overwriting: re-running in the same folder works) and put the resolved
-    config into the W&B run, so a run's page says exactly how it was made."""
-
-    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        config = self.config.clone().as_dict()
-        config.pop("config", None)
-        for logger in wandb_loggers(trainer):
-            logger.experiment.config.update(config, allow_val_change=True)
-
-
-class LeydenCLI(LightningCLI):
-    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
-        super().__init__(
-            model_class=None,  # any LightningModule, by class path or short name
-            datamodule_class=None,  # optional: RL methods make their own data
-            parser_kwargs={"allow_abbrev": False},
-            save_config_callback=ConfigToWandb,
-            save_config_kwargs={"overwrite": True},
-            parser_class=LeydenArgumentParser,
-            trainer_defaults={
-                "logger": {
-                    "class_path": "lightning.pytorch.loggers.WandbLogger",
-                    "init_args": {"project": "leyden", "save_dir": "."},
-                },
-                "callbacks": [ThroughputMonitor(), RNGStateCheckpoint()],
-            },
-            args=args,
-            run=run,
-            auto_configure_optimizers=False,
-        )
-
-    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """Lightning's, plus a Rich progress bar and checkpoints in ``<default_root_dir>/checkpoints`` that survive a new W&B
-        run id, so ``--ckpt_path last`` finds the previous run's ``last.ckpt``."""
-        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
-        extra_callbacks = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
-        root = Path(trainer_config.get("default_root_dir") or os.getcwd())
-        configured = trainer_config.get("callbacks") or []
-        extra_callbacks.append(LastCheckpointOnException(root / CHECKPOINT_SUBDIR))
-        wants_progress = trainer_config.get("enable_progress_bar") is not False
-        if wants_progress and not any(isinstance(cb, ProgressBar) for cb in configured):
-            extra_callbacks.append(RichProgressBar(leave=True))
-        wants_checkpoints = trainer_config.get("enable_checkpointing") is not False
-        if wants_checkpoints and not any(isinstance(cb, ModelCheckpoint) for cb in configured):
-            extra_callbacks.append(ModelCheckpoint(dirpath=root / CHECKPOINT_SUBDIR, save_last=True))
-        trainer = self._instantiate_trainer(trainer_config, extra_callbacks)
-        for logger in wandb_loggers(trainer):
-            announce_offline_run(logger)
-        return trainer
-
-    def after_fit(self) -> None:
-        print_final_metrics(self.trainer)
-
-    def after_validate(self) -> None:
-        print_final_metrics(self.trainer)
-
-    def after_test(self) -> None:
-        print_final_metrics(self.trainer)
-
-
-@rank_zero_only
-def print_final_metrics(trainer: Trainer) -> None:
-    """One line a user can read (and a script can grep) at the end of a run."""
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-    shown = {k: v for k, v in metrics.items() if not k.startswith("throughput/")}
-    text = "  ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items()))
-    print(f"final metrics (step {trainer.global_step}): {text or 'none logged'}", flush=True)
-
-
-def _load_all_plugins():
+def _import_everything_installed() -> None:
+    """Import every model and datamodule, so short class names (``--model SimCLR``) resolve."""
     for path in (*CORE_PLUGIN.models, *CORE_PLUGIN.datamodules):
         import_object(path)
-    return load_plugins()
+    for loaded in load_plugins():
+        for path in (*loaded.plugin.models, *loaded.plugin.datamodules):
+            import_object(path)
 
 
 def list_plugins() -> None:
@@ -133,9 +41,34 @@ def list_plugins() -> None:
 
 
 def _print_provides(models: tuple[str, ...], datamodules: tuple[str, ...]) -> None:
-    short = lambda paths: ", ".join(p.rpartition(".")[2] for p in paths) or "-"  # noqa: E731
+    def short(paths: tuple[str, ...]) -> str:
+        return ", ".join(p.rpartition(".")[2] for p in paths) or "-"
+
     print(f"  models:      {short(models)}")
     print(f"  datamodules: {short(datamodules)}")
+
+
+def _run_lightning_cli(args: list[str] | None) -> None:
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from leyden_core.cli_errors import short_parser_error
+    from leyden_core.lightning_cli import LeydenCLI
+    from leyden_core.wandb_logging import choose_wandb_mode
+
+    choose_wandb_mode()
+    # inside main(), so DDP child processes (which re-run this command) load the same plugins
+    _import_everything_installed()
+    try:
+        LeydenCLI(args=args)
+    except SIGTERMException:
+        sys.stderr.write("leyden: stopped by SIGTERM; resume with --ckpt_path last (checkpoints/last.ckpt)\n")
+        sys.exit(143)
+    except ValueError as err:  # jsonargparse wraps errors raised while instantiating classes
+        short = short_parser_error(str(err), None)
+        if "see `leyden fit --help`" in short:
+            raise
+        sys.stderr.write(short + "\n")
+        sys.exit(2)
 
 
 def main(args: list[str] | None = None) -> None:
@@ -147,21 +80,9 @@ def main(args: list[str] | None = None) -> None:
             from leyden_core.export import export_main
 
             return export_main(argv[1:])
-        choose_wandb_mode()
-        # inside main(), so DDP child processes (which re-run this command) load the same plugins
-        _load_all_plugins()
-        LeydenCLI(args=args)
-    except SIGTERMException:
-        sys.stderr.write("leyden: stopped by SIGTERM; checkpoints/last.ckpt holds the run: resume with --ckpt_path last\n")
-        sys.exit(143)
+        _run_lightning_cli(args)
     except LeydenConfigError as err:
         sys.stderr.write(f"leyden: error: {err.problem}\n  fix: {err.fix}\n")
-        sys.exit(2)
-    except ValueError as err:  # jsonargparse wraps errors raised while instantiating classes
-        short = short_parser_error(str(err), None)
-        if "fix:" not in short or "see `leyden fit --help`" in short:
-            raise
-        sys.stderr.write(short + "\n")
         sys.exit(2)
 
 

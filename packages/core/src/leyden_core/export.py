@@ -58,7 +58,9 @@ def export_main(argv: list[str]) -> None:
     backbone = hparams.get("backbone", "<backbone name>")
     print(f"wrote {len(trunk)} tensors to {args.out}")
     if hparams.get("small_images"):
-        print(f"load with: leyden_core.backbones.create_backbone({backbone!r}, small_images=True)"
-              ".load_state_dict(torch.load(...))")
+        print(
+            f"load with: leyden_core.backbones.create_backbone({backbone!r}, small_images=True)"
+            ".load_state_dict(torch.load(...))"
+        )
     else:
         print(f"load with: timm.create_model({backbone!r}).load_state_dict(torch.load(...), strict=False)")

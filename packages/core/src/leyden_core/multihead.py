@@ -17,7 +17,7 @@ class MultiHeadNet(nn.Module):
     def __init__(self, trunk: nn.Module, heads: dict[str, nn.Module] | None = None) -> None:
         super().__init__()
         self.trunk = trunk
-        self.feature_dim: int = int(getattr(trunk, "num_features"))
+        self.feature_dim: int = int(trunk.num_features)
         self.heads = nn.ModuleDict(heads or {})
 
     def add_head(self, name: str, head: nn.Module) -> nn.Module:

@@ -5,15 +5,16 @@ A plugin distribution declares, in its ``pyproject.toml``::
     [project.entry-points."leyden.plugins"]
     selfsup = "leyden_selfsup.plugin:plugin"
 
-where ``plugin`` is a :class:`LeydenPlugin`. Loading a plugin imports every model and datamodule
-it lists, which is what lets the CLI resolve short class names (``--model SimCLR``): jsonargparse
-finds subclasses of ``LightningModule`` among the imported classes.
+where ``plugin`` is a :class:`LeydenPlugin` (in a module that imports nothing heavy, so that
+``leyden plugins`` is instant). The CLI imports every model and datamodule listed, which is what
+lets it resolve short class names (``--model SimCLR``): jsonargparse finds subclasses of
+``LightningModule`` among the imported classes.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 ENTRY_POINT_GROUP = "leyden.plugins"
@@ -33,7 +34,6 @@ class LoadedPlugin:
     plugin: LeydenPlugin
     distribution: str
     version: str
-    classes: dict[str, type] = field(default_factory=dict)
 
 
 def import_object(path: str) -> type:
@@ -42,7 +42,7 @@ def import_object(path: str) -> type:
 
 
 def load_plugins() -> list[LoadedPlugin]:
-    """Load every installed plugin and import the classes it provides.
+    """Every installed plugin's description, sorted by entry-point name.
 
     Called inside ``main()`` rather than at import time, so that DDP child processes (which re-run
     the command line) discover the same plugins as the launching process.
@@ -55,14 +55,12 @@ def load_plugins() -> list[LoadedPlugin]:
                 f"entry point {entry_point.name!r} in group {ENTRY_POINT_GROUP!r} must point to a "
                 f"leyden_core.plugins.LeydenPlugin, got {type(plugin).__name__}"
             )
-        classes = {path: import_object(path) for path in (*plugin.models, *plugin.datamodules)}
         dist = entry_point.dist
         loaded.append(
             LoadedPlugin(
                 plugin=plugin,
                 distribution=dist.name if dist else "?",
                 version=dist.version if dist else "?",
-                classes=classes,
             )
         )
     return loaded

@@ -46,4 +46,6 @@ def run_distributed(fn: Callable[..., Any], world_size: int = 2, *args: Any) -> 
             join=True,
             start_method="spawn",
         )
-        return [torch.load(os.path.join(result_dir, f"rank{r}.pt"), weights_only=False) for r in range(world_size)]
+        return [
+            torch.load(os.path.join(result_dir, f"rank{r}.pt"), weights_only=False) for r in range(world_size)
+        ]

@@ -40,15 +40,21 @@ class ViewAugment(nn.Module):
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
-            raise LeydenConfigError(f"augmentation needs 1 or 3 channels, got {channels}", "set channels: 1 or 3")
+            raise LeydenConfigError(
+                f"augmentation needs 1 or 3 channels, got {channels}", "set channels: 1 or 3"
+            )
         if not 0.0 < crop_scale[0] <= crop_scale[1] <= 1.0:
-            raise LeydenConfigError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {crop_scale}", "e.g. [0.2, 1.0]")
+            raise LeydenConfigError(
+                f"crop_scale must satisfy 0 < lo <= hi <= 1, got {crop_scale}", "e.g. [0.2, 1.0]"
+            )
         self.image_size = image_size
         colour = 0.8 * jitter if channels == 3 else 0.0
         ops: list[nn.Module] = [
             K.RandomResizedCrop((image_size, image_size), scale=tuple(crop_scale)),
             K.RandomHorizontalFlip(p=flip_p),
-            K.ColorJitter(0.8 * jitter, 0.8 * jitter, colour, 0.2 * jitter if channels == 3 else 0.0, p=jitter_p),
+            K.ColorJitter(
+                0.8 * jitter, 0.8 * jitter, colour, 0.2 * jitter if channels == 3 else 0.0, p=jitter_p
+            ),
         ]
         if channels == 3:
             ops.append(K.RandomGrayscale(p=grayscale_p))
@@ -62,6 +68,8 @@ class ViewAugment(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) in [0, 1] → (N, C, image_size, image_size), a fresh random view per sample."""
         if images.ndim != 4:
-            raise LeydenConfigError(f"expected a batch (N, C, H, W), got shape {tuple(images.shape)}", "batch images")
+            raise LeydenConfigError(
+                f"expected a batch (N, C, H, W), got shape {tuple(images.shape)}", "batch images"
+            )
         with torch.no_grad():
             return self.ops(images).clamp_(0.0, 1.0)

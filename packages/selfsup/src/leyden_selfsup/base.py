@@ -30,7 +30,11 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int, layers: int = 2, last_bn: bo
     blocks: list[nn.Module] = []
     width = in_dim
     for _ in range(layers - 1):
-        blocks += [nn.Linear(width, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True)]
+        blocks += [
+            nn.Linear(width, hidden_dim, bias=False),
+            nn.BatchNorm1d(hidden_dim),
+            nn.ReLU(inplace=True),
+        ]
         width = hidden_dim
     blocks.append(nn.Linear(width, out_dim, bias=not last_bn))
     if last_bn:
@@ -56,7 +60,7 @@ class SelfSupervisedModule(pl.LightningModule):
         augment: overrides of :class:`~leyden_selfsup.augment.ViewAugment`'s arguments
             (``crop_scale``, ``flip_p``, ``jitter``, ``jitter_p``, ``grayscale_p``, ``blur_p``, ``solarize_p``).
         optimizer: ``adamw``, ``sgd`` or ``lars`` (biases and norms excluded from LARS and decay).
-        lr, weight_decay, momentum: of the pretraining optimizer.
+        lr, weight_decay, momentum: of the pretraining optimizer; lars_eta: LARS's trust coefficient.
         warmup_epochs: linear warmup before the cosine decay (0 = cosine from the start).
         probe_lr: learning rate of the online probe (its own parameter group, constant).
         knn_k, knn_temperature: of the kNN classifier.
@@ -77,6 +81,7 @@ class SelfSupervisedModule(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         momentum: float = 0.9,
+        lars_eta: float = 0.02,
         warmup_epochs: int = 0,
         probe_lr: float = 1e-2,
         knn_k: int = 20,
@@ -87,7 +92,9 @@ class SelfSupervisedModule(pl.LightningModule):
         if optimizer not in OPTIMIZERS:
             raise LeydenConfigError(f"unknown optimizer {optimizer!r}", f"use one of {', '.join(OPTIMIZERS)}")
         self.save_hyperparameters()
-        trunk = create_backbone(backbone, small_images=small_images, in_chans=in_chans, **(backbone_kwargs or {}))
+        trunk = create_backbone(
+            backbone, small_images=small_images, in_chans=in_chans, **(backbone_kwargs or {})
+        )
         self.net = MultiHeadNet(trunk)
         self.augment = ViewAugment(image_size, in_chans, **{**self.default_augment, **(augment or {})})
         self.probe = OnlineLinearProbe(self.net.feature_dim, num_classes)
@@ -150,15 +157,25 @@ class SelfSupervisedModule(pl.LightningModule):
             {"params": no_decay, "weight_decay": 0.0, "lars": False},
         ]
         if hp.optimizer == "lars":
-            optimizer = LARS(groups, lr=hp.lr, momentum=hp.momentum)
+            optimizer = LARS(groups, lr=hp.lr, momentum=hp.momentum, eta=hp.lars_eta)
         elif hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD([{k: v for k, v in g.items() if k != "lars"} for g in groups], lr=hp.lr,
-                                        momentum=hp.momentum)
+            optimizer = torch.optim.SGD(
+                [{k: v for k, v in g.items() if k != "lars"} for g in groups], lr=hp.lr, momentum=hp.momentum
+            )
         else:
-            optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "lars"} for g in groups], lr=hp.lr)
+            optimizer = torch.optim.AdamW(
+                [{k: v for k, v in g.items() if k != "lars"} for g in groups], lr=hp.lr
+            )
         # the probe learns at its own constant rate: a separate optimizer would need manual optimization
-        optimizer.add_param_group({"params": list(self.probe.parameters()), "lr": hp.probe_lr, "weight_decay": 0.0,
-                                   "lars": False, "momentum": 0.9})
+        optimizer.add_param_group(
+            {
+                "params": list(self.probe.parameters()),
+                "lr": hp.probe_lr,
+                "weight_decay": 0.0,
+                "lars": False,
+                "momentum": 0.9,
+            }
+        )
         total = max(1, int(self.trainer.estimated_stepping_batches))
         steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
         schedule = warmup_cosine(hp.warmup_epochs * steps_per_epoch, total)

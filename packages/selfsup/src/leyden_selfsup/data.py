@@ -47,7 +47,9 @@ class UnlabeledImageFolder(Dataset):
     def __init__(self, root: str | Path, transform: transforms.Compose) -> None:
         self.files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMG_EXTENSIONS)
         if not self.files:
-            raise LeydenConfigError(f"no images under {root}", f"put image files ({', '.join(IMG_EXTENSIONS)}) there")
+            raise LeydenConfigError(
+                f"no images under {root}", f"put image files ({', '.join(IMG_EXTENSIONS)}) there"
+            )
         self.transform = transform
 
     def __len__(self) -> int:
@@ -75,7 +77,9 @@ class _ImageDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if train_on not in TRAIN_ON:
-            raise LeydenConfigError(f"train_on must be one of {TRAIN_ON}, got {train_on!r}", "set train_on: all")
+            raise LeydenConfigError(
+                f"train_on must be one of {TRAIN_ON}, got {train_on!r}", "set train_on: all"
+            )
         if labeled_fraction is not None and not 0.0 < labeled_fraction <= 1.0:
             raise LeydenConfigError(f"labeled_fraction must be in (0, 1], got {labeled_fraction}", "e.g. 0.1")
         self.save_hyperparameters()
@@ -88,7 +92,9 @@ class _ImageDataModule(pl.LightningDataModule):
         fraction = self.hparams.labeled_fraction
         if fraction is None:
             return dataset, Subset(dataset, [])
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.hparams.seed)).tolist()
+        order = torch.randperm(
+            len(dataset), generator=torch.Generator().manual_seed(self.hparams.seed)
+        ).tolist()
         keep = max(1, round(fraction * len(dataset)))
         return Subset(dataset, order[:keep]), _WithheldLabels(Subset(dataset, order[keep:]))
 
@@ -100,8 +106,14 @@ class _ImageDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: Dataset, shuffle: bool, drop_last: bool = False) -> DataLoader:
         workers = self.hparams.num_workers
-        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, drop_last=drop_last,
-                          num_workers=workers, persistent_workers=workers > 0)
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train, shuffle=True, drop_last=self.hparams.drop_last)
@@ -151,8 +163,9 @@ class ImageFolderDataModule(_ImageDataModule):
     """Your own images: ``train_dir`` and ``val_dir`` in ImageFolder layout (one folder per class),
     and optionally ``unlabeled_dir`` with images at any depth. Set ``image_size`` (images are resized)."""
 
-    def __init__(self, train_dir: str, val_dir: str, unlabeled_dir: str | None = None, image_size: int = 64,
-                 **kwargs) -> None:
+    def __init__(
+        self, train_dir: str, val_dir: str, unlabeled_dir: str | None = None, image_size: int = 64, **kwargs
+    ) -> None:
         super().__init__(data_dir=train_dir, image_size=image_size, **kwargs)
         self.dirs = {"train_dir": Path(train_dir), "val_dir": Path(val_dir)}
         if unlabeled_dir is not None:
@@ -160,8 +173,14 @@ class ImageFolderDataModule(_ImageDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         for name, path in self.dirs.items():
-            _require(path, f"image folder {name}", "point it at a folder of images (class subfolders for train/val)")
-        labeled, withheld = self.split_labels(datasets.ImageFolder(str(self.dirs["train_dir"]), self.transform))
+            _require(
+                path,
+                f"image folder {name}",
+                "point it at a folder of images (class subfolders for train/val)",
+            )
+        labeled, withheld = self.split_labels(
+            datasets.ImageFolder(str(self.dirs["train_dir"]), self.transform)
+        )
         self.labeled = labeled
         self.num_classes = len(datasets.ImageFolder(str(self.dirs["train_dir"])).classes)
         parts = [withheld] if len(withheld) else []

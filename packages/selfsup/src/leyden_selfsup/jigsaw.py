@@ -1,11 +1,11 @@
 """Jigsaw puzzles (Noroozi & Favaro 2016): learn features by putting shuffled 3×3 tiles back in order.
 
-    permutations = maximal_hamming_permutations(P)       # fixed, far apart from each other
-    for each batch x:
-        tiles = 3×3 grid of x, each tile randomly shifted inside its cell (no edge shortcuts)
-        p ~ U{0..P-1};  tiles = tiles[permutations[p]]
-        h = concat(trunk(tile) for tile in tiles)        # one shared trunk for the 9 tiles
-        loss = cross_entropy(permutation_head(h), p)
+permutations = maximal_hamming_permutations(P)       # fixed, far apart from each other
+for each batch x:
+    tiles = 3×3 grid of x, each tile randomly shifted inside its cell (no edge shortcuts)
+    p ~ U{0..P-1};  tiles = tiles[permutations[p]]
+    h = concat(trunk(tile) for tile in tiles)        # one shared trunk for the 9 tiles
+    loss = cross_entropy(permutation_head(h), p)
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ class Jigsaw(SelfSupervisedModule):
 
     default_augment = {"crop_scale": (0.6, 1.0), "flip_p": 0.0, "jitter_p": 0.0, "grayscale_p": 0.0}
 
-    def __init__(self, num_permutations: int = 100, tile_jitter: int = 1, hidden_dim: int = 512, **kwargs) -> None:
+    def __init__(
+        self, num_permutations: int = 100, tile_jitter: int = 1, hidden_dim: int = 512, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         cell = self.hparams.image_size // GRID
         self.tile = cell - tile_jitter
@@ -76,7 +78,9 @@ class Jigsaw(SelfSupervisedModule):
                 f"tiles of {self.tile} px from image_size {self.hparams.image_size}", "use image_size >= 15"
             )
         self.register_buffer("permutations", maximal_hamming_permutations(num_permutations), persistent=False)
-        self.net.add_head("permutation", mlp(GRID * GRID * self.net.feature_dim, hidden_dim, num_permutations))
+        self.net.add_head(
+            "permutation", mlp(GRID * GRID * self.net.feature_dim, hidden_dim, num_permutations)
+        )
 
     def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
         tiles = random_tiles(self.augment(images), self.tile)

@@ -31,17 +31,27 @@ def load_pretrained_trunk(checkpoint_path: str) -> tuple[torch.nn.Module, dict[s
     """The trunk of a pretraining checkpoint, rebuilt from its hyperparameters, and those hyperparameters."""
     path = Path(checkpoint_path)
     if not path.is_file():
-        raise LeydenConfigError(f"checkpoint not found: {path.resolve()}", "pretrain first, e.g. leyden fit --config "
-                                "examples/selfsup/simclr_digits.yaml, then pass its checkpoints/last.ckpt")
+        raise LeydenConfigError(
+            f"checkpoint not found: {path.resolve()}",
+            "pretrain first, e.g. leyden fit --config "
+            "examples/selfsup/simclr_digits.yaml, then pass its checkpoints/last.ckpt",
+        )
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     hp = checkpoint.get("hyper_parameters", {})
     if "backbone" not in hp or not any(k.startswith(TRUNK_PREFIX) for k in checkpoint["state_dict"]):
-        raise LeydenConfigError(f"{path} is not a Leyden pretraining checkpoint (no backbone / {TRUNK_PREFIX}*)",
-                                "pass a checkpoint written by SimCLR, MoCoV2, MoCoV3, RotNet, Jigsaw or NoisyStudent")
-    trunk = create_backbone(hp["backbone"], small_images=hp.get("small_images", False), in_chans=hp.get("in_chans", 3),
-                            **(hp.get("backbone_kwargs") or {}))
-    trunk.load_state_dict({k[len(TRUNK_PREFIX):]: v for k, v in checkpoint["state_dict"].items()
-                           if k.startswith(TRUNK_PREFIX)})
+        raise LeydenConfigError(
+            f"{path} is not a Leyden pretraining checkpoint (no backbone / {TRUNK_PREFIX}*)",
+            "pass a checkpoint written by SimCLR, MoCoV2, MoCoV3, RotNet, Jigsaw or NoisyStudent",
+        )
+    trunk = create_backbone(
+        hp["backbone"],
+        small_images=hp.get("small_images", False),
+        in_chans=hp.get("in_chans", 3),
+        **(hp.get("backbone_kwargs") or {}),
+    )
+    trunk.load_state_dict(
+        {k[len(TRUNK_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(TRUNK_PREFIX)}
+    )
     return trunk, hp
 
 

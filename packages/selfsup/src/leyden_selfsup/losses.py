@@ -29,7 +29,9 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
     return F.cross_entropy(logits, targets)
 
 
-def info_nce_queue(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float) -> torch.Tensor:
+def info_nce_queue(
+    query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """MoCo v2's InfoNCE: each query's positive is its own key, negatives are the queue.
 
     ``query`` and ``key`` are (N, D) for this rank's samples; ``queue`` is (K, D) keys of earlier
@@ -54,7 +56,12 @@ def info_nce(query: torch.Tensor, keys: torch.Tensor, offset: int, temperature: 
 
 
 def symmetric_info_nce(
-    q1: torch.Tensor, q2: torch.Tensor, keys1: torch.Tensor, keys2: torch.Tensor, offset: int, temperature: float
+    q1: torch.Tensor,
+    q2: torch.Tensor,
+    keys1: torch.Tensor,
+    keys2: torch.Tensor,
+    offset: int,
+    temperature: float,
 ) -> torch.Tensor:
     """MoCo v3's symmetrized loss: view 1's queries against view 2's keys, and vice versa."""
     return info_nce(q1, keys2, offset, temperature) + info_nce(q2, keys1, offset, temperature)
@@ -65,9 +72,7 @@ def pretext_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.
     return F.cross_entropy(logits, targets)
 
 
-def pseudo_label_loss(
-    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
+def pseudo_label_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Noisy Student's loss on pseudo-labeled samples: weighted cross-entropy.
 
     ``targets`` are class indices (hard pseudo-labels) or (N, C) probabilities (soft ones);

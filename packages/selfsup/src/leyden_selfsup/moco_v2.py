@@ -1,11 +1,11 @@
 """MoCo v2 (He et al. 2020; Chen et al. 2020): a query matches its key, not the queue of old keys.
 
-    for each batch x:
-        q = projection(trunk(augment(x)))                    # query encoder, trained
-        key_encoder ← m · key_encoder + (1 - m) · encoder    # momentum encoder, no gradient
-        k = key_encoder(augment(x))                          # with BN statistics shuffled across ranks
-        loss = info_nce_queue(q, k, queue, temperature)
-        queue ← enqueue(gather(k))                           # every rank's keys, dequeue the oldest
+for each batch x:
+    q = projection(trunk(augment(x)))                    # query encoder, trained
+    key_encoder ← m · key_encoder + (1 - m) · encoder    # momentum encoder, no gradient
+    k = key_encoder(augment(x))                          # with BN statistics shuffled across ranks
+    loss = info_nce_queue(q, k, queue, temperature)
+    queue ← enqueue(gather(k))                           # every rank's keys, dequeue the oldest
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class MoCoV2(SelfSupervisedModule):
     ) -> None:
         super().__init__(**kwargs)
         if batchnorm not in BATCHNORM_MODES:
-            raise LeydenConfigError(f"unknown batchnorm mode {batchnorm!r}", f"use one of {', '.join(BATCHNORM_MODES)}")
+            raise LeydenConfigError(
+                f"unknown batchnorm mode {batchnorm!r}", f"use one of {', '.join(BATCHNORM_MODES)}"
+            )
         self.net.add_head("projection", mlp(self.net.feature_dim, projection_hidden_dim, projection_dim))
         self.key_net = copy.deepcopy(self.net).requires_grad_(False)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, projection_dim), dim=1))

@@ -1,11 +1,11 @@
 """MoCo v3 (Chen, Xie & He 2021): symmetric InfoNCE with a predictor, in-batch negatives, no queue.
 
-    for each batch x:
-        x1, x2 = augment(x), augment(x)
-        q1, q2 = predictor(projection(trunk(x1, x2)))        # online encoder + predictor
-        key_encoder ← m · key_encoder + (1 - m) · encoder    # momentum encoder, no predictor
-        k1, k2 = gather(key_encoder(x1)), gather(key_encoder(x2))   # every rank's keys
-        loss = info_nce(q1, k2) + info_nce(q2, k1)
+for each batch x:
+    x1, x2 = augment(x), augment(x)
+    q1, q2 = predictor(projection(trunk(x1, x2)))        # online encoder + predictor
+    key_encoder ← m · key_encoder + (1 - m) · encoder    # momentum encoder, no predictor
+    k1, k2 = gather(key_encoder(x1)), gather(key_encoder(x2))   # every rank's keys
+    loss = info_nce(q1, k2) + info_nce(q2, k1)
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class MoCoV3(SelfSupervisedModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.net.add_head("projection", mlp(self.net.feature_dim, hidden_dim, projection_dim, layers=3, last_bn=True))
+        self.net.add_head(
+            "projection", mlp(self.net.feature_dim, hidden_dim, projection_dim, layers=3, last_bn=True)
+        )
         self.key_net = copy.deepcopy(self.net).requires_grad_(False)
         self.net.add_head("prediction", mlp(projection_dim, hidden_dim, projection_dim, layers=2))
 
@@ -51,7 +53,9 @@ class MoCoV3(SelfSupervisedModule):
         h = self.net.features(torch.cat([x1, x2]))
         q1, q2 = self.net.heads["prediction"](self.net.heads["projection"](h)).chunk(2)
         momentum_update(self.net.trunk, self.key_net.trunk, self.hparams.encoder_momentum)
-        momentum_update(self.net.heads["projection"], self.key_net.heads["projection"], self.hparams.encoder_momentum)
+        momentum_update(
+            self.net.heads["projection"], self.key_net.heads["projection"], self.hparams.encoder_momentum
+        )
         with torch.no_grad():
             k1, k2 = self.key_net(torch.cat([x1, x2]), "projection").chunk(2)
         offset = local_offset(len(images))

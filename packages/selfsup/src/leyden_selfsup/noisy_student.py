@@ -84,7 +84,9 @@ class NoisyStudent(pl.LightningModule):
         self.save_hyperparameters()
         self.net = self.build_classifier()
         self.teacher = self.build_classifier().requires_grad_(False).eval()
-        self.augment = ViewAugment(image_size, in_chans, **{"crop_scale": (0.5, 1.0), "flip_p": 0.0, **(augment or {})})
+        self.augment = ViewAugment(
+            image_size, in_chans, **{"crop_scale": (0.5, 1.0), "flip_p": 0.0, **(augment or {})}
+        )
         self.register_buffer("round", torch.zeros((), dtype=torch.long))
         self.register_buffer("class_weights", torch.ones(num_classes))
         self.register_buffer("teacher_accuracy", torch.tensor(math.nan))
@@ -96,7 +98,9 @@ class NoisyStudent(pl.LightningModule):
         kwargs = {"drop_path_rate": hp.drop_path_rate} if hp.drop_path_rate else {}
         trunk = create_backbone(hp.backbone, small_images=hp.small_images, in_chans=hp.in_chans, **kwargs)
         net = MultiHeadNet(trunk)
-        net.add_head("classifier", nn.Sequential(nn.Dropout(hp.drop_rate), nn.Linear(net.feature_dim, hp.num_classes)))
+        net.add_head(
+            "classifier", nn.Sequential(nn.Dropout(hp.drop_rate), nn.Linear(net.feature_dim, hp.num_classes))
+        )
         return net
 
     def train(self, mode: bool = True) -> NoisyStudent:
@@ -139,7 +143,9 @@ class NoisyStudent(pl.LightningModule):
             logits = self.net(self.augment(torch.cat([labeled_images, images])), "classifier")
             labeled_logits, unlabeled_logits = logits[: len(labels)], logits[len(labels) :]
             loss = F.cross_entropy(labeled_logits, labels)
-            loss = loss + self.hparams.unlabeled_weight * pseudo_label_loss(unlabeled_logits, targets, weights)
+            loss = loss + self.hparams.unlabeled_weight * pseudo_label_loss(
+                unlabeled_logits, targets, weights
+            )
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
@@ -159,8 +165,11 @@ class NoisyStudent(pl.LightningModule):
             return
         student_accuracy = float(self.trainer.callback_metrics.get("val/acc", math.nan))
         self.log_dict(
-            {"round/index": float(self.round), "round/student_acc": student_accuracy,
-             "round/teacher_acc": float(self.teacher_accuracy)},
+            {
+                "round/index": float(self.round),
+                "round/student_acc": student_accuracy,
+                "round/teacher_acc": float(self.teacher_accuracy),
+            },
             sync_dist=False,
         )
         if self.round < self.hparams.rounds:
@@ -202,4 +211,6 @@ class NoisyStudent(pl.LightningModule):
         return stats
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.net.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return torch.optim.AdamW(
+            self.net.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )

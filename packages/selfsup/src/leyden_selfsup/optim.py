@@ -16,8 +16,12 @@ class LARS(torch.optim.Optimizer):
     (biases and normalization weights, by SimCLR's convention) take plain momentum-SGD steps.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 1e-3):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta, lars=True))
+    def __init__(
+        self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 1e-3
+    ):
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta, lars=True)
+        )
 
     @torch.no_grad()
     def step(self, closure: Callable | None = None):

@@ -20,4 +20,3 @@ plugin = LeydenPlugin(
         "leyden_selfsup.data.ImageFolderDataModule",
     ),
 )
-

@@ -1,9 +1,9 @@
 """RotNet (Gidaris et al. 2018): learn features by predicting which of 0/90/180/270° an image was turned.
 
-    for each batch x:
-        x = augment(x)                                   # mild: crop and flip
-        x_r = [rot90(x, r) for r in 0..3];  y = r        # every image in all four rotations
-        loss = cross_entropy(rotation_head(trunk(x_r)), y)
+for each batch x:
+    x = augment(x)                                   # mild: crop and flip
+    x_r = [rot90(x, r) for r in 0..3];  y = r        # every image in all four rotations
+    loss = cross_entropy(rotation_head(trunk(x_r)), y)
 """
 
 from __future__ import annotations

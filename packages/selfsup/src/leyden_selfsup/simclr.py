@@ -1,10 +1,10 @@
 """SimCLR (Chen et al. 2020): agree on two random views of an image, against every other view.
 
-    for each batch x:
-        x1, x2 = augment(x), augment(x)                 # two random views, made on the device
-        h = trunk([x1, x2]);  z = projection(h)         # representation h, projection z
-        z1, z2 = gather_with_grad(z1), gather_with_grad(z2)   # every rank's views are negatives
-        loss = nt_xent(z1, z2, temperature)
+for each batch x:
+    x1, x2 = augment(x), augment(x)                 # two random views, made on the device
+    h = trunk([x1, x2]);  z = projection(h)         # representation h, projection z
+    z1, z2 = gather_with_grad(z1), gather_with_grad(z2)   # every rank's views are negatives
+    loss = nt_xent(z1, z2, temperature)
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ class SimCLR(SelfSupervisedModule):
     """
 
     def __init__(
-        self, temperature: float = 0.2, projection_dim: int = 128, projection_hidden_dim: int = 512, **kwargs: Any
+        self,
+        temperature: float = 0.2,
+        projection_dim: int = 128,
+        projection_hidden_dim: int = 512,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.net.add_head("projection", mlp(self.net.feature_dim, projection_hidden_dim, projection_dim))

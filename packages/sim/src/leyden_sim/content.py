@@ -19,10 +19,17 @@ from leyden_core.errors import LeydenConfigError
 from leyden_sim.randomizers import SHAPES, shape_mask
 
 DEJAVU = (
-    "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSans-BoldOblique",
-    "DejaVuSansMono", "DejaVuSansMono-Bold", "DejaVuSerif", "DejaVuSerif-Bold",
-    "DejaVuSerif-Italic", "DejaVuSerif-BoldItalic",
-)  # fmt: skip
+    "DejaVuSans",
+    "DejaVuSans-Bold",
+    "DejaVuSans-Oblique",
+    "DejaVuSans-BoldOblique",
+    "DejaVuSansMono",
+    "DejaVuSansMono-Bold",
+    "DejaVuSerif",
+    "DejaVuSerif-Bold",
+    "DejaVuSerif-Italic",
+    "DejaVuSerif-BoldItalic",
+)
 HAND = ("hand-a", "hand-b")
 FONTS = ("pillow", *DEJAVU, *HAND)
 
@@ -36,7 +43,10 @@ def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n
 # Pen strokes in a 0.6 × 1 box (x right, y down); two variants per digit.
 PEN_STROKES: dict[str, tuple[list[list], list[list]]] = {
     "0": ([_arc(0.3, 0.5, 0.28, 0.48, 0, 360)], [_arc(0.3, 0.5, 0.22, 0.48, -80, 290)]),
-    "1": ([[(0.05, 0.3), (0.35, 0.0), (0.35, 1.0)], [(0.1, 1.0), (0.6, 1.0)]], [[(0.1, 0.22), (0.34, 0.0), (0.34, 1.0)]]),
+    "1": (
+        [[(0.05, 0.3), (0.35, 0.0), (0.35, 1.0)], [(0.1, 1.0), (0.6, 1.0)]],
+        [[(0.1, 0.22), (0.34, 0.0), (0.34, 1.0)]],
+    ),
     "2": (
         [_arc(0.3, 0.27, 0.27, 0.26, 200, 390) + [(0.02, 1.0), (0.6, 1.0)]],
         [_arc(0.3, 0.3, 0.26, 0.28, 190, 400) + [(0.05, 0.95), (0.6, 0.98)]],
@@ -57,7 +67,10 @@ PEN_STROKES: dict[str, tuple[list[list], list[list]]] = {
         [[(0.5, 0.0), (0.25, 0.2), (0.08, 0.5), (0.05, 0.7)], _arc(0.3, 0.72, 0.26, 0.27, 0, 360)],
         [_arc(0.55, 0.6, 0.5, 0.6, 250, 180) + _arc(0.3, 0.75, 0.25, 0.24, 180, 540)],
     ),
-    "7": ([[(0.0, 0.0), (0.6, 0.0), (0.2, 1.0)]], [[(0.0, 0.0), (0.6, 0.0), (0.25, 1.0)], [(0.12, 0.5), (0.5, 0.5)]]),
+    "7": (
+        [[(0.0, 0.0), (0.6, 0.0), (0.2, 1.0)]],
+        [[(0.0, 0.0), (0.6, 0.0), (0.25, 1.0)], [(0.12, 0.5), (0.5, 0.5)]],
+    ),
     "8": (
         [_arc(0.3, 0.25, 0.22, 0.24, 0, 360), _arc(0.3, 0.73, 0.28, 0.26, 0, 360)],
         [_arc(0.3, 0.25, 0.25, 0.24, 90, 450), _arc(0.3, 0.74, 0.25, 0.25, -90, 270)],

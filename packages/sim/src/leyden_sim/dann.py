@@ -13,6 +13,9 @@ Labeled source (SynDigits) and unlabeled target (real digits) batches arrive tog
    ``objective="confusion"``: the discriminator trains on detached features; the trunk
    minimizes the cross-entropy of the (frozen) discriminator's output against uniform, × λ.
 5. total = classification + domain_weight × domain term; discriminator accuracy is logged.
+
+With ``domain_weight=0`` and plain ``(images, labels)`` batches it is the source-only baseline:
+same network, optimizer and schedule, no target data.
 """
 
 from __future__ import annotations
@@ -47,12 +50,16 @@ class DANN(pl.LightningModule):
         domain_weight: float = 1.0,
         gamma: float = 10.0,
         discriminator_width: int = 256,
+        optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 5e-4,
+        anneal_lr: bool = False,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
             raise LeydenConfigError(f"unknown objective {objective!r}", f"use one of {OBJECTIVES}")
+        if optimizer not in ("adamw", "sgd"):
+            raise LeydenConfigError(f"unknown optimizer {optimizer!r}", "use 'adamw' or 'sgd' (momentum 0.9)")
         self.save_hyperparameters()
         self.net = MultiHeadNet(create_backbone(backbone, small_images=small_images, in_chans=in_chans))
         self.net.add_linear_head("classifier", num_classes)
@@ -60,7 +67,11 @@ class DANN(pl.LightningModule):
         self.net.add_head(
             "domain",
             nn.Sequential(
-                nn.Linear(self.net.feature_dim, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1)
+                nn.Linear(self.net.feature_dim, width),
+                nn.ReLU(),
+                nn.Linear(width, width),
+                nn.ReLU(),
+                nn.Linear(width, 1),
             ),
         )
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
@@ -73,10 +84,12 @@ class DANN(pl.LightningModule):
         total = self.trainer.estimated_stepping_batches if self._trainer is not None else 0
         return self.global_step / total if total and total != float("inf") else 0.0
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict | tuple, batch_idx: int) -> torch.Tensor:
+        if not isinstance(batch, dict) and self.hparams.domain_weight == 0:
+            return self.source_only_step(*batch)
         if not isinstance(batch, dict) or not {"source", "target"} <= set(batch):
             raise LeydenConfigError(
-                "DANN needs batches with 'source' and 'target' parts",
+                "DANN needs batches with 'source' and 'target' parts (or domain_weight: 0 for source only)",
                 "use SynDigitsDataModule(with_target=True) or a CombinedLoader({'source', 'target'})",
             )
         (source_x, source_y), (target_x, _) = batch["source"], batch["target"]  # target labels unused
@@ -114,6 +127,14 @@ class DANN(pl.LightningModule):
         )
         return loss
 
+    def source_only_step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The baseline: the same network, optimizer and schedule, trained on the source alone."""
+        if self.global_step == 0:
+            log_image_grid(self.trainer, "samples/source", images[:64])
+        loss = F.cross_entropy(self(images), labels)
+        self.log("train/class_loss", loss)
+        return loss
+
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, labels = batch
         self.val_accuracy(self(images), labels)
@@ -124,5 +145,13 @@ class DANN(pl.LightningModule):
         self.test_accuracy(self(images), labels)
         self.log("test/acc", self.test_accuracy)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+    def configure_optimizers(self) -> dict:
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
+        else:
+            opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        # Ganin & Lempitsky's annealing: lr_p = lr / (1 + 10 p)^0.75, p = training progress
+        factor = (lambda _: (1 + 10 * self.progress()) ** -0.75) if hp.anneal_lr else (lambda _: 1.0)
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

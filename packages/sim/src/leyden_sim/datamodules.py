@@ -33,7 +33,9 @@ def digits_randomization(exclude: Sequence[str] = ()) -> list[Randomizer]:
         "distractors": Distractors(count=(0, 2), size=(0.05, 0.2)),
         "colour": Colour(background=(0.0, 0.15), objects=(0.75, 1.0), saturation=(0.0, 0.5)),
         "texture": Texture(probability=0.5, strength=(0.0, 0.3)),
-        "camera": Camera(scale=(0.9, 1.05), rotation=(-10, 10), translation=(-0.05, 0.05), perspective=(0, 0.05)),
+        "camera": Camera(
+            scale=(0.9, 1.05), rotation=(-10, 10), translation=(-0.05, 0.05), perspective=(0, 0.05)
+        ),
         "lighting": Lighting(brightness=(0.8, 1.2), contrast=(0.8, 1.2), shading=(0.0, 0.3)),
         "blur": Blur(sigma=(0.0, 1.5)),
         "noise": Noise(std=(0.0, 0.05)),
@@ -77,9 +79,14 @@ class SynDigitsDataModule(pl.LightningDataModule):
         self.save_hyperparameters(ignore=["randomizers"])
         self.randomizers = digits_randomization() if randomizers is None else list(randomizers)
         self.real = DigitsDataModule(
-            image_size=image_size, channels=channels, batch_size=batch_size, val_fraction=val_fraction,
-            test_fraction=test_fraction, seed=seed, num_workers=num_workers,
-        )  # fmt: skip
+            image_size=image_size,
+            channels=channels,
+            batch_size=batch_size,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+            num_workers=num_workers,
+        )
         self.batch_size, self.num_workers = batch_size, num_workers
         self.source: Dataset | None = None
 
@@ -95,9 +102,13 @@ class SynDigitsDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=shuffle, drop_last=shuffle,
-            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-        )  # fmt: skip
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader | CombinedLoader:
         source = self._loader(self.source, shuffle=not self.hparams.endless)

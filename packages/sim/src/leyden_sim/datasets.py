@@ -92,9 +92,12 @@ class RandomizedImageDataset(Dataset):
         tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
         if tensor.shape[-1] != self.image_size:
             tensor = F.interpolate(
-                tensor[None], size=(self.image_size, self.image_size), mode="bilinear",
-                align_corners=False, antialias=tensor.shape[-1] > self.image_size,
-            )[0]  # fmt: skip
+                tensor[None],
+                size=(self.image_size, self.image_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=tensor.shape[-1] > self.image_size,
+            )[0]
         return tensor.clamp_(0.0, 1.0)
 
     def materialize(self) -> TensorDataset:
@@ -138,7 +141,15 @@ def syn_digits(
 ) -> RandomizedImageDataset:
     """SynDigits: digits 0–9 from offline fonts, rendered like scikit-learn's digits were scanned."""
     return RandomizedImageDataset(
-        DigitContent(tuple(fonts)), randomizers, length, seed, render_size, image_size, channels, sensor_size, levels
+        DigitContent(tuple(fonts)),
+        randomizers,
+        length,
+        seed,
+        render_size,
+        image_size,
+        channels,
+        sensor_size,
+        levels,
     )
 
 
@@ -155,7 +166,10 @@ def tobin_localization(
     1–6 distractors (add Camera/Lighting/Noise for the full recipe).
     """
     if randomizers is None:
-        randomizers = [Texture(probability=1.0, strength=(1.0, 1.0)), Distractors(count=(1, 6), shapes=shapes)]
+        randomizers = [
+            Texture(probability=1.0, strength=(1.0, 1.0)),
+            Distractors(count=(1, 6), shapes=shapes),
+        ]
     return RandomizedImageDataset(
         ShapeContent(tuple(shapes)), randomizers, length, seed, image_size, image_size, 3, with_position=True
     )

@@ -23,8 +23,15 @@ from leyden_sim.adr import ADR, MODES, Boundary
 
 CARTPOLE = ("masscart", "masspole", "length", "gravity", "force_mag")
 PENDULUM = ("g", "m", "l")
-ACROBOT = ("link_length_1", "link_length_2", "link_mass_1", "link_mass_2", "link_com_pos_1",
-           "link_com_pos_2", "link_moi")  # fmt: skip
+ACROBOT = (
+    "link_length_1",
+    "link_length_2",
+    "link_mass_1",
+    "link_mass_2",
+    "link_com_pos_1",
+    "link_com_pos_2",
+    "link_moi",
+)
 MUJOCO = ("body_mass", "geom_friction", "dof_damping")
 
 
@@ -40,7 +47,9 @@ class PhysicsRange:
 
     def __post_init__(self) -> None:
         if self.distribution not in ("uniform", "loguniform"):
-            raise LeydenConfigError(f"unknown distribution {self.distribution!r}", "use uniform or loguniform")
+            raise LeydenConfigError(
+                f"unknown distribution {self.distribution!r}", "use uniform or loguniform"
+            )
         if self.mode not in MODES:
             raise LeydenConfigError(f"unknown mode {self.mode!r}", f"use one of {MODES}")
         if self.low > self.high or (self.distribution == "loguniform" and self.low <= 0):

@@ -16,7 +16,16 @@ from scipy import ndimage
 from skimage.transform import ProjectiveTransform, warp
 
 from leyden_core.errors import LeydenConfigError
-from leyden_sim.scene import Frame, ImageRandomizer, Layer, Range, SceneRandomizer, Scene, check_range, uniform
+from leyden_sim.scene import (
+    Frame,
+    ImageRandomizer,
+    Layer,
+    Range,
+    Scene,
+    SceneRandomizer,
+    check_range,
+    uniform,
+)
 from leyden_sim.textures import TEXTURE_KINDS, make_texture
 
 SHAPES = ("circle", "square", "triangle", "line", "ring")
@@ -54,7 +63,11 @@ class Stroke(SceneRandomizer):
             outside = ndimage.distance_transform_edt(mask < 0.5)
             inside = ndimage.distance_transform_edt(mask >= 0.5)
             mask = np.clip(radius + 0.5 - (outside - inside), 0.0, 1.0).astype(np.float32)
-        shear, aspect, amplitude = uniform(rng, self.slant), uniform(rng, self.aspect), uniform(rng, self.elastic)
+        shear, aspect, amplitude = (
+            uniform(rng, self.slant),
+            uniform(rng, self.aspect),
+            uniform(rng, self.elastic),
+        )
         if shear != 0.0 or aspect != 1.0 or amplitude != 0.0:
             size = mask.shape[0]
             centre = (size - 1) / 2
@@ -98,7 +111,10 @@ class Distractors(SceneRandomizer):
     order = 1
 
     def __init__(
-        self, count: Sequence[int] = (0, 4), shapes: Sequence[str] = SHAPES, size: Sequence[float] = (0.1, 0.35)
+        self,
+        count: Sequence[int] = (0, 4),
+        shapes: Sequence[str] = SHAPES,
+        size: Sequence[float] = (0.1, 0.35),
     ) -> None:
         self.count = tuple(int(c) for c in check_range("count", count, lower=0))
         for shape in shapes:
@@ -112,7 +128,9 @@ class Distractors(SceneRandomizer):
         for _ in range(int(rng.integers(self.count[0], self.count[1] + 1))):
             shape = self.shapes[int(rng.integers(len(self.shapes)))]
             centre = tuple(rng.uniform(0, scene.size, 2))
-            mask = shape_mask(shape, scene.size, centre, uniform(rng, self.size) * scene.size, rng.uniform(0, 2 * np.pi))
+            mask = shape_mask(
+                shape, scene.size, centre, uniform(rng, self.size) * scene.size, rng.uniform(0, 2 * np.pi)
+            )
             scene.layers.insert(0, Layer(mask, white.copy()))
         return scene
 
@@ -167,7 +185,9 @@ class Texture(SceneRandomizer):
             if kind not in TEXTURE_KINDS:
                 raise LeydenConfigError(f"unknown texture kind {kind!r}", f"use kinds from {TEXTURE_KINDS}")
         if not 0.0 <= probability <= 1.0:
-            raise LeydenConfigError(f"probability must be in [0, 1], got {probability}", "e.g. probability=0.8")
+            raise LeydenConfigError(
+                f"probability must be in [0, 1], got {probability}", "e.g. probability=0.8"
+            )
         self.kinds = tuple(kinds)
         self.probability = probability
         self.strength = check_range("strength", strength, lower=0.0)
@@ -250,7 +270,9 @@ class Lighting(ImageRandomizer):
 
     def __call__(self, frame: Frame, rng: np.random.Generator) -> Frame:
         image = frame.image
-        contrast, brightness, shading = (uniform(rng, r) for r in (self.contrast, self.brightness, self.shading))
+        contrast, brightness, shading = (
+            uniform(rng, r) for r in (self.contrast, self.brightness, self.shading)
+        )
         angle = rng.uniform(0, 2 * np.pi)
         if contrast != 1.0:
             mean = image.mean()
@@ -310,5 +332,7 @@ def full_randomization(exclude: Sequence[str] = (), **overrides: dict) -> list:
     """Every family with its default ranges, minus ``exclude``; ``overrides[family]`` = its kwargs."""
     unknown = [name for name in (*exclude, *overrides) if name not in FAMILIES]
     if unknown:
-        raise LeydenConfigError(f"unknown randomizer families {unknown}", f"use names from {sorted(FAMILIES)}")
+        raise LeydenConfigError(
+            f"unknown randomizer families {unknown}", f"use names from {sorted(FAMILIES)}"
+        )
     return [cls(**overrides.get(name, {})) for name, cls in FAMILIES.items() if name not in exclude]

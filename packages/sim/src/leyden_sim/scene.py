@@ -27,8 +27,9 @@ Range = tuple[float, float]
 def check_range(name: str, value: Sequence[float], lower: float | None = None) -> Range:
     """Validate a (low, high) range given by the user."""
     if len(value) != 2 or value[0] > value[1]:
-        raise LeydenConfigError(f"{name} must be a (low, high) pair with low <= high, got {value!r}",
-                                f"e.g. {name}=(0.0, 1.0)")
+        raise LeydenConfigError(
+            f"{name} must be a (low, high) pair with low <= high, got {value!r}", f"e.g. {name}=(0.0, 1.0)"
+        )
     if lower is not None and value[0] < lower:
         raise LeydenConfigError(f"{name} must be >= {lower}, got {value!r}", f"raise the low end to {lower}")
     return float(value[0]), float(value[1])

@@ -18,9 +18,19 @@ TEXTURE_KINDS = ("flat", "gradient", "checker", "noise", "photo")
 
 # scikit-image images that ship inside the wheel (no pooch download) + scikit-learn's two photos.
 SKIMAGE_PHOTOS = (
-    "astronaut", "brick", "camera", "chelsea", "coffee", "grass",
-    "gravel", "rocket", "coins", "moon", "page", "text",
-)  # fmt: skip
+    "astronaut",
+    "brick",
+    "camera",
+    "chelsea",
+    "coffee",
+    "grass",
+    "gravel",
+    "rocket",
+    "coins",
+    "moon",
+    "page",
+    "text",
+)
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +78,9 @@ def _pattern(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     raise LeydenConfigError(f"unknown texture kind {kind!r}", f"use one of {TEXTURE_KINDS}")
 
 
-def make_texture(kind: str, size: int, rng: np.random.Generator, base: np.ndarray | None = None) -> np.ndarray:
+def make_texture(
+    kind: str, size: int, rng: np.random.Generator, base: np.ndarray | None = None
+) -> np.ndarray:
     """One texture of ``kind``. ``base`` (a colour) is one of the two colours mixed, when given."""
     if kind not in TEXTURE_KINDS:
         raise LeydenConfigError(f"unknown texture kind {kind!r}", f"use one of {TEXTURE_KINDS}")
@@ -85,4 +97,4 @@ def make_texture(kind: str, size: int, rng: np.random.Generator, base: np.ndarra
         return resize(patch, (size, size), order=1, anti_aliasing=True).astype(np.float32)
     second = random_colour(rng)
     field = _pattern(kind, size, rng)[..., None]
-    return (1 - field) * first + field * second
+    return ((1 - field) * first + field * second).astype(np.float32)

@@ -40,9 +40,7 @@ def _labeled_subset(
 ) -> np.ndarray:
     """Boolean mask of the samples that keep their label, stratified by class."""
     if labels_per_class is not None and labeled_fraction is not None:
-        raise LeydenConfigError(
-            "labels_per_class and labeled_fraction are both set", "set only one of them"
-        )
+        raise LeydenConfigError("labels_per_class and labeled_fraction are both set", "set only one of them")
     if labels_per_class is None and labeled_fraction is None:
         return np.ones(len(labels), dtype=bool)
     if labeled_fraction is not None and not 0.0 < labeled_fraction <= 1.0:
@@ -94,7 +92,9 @@ class DigitsDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if train_on not in ("labeled", "all"):
-            raise LeydenConfigError(f"train_on must be 'labeled' or 'all', got {train_on!r}", "set train_on: all")
+            raise LeydenConfigError(
+                f"train_on must be 'labeled' or 'all', got {train_on!r}", "set train_on: all"
+            )
         self.save_hyperparameters()
         self.image_size = image_size
         self.channels = channels

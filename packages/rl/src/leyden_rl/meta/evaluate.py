@@ -20,7 +20,9 @@ class TrialAgent(Protocol):
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
         """Actions (N,) for the current step; may read ``env.state`` / ``env.step_in_episode``."""
 
-    def update(self, state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv) -> None:
+    def update(
+        self, state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv
+    ) -> None:
         """Learn from the transition just taken; ``env.state`` is already the next state."""
 
 

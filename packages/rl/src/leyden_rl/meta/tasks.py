@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
 from leyden_core.errors import LeydenConfigError
 
 
@@ -199,7 +200,7 @@ class BatchedTrialEnv:
         actions = actions.long()
         reward = self.dist.sample_reward(self._mean[idx, self.state, actions], self.generator)
         u = torch.rand(self.num_envs, 1, generator=self.generator)
-        next_state = torch.searchsorted(self._cdf[idx, self.state, actions], u).squeeze(1)
+        next_state = torch.searchsorted(self._cdf[idx, self.state, actions], u, right=True).squeeze(1)
         next_state = next_state.clamp_max(self.dist.num_states - 1)  # cdf rounding below 1
         self.t += 1
         episode_done = self.t % self.dist.horizon == 0
@@ -207,7 +208,9 @@ class BatchedTrialEnv:
         done = torch.full((self.num_envs,), float(episode_done))
         return self._obs(actions, reward, done), reward, self.t == self.trial_length
 
-    def _obs(self, prev_action: torch.Tensor, prev_reward: torch.Tensor, prev_done: torch.Tensor) -> torch.Tensor:
+    def _obs(
+        self, prev_action: torch.Tensor, prev_reward: torch.Tensor, prev_done: torch.Tensor
+    ) -> torch.Tensor:
         return encode_obs(
             self.state, prev_action, prev_reward, prev_done, self.dist.num_states, self.dist.num_actions
         )

@@ -7,7 +7,6 @@ methods). Ties are broken uniformly at random, so e.g. greedy tries untried arms
 
 from __future__ import annotations
 
-
 import torch
 
 from leyden_rl.meta.baselines.gittins import gittins_table
@@ -26,7 +25,9 @@ class BanditAgent:
         self.failures = torch.zeros(n, k)
         self.num_pulls = env.dist.num_pulls
 
-    def update(self, state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv) -> None:
+    def update(
+        self, state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv
+    ) -> None:
         rows = torch.arange(action.shape[0])
         self.successes[rows, action] += reward
         self.failures[rows, action] += 1.0 - reward
@@ -138,6 +139,8 @@ def make_bandit_baselines(hparams: dict[str, float] | None = None, seed: int = 0
     }
 
 
-BANDIT_HPARAM_GRID = {"ucb1_c": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0], "epsilon": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]}
+BANDIT_HPARAM_GRID = {
+    "ucb1_c": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0],
+    "epsilon": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2],
+}
 """Values searched per setting (on tuning trials disjoint from the evaluation trials), as the paper tuned them."""
-

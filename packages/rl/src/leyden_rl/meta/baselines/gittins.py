@@ -41,7 +41,9 @@ def gittins_table(horizon: int, discount: float = 1.0, grid: int = 801) -> torch
         annuity = 1.0 + discount * annuity  # 1 + γ + … + γ^(m−1)
         c = horizon - m + 1  # states with s, f < c cover every reachable s + f <= horizon − m
         pc = p[:c, :c]
-        play = pc * (1.0 + discount * value[:, 1 : c + 1, :c]) + (1.0 - pc) * discount * value[:, :c, 1 : c + 1]
+        play = (
+            pc * (1.0 + discount * value[:, 1 : c + 1, :c]) + (1.0 - pc) * discount * value[:, :c, 1 : c + 1]
+        )
         gap = play - lam * annuity  # (L, c, c), decreasing in λ
         # last grid point with gap >= 0, then linear interpolation to the zero crossing
         idx = (gap >= 0).sum(0).clamp(1, grid - 1) - 1

@@ -1,0 +1,218 @@
+"""RL² (Duan et al., 2016), Tables 1–2: total reward per trial of RL² and the classic baselines.
+
+For each setting — Bernoulli bandits (n pulls, k arms) and random tabular MDPs (n episodes) —
+this script
+
+1. tunes the baselines' hyperparameters (UCB1's c, ε, OPSRL's K, UCRL2's radius scale, BEB's β)
+   by grid search on *tuning* trials whose tasks are disjoint from the evaluation trials;
+2. evaluates every baseline on the same ``--trials`` evaluation tasks (seed 0);
+3. evaluates RL² from ``--ckpt-dir/rl2_<setting>.ckpt`` (trained first with ``--train-rl2``);
+   a setting without a checkpoint is reported as "not yet run";
+4. prints the table in the paper's layout, ours beside the paper's figure; ``*`` marks entries a
+   one-sided Welch t-test (p < 0.05) does not find worse than the row's best (the paper's bold);
+5. writes ``benchmarks/results/rl2_table.json`` (``--quick``: ``rl2_table_quick.json``).
+
+Examples::
+
+    python benchmarks/rl2_table.py                                   # every paper setting, baselines + saved RL²
+    python benchmarks/rl2_table.py --quick                           # 200 trials, a few minutes
+    python benchmarks/rl2_table.py --settings bandit:10:5 mdp:10 --train-rl2 --rl2-minutes 30
+    python benchmarks/rl2_table.py --settings bandit:20:3            # any n, k
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from scipy import stats
+
+from leyden_rl.meta.baselines.bandits import BANDIT_HPARAM_GRID, make_bandit_baselines
+from leyden_rl.meta.baselines.mdps import MDP_HPARAM_GRID, make_mdp_baselines
+from leyden_rl.meta.evaluate import run_trials
+from leyden_rl.meta.rl2 import RL2, RL2Agent, make_task_distribution
+
+# Reference figures (../shared/reference/rl2_tables.md): Duan et al. 2016, Tables 1 and 2.
+PAPER = {
+    "bandit:10:5": {"Random": 5.0, "Gittins": 6.6, "TS": 5.7, "OTS": 6.5, "UCB1": 6.7, "eps-Greedy": 6.6, "Greedy": 6.6, "RL2": 6.7},
+    "bandit:10:10": {"Random": 5.0, "Gittins": 6.6, "TS": 5.5, "OTS": 6.2, "UCB1": 6.7, "eps-Greedy": 6.6, "Greedy": 6.6, "RL2": 6.7},
+    "bandit:10:50": {"Random": 5.1, "Gittins": 6.5, "TS": 5.2, "OTS": 5.5, "UCB1": 6.6, "eps-Greedy": 6.5, "Greedy": 6.5, "RL2": 6.8},
+    "bandit:100:5": {"Random": 49.9, "Gittins": 78.3, "TS": 74.7, "OTS": 77.9, "UCB1": 78.0, "eps-Greedy": 75.4, "Greedy": 74.8, "RL2": 78.7},
+    "bandit:100:10": {"Random": 49.9, "Gittins": 82.8, "TS": 76.7, "OTS": 81.4, "UCB1": 82.4, "eps-Greedy": 77.4, "Greedy": 77.1, "RL2": 83.5},
+    "bandit:100:50": {"Random": 49.8, "Gittins": 85.2, "TS": 64.5, "OTS": 67.7, "UCB1": 84.3, "eps-Greedy": 78.3, "Greedy": 78.0, "RL2": 84.9},
+    "mdp:10": {"Random": 100.1, "PSRL": 138.1, "OPSRL": 144.1, "UCRL2": 146.6, "BEB": 150.2, "eps-Greedy": 132.8, "Greedy": 134.8, "RL2": 156.2},
+    "mdp:25": {"Random": 250.2, "PSRL": 408.8, "OPSRL": 425.2, "UCRL2": 424.1, "BEB": 427.8, "eps-Greedy": 377.3, "Greedy": 368.8, "RL2": 445.7},
+}  # fmt: skip
+TUNED = {
+    "UCB1": "ucb1_c",
+    "eps-Greedy": "epsilon",
+    "OPSRL": "opsrl_k",
+    "UCRL2": "ucrl2_scale",
+    "BEB": "beb_beta",
+}
+EVAL_SEED, TUNE_SEED = 0, 10_000
+
+
+def parse_setting(text: str) -> tuple[str, dict]:
+    """``bandit:<n>:<k>`` or ``mdp:<n>`` → (family, task kwargs)."""
+    parts = text.split(":")
+    if parts[0] == "bandit" and len(parts) == 3:
+        return "bandit", {"num_pulls": int(parts[1]), "num_arms": int(parts[2])}
+    if parts[0] == "mdp" and len(parts) == 2:
+        return "mdp", {"num_episodes": int(parts[1])}
+    sys.exit(f"bad setting {text!r}: use bandit:<n>:<k> or mdp:<n>")
+
+
+def label(setting: str) -> str:
+    parts = setting.split(":")
+    return f"n={parts[1]}, k={parts[2]}" if parts[0] == "bandit" else f"n={parts[1]}"
+
+
+def tune(family: str, dist, trials: int) -> dict[str, float]:
+    """Best value of each tuned hyperparameter on the tuning tasks (one at a time; they are independent)."""
+    grid = BANDIT_HPARAM_GRID if family == "bandit" else MDP_HPARAM_GRID
+    make = make_bandit_baselines if family == "bandit" else make_mdp_baselines
+    best: dict[str, float] = {}
+    for method, key in TUNED.items():
+        if key not in grid:
+            continue
+        scores = {
+            v: run_trials(make({key: v}, seed=1)[method], dist, trials, TUNE_SEED).mean().item()
+            for v in grid[key]
+        }
+        best[key] = max(scores, key=scores.get)
+    return best
+
+
+def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict) -> float:
+    """Train RL² for at most ``minutes`` (wall clock) and save the checkpoint; returns seconds spent."""
+    import lightning.pytorch as pl
+
+    model = RL2(task=family, **task_kwargs, **overrides)
+    trainer = pl.Trainer(
+        max_epochs=1, max_time={"minutes": minutes}, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    start = time.time()
+    trainer.fit(model)
+    seconds = time.time() - start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trainer.save_checkpoint(path)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--settings", nargs="*", default=list(PAPER), help="bandit:<n>:<k> or mdp:<n>")
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--tune-trials", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="200 evaluation / 100 tuning trials")
+    parser.add_argument("--ckpt-dir", default="benchmarks/checkpoints/rl2")
+    parser.add_argument(
+        "--train-rl2", action="store_true", help="train RL² for settings without a checkpoint"
+    )
+    parser.add_argument("--rl2-minutes", type=float, default=30.0)
+    parser.add_argument(
+        "--out", default=None, help="results file (default benchmarks/results/rl2_table[_quick].json)"
+    )
+    parser.add_argument(
+        "--rl2-args", default="{}", help="JSON of RL2 init overrides, e.g. '{\"hidden_size\": 256}'"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.trials, args.tune_trials = 200, 100
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    command = "python " + " ".join(sys.argv)
+    machine = f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}"
+    rows, extra = [], {}
+    tables: dict[str, list[str]] = {"bandit": [], "mdp": []}
+    for setting in args.settings:
+        family, task_kwargs = parse_setting(setting)
+        setting = f"{family}:" + ":".join(str(v) for v in task_kwargs.values())
+        dist = make_task_distribution(family, **task_kwargs)
+        t0 = time.time()
+        hparams = tune(family, dist, args.tune_trials)
+        make = make_bandit_baselines if family == "bandit" else make_mdp_baselines
+        results = {
+            name: run_trials(agent, dist, args.trials, EVAL_SEED) for name, agent in make(hparams).items()
+        }
+        info = {"hparams": hparams, "baseline_seconds": round(time.time() - t0, 1)}
+        ckpt = Path(args.ckpt_dir) / f"rl2_{setting.replace(':', '_')}.ckpt"
+        if not ckpt.exists() and args.train_rl2:
+            info["rl2_train_wall_seconds"] = round(
+                train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, json.loads(args.rl2_args)), 1
+            )
+        if ckpt.exists():
+            model = RL2.load_from_checkpoint(ckpt, map_location="cpu")
+            info["rl2_env_steps"] = model.env_steps
+            info["rl2_train_seconds"] = round(model.train_seconds, 1)
+            info["rl2_checkpoint"] = str(ckpt)
+            results["RL2"] = run_trials(RL2Agent(model.policy), dist, args.trials, EVAL_SEED)
+        extra[setting] = info
+        best = max(results, key=lambda m: results[m].mean().item())
+        cells = [label(setting)]
+        paper = PAPER.get(setting, {})
+        for method in list(make({})) + ["RL2"]:
+            if method not in results:
+                cells.append(f"not yet run ({paper.get(method, '-')})")
+                continue
+            r = results[method]
+            mean, sem = r.mean().item(), r.std().item() / len(r) ** 0.5
+            worse = (
+                method != best
+                and stats.ttest_ind(results[best], r, equal_var=False, alternative="greater").pvalue < 0.05
+            )
+            cells.append(f"{mean:.1f}{'' if worse else '*'} ({paper.get(method, '-')})")
+            for metric, value in (("mean_total_reward", mean), ("stderr", sem)):
+                rows.append(
+                    {
+                        "method": f"leyden.{method}",
+                        "setting": setting,
+                        "seed": EVAL_SEED,
+                        "metric": metric,
+                        "value": round(value, 4),
+                    }
+                )
+        rows += [
+            {
+                "method": f"paper.{m}",
+                "setting": setting,
+                "seed": None,
+                "metric": "mean_total_reward",
+                "value": v,
+            }
+            for m, v in paper.items()
+        ]
+        tables[family].append("| " + " | ".join(cells) + " |")
+        print(f"{setting}: done in {time.time() - t0:.0f}s, {info}", flush=True)
+    for family, lines in tables.items():
+        if not lines:
+            continue
+        methods = list((make_bandit_baselines if family == "bandit" else make_mdp_baselines)({})) + ["RL2"]
+        print(
+            f"\n{'Bandits' if family == 'bandit' else 'Tabular MDPs'}: ours* (paper), mean total reward over {args.trials} trials"
+        )
+        print("| setup | " + " | ".join(methods) + " |")
+        print("|" + "---|" * (len(methods) + 1))
+        print("\n".join(lines))
+    out = Path(
+        args.out or ("benchmarks/results/" + ("rl2_table_quick.json" if args.quick else "rl2_table.json"))
+    )
+    out.write_text(json.dumps({
+        "benchmark": "rl2_table", "command": command, "machine": machine, "date": str(date.today()),
+        "trials": args.trials, "tune_trials": args.tune_trials, "settings": extra, "rows": rows,
+    }, indent=1))  # fmt: skip
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

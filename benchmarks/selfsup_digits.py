@@ -1,0 +1,207 @@
+"""Label efficiency on scikit-learn's digits: linear-probe accuracy at 1%, 5% and 10% labels.
+
+For each seed (which also fixes the train/val/test split), every self-supervised method pretrains a
+``leyden_tiny_cnn`` on all training images without labels; a logistic regression (standardized
+features, sklearn) is then fit on the frozen features of the labeled 1/5/10% and scored on the
+held-out test split. Baselines: the same regression on raw 8×8 pixels and on a random-init encoder.
+Noisy Student (teacher on 5% labels, one student round) is compared with its own teacher.
+
+    python benchmarks/selfsup_digits.py --quick      # 1 seed, short pretraining (a few minutes)
+    python benchmarks/selfsup_digits.py              # 3 seeds, full budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from leyden_core.data import DigitsDataModule
+from leyden_selfsup.jigsaw import Jigsaw
+from leyden_selfsup.moco_v2 import MoCoV2
+from leyden_selfsup.moco_v3 import MoCoV3
+from leyden_selfsup.noisy_student import NoisyStudent
+from leyden_selfsup.rotnet import RotNet
+from leyden_selfsup.simclr import SimCLR
+
+FRACTIONS = (0.01, 0.05, 0.10)
+COMMON = {
+    "backbone": "leyden_tiny_cnn",
+    "image_size": 16,
+    "augment": {"crop_scale": (0.4, 1.0), "flip_p": 0.0},
+}
+METHODS = {
+    "SimCLR": (SimCLR, {**COMMON, "temperature": 0.2}),
+    "MoCoV2": (MoCoV2, {**COMMON, "temperature": 0.2, "queue_size": 1024, "encoder_momentum": 0.99}),
+    "MoCoV3": (MoCoV3, {**COMMON, "temperature": 0.2, "hidden_dim": 512, "projection_dim": 128}),
+    "RotNet": (RotNet, {"backbone": "leyden_tiny_cnn", "image_size": 16}),
+    "Jigsaw": (Jigsaw, {"backbone": "leyden_tiny_cnn", "image_size": 24, "num_permutations": 100}),
+}
+
+
+def trainer(epochs: int) -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+
+
+def probe_accuracy(encode, seed: int, fraction: float, image_size: int) -> float:
+    """Logistic regression on standardized frozen features of the labeled share; test accuracy."""
+    dm = DigitsDataModule(image_size=image_size, labeled_fraction=fraction, seed=seed)
+    dm.setup()
+    x, y = encode(dm.labeled.tensors[0]), dm.labeled.tensors[1].numpy()
+    x_test, y_test = encode(dm.test.tensors[0]), dm.test.tensors[1].numpy()
+    scaler = StandardScaler().fit(x)
+    classifier = LogisticRegression(max_iter=5000).fit(scaler.transform(x), y)
+    return float(classifier.score(scaler.transform(x_test), y_test))
+
+
+def encoder_of(net: torch.nn.Module):
+    net.eval()
+
+    def encode(images: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return net.features(images).numpy()
+
+    return encode
+
+
+def run(seeds: list[int], epochs: int, ns_epochs: int, save) -> list[dict]:
+    """Every row as it is measured; ``save(rows)`` after each seed, so a cut-off run keeps what it measured."""
+    rows = []
+
+    def add(method: str, setting: str, seed: int, metric: str, value: float) -> None:
+        rows.append({"method": method, "setting": setting, "seed": seed, "metric": metric, "value": value})
+        print(f"{method:22s} {setting:12s} seed={seed} {metric}={value:.4f}", flush=True)
+
+    for seed in seeds:
+        for fraction in FRACTIONS:
+            add(
+                "raw_pixels",
+                f"{fraction:.0%} labels",
+                seed,
+                "test_acc",
+                probe_accuracy(lambda im: im.flatten(1).numpy(), seed, fraction, 8),
+            )
+        pl.seed_everything(seed)
+        random_net = SimCLR(**COMMON).net
+        for fraction in FRACTIONS:
+            add(
+                "random_init",
+                f"{fraction:.0%} labels",
+                seed,
+                "test_acc",
+                probe_accuracy(encoder_of(random_net), seed, fraction, 16),
+            )
+        for name, (cls, kwargs) in METHODS.items():
+            pl.seed_everything(seed)
+            model = cls(**kwargs)
+            data = DigitsDataModule(
+                image_size=kwargs["image_size"],
+                batch_size=128,
+                train_on="all",
+                seed=seed,
+                labeled_fraction=0.01,
+                drop_last=True,
+            )  # pretraining ignores labels
+            start = time.perf_counter()
+            trainer(epochs).fit(model, data)
+            add(f"leyden.{name}", "pretrain", seed, "seconds", time.perf_counter() - start)
+            for fraction in FRACTIONS:
+                add(
+                    f"leyden.{name}",
+                    f"{fraction:.0%} labels",
+                    seed,
+                    "test_acc",
+                    probe_accuracy(encoder_of(model.net), seed, fraction, kwargs["image_size"]),
+                )
+        pl.seed_everything(seed)
+        student = NoisyStudent(
+            backbone="leyden_tiny_cnn", image_size=16, rounds=1, epochs_per_round=ns_epochs
+        )
+        data = DigitsDataModule(
+            image_size=16, batch_size=64, train_on="all", labeled_fraction=0.05, seed=seed
+        )
+        trainer(2 * ns_epochs).fit(student, data)
+        test_images, test_labels = data.test.tensors
+        for method, net in (
+            ("leyden.NoisyStudent.teacher", student.teacher),
+            ("leyden.NoisyStudent", student.net),
+        ):
+            with torch.no_grad():
+                accuracy = (
+                    (net.eval()(test_images, "classifier").argmax(1) == test_labels).float().mean().item()
+                )
+            add(method, "5% labels", seed, "test_acc", accuracy)
+        save(rows)
+    return rows
+
+
+def summarize(rows: list[dict]) -> str:
+    table: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        if row["metric"] == "test_acc":
+            table.setdefault((row["method"], row["setting"]), []).append(row["value"])
+    settings = [f"{f:.0%} labels" for f in FRACTIONS]
+    methods = list(dict.fromkeys(m for m, _ in table))
+    lines = ["| method | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings)]
+    for method in methods:
+        cells = []
+        for setting in settings:
+            values = table.get((method, setting))
+            cells.append(f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}" if values else "")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 seed, 8 pretraining epochs")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=20, help="pretraining epochs per method")
+    parser.add_argument("--ns-epochs", type=int, default=30, help="Noisy Student epochs per round")
+    args = parser.parse_args()
+    seeds, epochs, ns_epochs = (
+        ([0], 8, 15) if args.quick else (list(range(args.seeds)), args.epochs, args.ns_epochs)
+    )
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    start = time.perf_counter()
+    command = "python benchmarks/selfsup_digits.py" + (
+        " --quick" if args.quick else f" --seeds {args.seeds} --epochs {epochs} --ns-epochs {ns_epochs}"
+    )
+    name = "selfsup_digits_quick.json" if args.quick else "selfsup_digits.json"
+    out = Path(__file__).parent / "results" / name
+
+    def save(rows: list[dict]) -> None:
+        result = {
+            "benchmark": "selfsup_digits",
+            "command": command,
+            "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), torch {torch.__version__}",
+            "date": date.today().isoformat(),
+            "rows": rows,
+        }
+        out.write_text(json.dumps(result, indent=1))
+
+    rows = run(seeds, epochs, ns_epochs, save)
+    print(summarize(rows))
+    print(f"total {time.perf_counter() - start:.0f} s; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

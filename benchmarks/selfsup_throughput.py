@@ -1,0 +1,180 @@
+"""SimCLR training throughput: Leyden (LightningModule + Trainer) against a plain PyTorch loop doing
+identical work, measured side by side in one run (alternating, so machine load hits both alike).
+
+Identical work: ResNet-18 with the small-image stem at 32 px, batch 256, two kornia views per image
+made on the device, the 2-layer projection head, NT-Xent (t = 0.2), AdamW; images are the digits
+resized to 32 px, fed by a DataLoader; labels are withheld (-1), so the online probe is idle. The
+ratio is Leyden images/s over plain images/s (1.0 = no framework overhead).
+
+    python benchmarks/selfsup_throughput.py --quick   # 3 timed steps per side, 2 alternations
+    python benchmarks/selfsup_throughput.py           # 10 timed steps per side, 3 alternations
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch.utils.data import DataLoader, TensorDataset
+
+from leyden_core.backbones import create_backbone
+from leyden_core.data import load_digits_images
+from leyden_core.multihead import MultiHeadNet
+from leyden_selfsup.augment import ViewAugment
+from leyden_selfsup.base import mlp
+from leyden_selfsup.losses import nt_xent
+from leyden_selfsup.simclr import SimCLR
+
+CONFIG = {
+    "backbone": "resnet18",
+    "small_images": True,
+    "image_size": 32,
+    "temperature": 0.2,
+    "lr": 1e-3,
+    "weight_decay": 1e-6,
+}
+
+
+def dataset() -> TensorDataset:
+    images, labels = load_digits_images(32, 3)
+    return TensorDataset(images, torch.full_like(labels, -1))
+
+
+def loader(batch_size: int) -> DataLoader:
+    return DataLoader(dataset(), batch_size=batch_size, shuffle=True, drop_last=True)
+
+
+class StepTimer(Callback):
+    """Wall time of the training steps after ``warmup`` (from one batch start to the last batch end)."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end = warmup, None, None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.end = time.perf_counter()
+
+
+def leyden_images_per_s(steps: int, warmup: int, batch_size: int) -> float:
+    torch.manual_seed(0)
+    model = SimCLR(**CONFIG)
+    timer = StepTimer(warmup)
+    trainer = pl.Trainer(
+        max_steps=warmup + steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(model, train_dataloaders=loader(batch_size))
+    return steps * batch_size / (timer.end - timer.start)
+
+
+def plain_images_per_s(steps: int, warmup: int, batch_size: int) -> float:
+    torch.manual_seed(0)
+    net = MultiHeadNet(create_backbone("resnet18", small_images=True))
+    net.add_head("projection", mlp(net.feature_dim, 512, 128))
+    augment = ViewAugment(32, 3)
+    decay = [p for p in net.parameters() if p.ndim > 1]
+    no_decay = [p for p in net.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": CONFIG["weight_decay"]},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=CONFIG["lr"],
+    )
+    net.train()
+    step, start = 0, None
+    while step < warmup + steps:
+        for images, _ in loader(batch_size):
+            if step == warmup:
+                start = time.perf_counter()
+            x1, x2 = augment(images), augment(images)
+            z1, z2 = net.heads["projection"](net.features(torch.cat([x1, x2]))).chunk(2)
+            loss = nt_xent(z1, z2, CONFIG["temperature"])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step == warmup + steps:
+                break
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+    steps, repeats = (3, 2) if args.quick else (10, 3)
+    warmup = 1
+    threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+    torch.set_num_threads(threads)
+    rows = []
+    for repeat in range(repeats):
+        for method, measure in (
+            ("plain_pytorch", plain_images_per_s),
+            ("leyden.SimCLR", leyden_images_per_s),
+        ):
+            value = measure(steps, warmup, args.batch_size)
+            rows.append(
+                {
+                    "method": method,
+                    "setting": f"resnet18-small 32px batch {args.batch_size}, CPU {threads} thread",
+                    "seed": repeat,
+                    "metric": "images_per_s",
+                    "value": value,
+                }
+            )
+            print(f"repeat {repeat} {method:14s} {value:.2f} images/s", flush=True)
+    mean = lambda m: sum(r["value"] for r in rows if r["method"] == m) / repeats  # noqa: E731
+    ratio = mean("leyden.SimCLR") / mean("plain_pytorch")
+    rows.append(
+        {
+            "method": "leyden.SimCLR",
+            "setting": "ratio to plain_pytorch",
+            "seed": None,
+            "metric": "throughput_ratio",
+            "value": ratio,
+        }
+    )
+    print(
+        f"Leyden / plain PyTorch throughput ratio: {ratio:.3f} (mean of {repeats} alternations, {steps} steps each)"
+    )
+    command = "python benchmarks/selfsup_throughput.py" + (" --quick" if args.quick else "")
+    if args.batch_size != 256:
+        command += f" --batch-size {args.batch_size}"
+    result = {
+        "benchmark": "selfsup_throughput",
+        "command": command,
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), {threads} torch thread, "
+        f"torch {torch.__version__}",
+        "date": date.today().isoformat(),
+        "rows": rows,
+    }
+    out = (
+        Path(__file__).parent
+        / "results"
+        / ("selfsup_throughput_quick.json" if args.quick else "selfsup_throughput.json")
+    )
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""RL² (Duan et al., 2016): learn a fast RL algorithm as the hidden state of a GRU, trained by slow PPO.
+
+The "fast" learner is a recurrent policy whose input at every step is ``[state, previous action,
+previous reward, previous done]`` (:func:`leyden_rl.meta.tasks.encode_obs`). Its hidden state is
+carried across the episodes of a trial — so it can remember what it learnt about the task — and
+reset to zero between trials. The "slow" learner is PPO with GAE over whole trials: the return
+being maximised is the total reward of the trial, so exploring early to exploit later pays off.
+
+Each ``training_step`` is one PPO iteration (manual optimisation):
+
+1. draw ``num_trials`` tasks and play one whole trial of each in the batched torch env
+   (:class:`~leyden_rl.meta.tasks.BatchedTrialEnv`), the GRU state starting at zero;
+2. GAE(λ) over the trial (:func:`leyden_rl.advantages.gae`; the trial's end is the terminal);
+3. the PPO update shared with :class:`leyden_rl.ppo.PPO` (:meth:`~leyden_rl.ppo.PPO.ppo_update`):
+   minibatches split along the trial axis so each sequence stays whole, and actions re-evaluated
+   by replaying the GRU from the zero state the trial started in.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from leyden_core.errors import LeydenConfigError
+from leyden_rl.advantages import gae
+from leyden_rl.base import _Steps
+from leyden_rl.meta.tasks import (
+    BatchedTrialEnv,
+    BernoulliBandits,
+    RandomTabularMDPs,
+    TaskDistribution,
+    obs_dim,
+)
+from leyden_rl.ppo import PPO
+
+
+def make_task_distribution(
+    task: str, num_arms: int = 5, num_pulls: int = 10, num_episodes: int = 10
+) -> TaskDistribution:
+    """``"bandit"`` → :class:`BernoulliBandits` (k = num_arms, n = num_pulls); ``"mdp"`` → :class:`RandomTabularMDPs`."""
+    if task == "bandit":
+        return BernoulliBandits(num_arms=num_arms, num_pulls=num_pulls)
+    if task == "mdp":
+        return RandomTabularMDPs(num_episodes=num_episodes)
+    raise LeydenConfigError(f"unknown RL² task family {task!r}", "use task='bandit' or task='mdp'")
+
+
+class GRUPolicy(nn.Module):
+    """GRU trunk with a softmax policy head and a value head, both reading the hidden state."""
+
+    def __init__(self, obs_size: int, num_actions: int, hidden_size: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(obs_size, hidden_size)
+        self.policy_head = nn.Linear(hidden_size, num_actions)
+        self.value_head = nn.Linear(hidden_size, 1)
+        nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
+        nn.init.zeros_(self.policy_head.bias)
+        self.hidden_size = hidden_size
+
+    def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
+        """The zero memory every trial starts from: (1, batch, hidden)."""
+        return torch.zeros(1, batch, self.hidden_size, device=device)
+
+    def forward(
+        self, obs: torch.Tensor, hidden: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """obs (T, N, D), hidden (1, N, H) → logits (T, N, A), values (T, N), next hidden."""
+        out, hidden = self.gru(obs, hidden)
+        return self.policy_head(out), self.value_head(out).squeeze(-1), hidden
+
+
+class RL2(pl.LightningModule):
+    """RL² on the paper's Bernoulli bandits or random tabular MDPs.
+
+    Args:
+        task: "bandit" or "mdp". num_arms, num_pulls: bandit k and n. num_episodes: MDP episodes per trial.
+        num_trials: trials (sampled tasks) per PPO iteration; each is a whole trial of env steps.
+        total_env_steps: training budget in env steps; training stops there.
+        hidden_size: GRU width (the paper: 256).
+        learning_rate, anneal_lr, clip_range, anneal_clip, clip_range_vf, update_epochs, num_minibatches,
+        gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, normalize_advantage: PPO's knobs
+            (minibatches split the trials, so each holds ``num_trials / num_minibatches`` whole trials).
+        seed: seeds task sampling and the env.
+    """
+
+    def __init__(
+        self,
+        task: str = "bandit",
+        num_arms: int = 5,
+        num_pulls: int = 10,
+        num_episodes: int = 10,
+        num_trials: int = 250,
+        total_env_steps: int = 2_000_000,
+        hidden_size: int = 128,
+        learning_rate: float = 3e-3,
+        anneal_lr: bool = True,
+        clip_range: float = 0.2,
+        anneal_clip: bool = False,
+        clip_range_vf: float | None = None,
+        update_epochs: int = 8,
+        num_minibatches: int = 2,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        normalize_advantage: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        if num_trials % num_minibatches:
+            raise LeydenConfigError(
+                f"num_trials={num_trials} is not divisible by num_minibatches={num_minibatches}",
+                "choose num_trials a multiple of num_minibatches",
+            )
+        self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
+        self.policy = GRUPolicy(obs_dim(self.dist), self.dist.num_actions, hidden_size)
+        self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
+        self.trial_length = self.env.trial_length
+        self.env_steps = 0
+        self.iterations = 0
+        self.train_seconds = 0.0  # wall time spent in training steps, for the benchmark's report
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.policy.parameters(), lr=self.hparams.learning_rate, eps=1e-5)
+
+    def train_dataloader(self) -> DataLoader:
+        per_iteration = self.hparams.num_trials * self.trial_length
+        return DataLoader(_Steps(math.ceil(self.hparams.total_env_steps / per_iteration)), batch_size=None)
+
+    # ---------------------------------------------------------------------------- 1. play trials
+    @torch.no_grad()
+    def collect_trials(self) -> dict[str, torch.Tensor]:
+        """One whole trial of ``num_trials`` fresh tasks; the GRU memory starts at zero and persists across episodes."""
+        env, t_len, n = self.env, self.trial_length, self.hparams.num_trials
+        obs = env.reset().to(self.device)
+        hidden = self.policy.initial_state(n, self.device)
+        data = {
+            "obs": torch.zeros(t_len, n, env.obs_dim, device=self.device),
+            "actions": torch.zeros(t_len, n, dtype=torch.long, device=self.device),
+            "log_probs": torch.zeros(t_len, n, device=self.device),
+            "values": torch.zeros(t_len, n, device=self.device),
+            "rewards": torch.zeros(t_len, n, device=self.device),
+        }
+        for t in range(t_len):
+            logits, value, hidden = self.policy(obs[None], hidden)
+            log_p = F.log_softmax(logits[0], -1)
+            action = torch.multinomial(log_p.exp(), 1).squeeze(1)
+            data["obs"][t] = obs
+            data["actions"][t] = action
+            data["log_probs"][t] = log_p.gather(1, action[:, None]).squeeze(1)
+            data["values"][t] = value[0]
+            next_obs, reward, _ = env.step(action.cpu())
+            data["rewards"][t] = reward.to(self.device)
+            obs = next_obs.to(self.device)
+        self.env_steps += t_len * n
+        return data
+
+    # ---------------------------------------------------------------------------- 2 + 3. update
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        start = time.perf_counter()
+        progress = self.env_steps / self.hparams.total_env_steps
+        data = self.collect_trials()
+        rewards, values = data["rewards"], data["values"]
+        terminated = torch.zeros_like(rewards, dtype=torch.bool)
+        terminated[-1] = True  # the trial's end: no value beyond it
+        next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
+        data["advantages"], data["returns"] = gae(
+            rewards, values, next_values, terminated, torch.zeros_like(terminated),
+            self.hparams.gamma, self.hparams.gae_lambda,
+        )  # fmt: skip
+        metrics = PPO.ppo_update(self, data, progress)
+        self.iterations += 1
+        self.train_seconds += time.perf_counter() - start
+        metrics["train/trial_return"] = float(rewards.sum(0).mean())
+        metrics["train/env_steps"] = float(self.env_steps)
+        self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=True)
+        if self.env_steps >= self.hparams.total_env_steps:
+            self.trainer.should_stop = True
+
+    def minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
+        """Split the trials (axis 1) into ``num_minibatches`` groups of whole sequences."""
+        n = self.hparams.num_trials
+        perm = torch.randperm(n, device=self.device)
+        for idx in perm.chunk(self.hparams.num_minibatches):
+            yield {k: v[:, idx] for k, v in data.items()}
+
+    def evaluate_actions(
+        self, mb: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Replay the GRU over whole trials from the zero state: ``(log_prob, entropy, value)``, each (T, n)."""
+        obs = mb["obs"]
+        logits, values, _ = self.policy(obs, self.policy.initial_state(obs.shape[1], obs.device))
+        log_p = F.log_softmax(logits, -1)
+        entropy = -(log_p.exp() * log_p).sum(-1)
+        return log_p.gather(-1, mb["actions"][..., None]).squeeze(-1), entropy, values
+
+    # ---------------------------------------------------------------------------- checkpoint
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["leyden_rl2"] = {
+            "env_steps": self.env_steps,
+            "iterations": self.iterations,
+            "train_seconds": self.train_seconds,
+            "env_rng": self.env.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["leyden_rl2"]
+        self.env_steps, self.iterations = state["env_steps"], state["iterations"]
+        self.train_seconds = state["train_seconds"]
+        self.env.generator.set_state(state["env_rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+
+class RL2Agent:
+    """A trained :class:`RL2` policy as a :class:`~leyden_rl.meta.evaluate.TrialAgent` (for the benchmark).
+
+    ``reset`` zeroes the GRU memory — a new trial is a new task — and each ``act`` feeds the
+    observation (which already carries the previous action, reward and done flag) and samples
+    (``greedy=False``, as trained) or takes the most likely action.
+    """
+
+    def __init__(self, policy: GRUPolicy, greedy: bool = False, seed: int = 0) -> None:
+        self.policy = policy.eval()
+        self.greedy = greedy
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def reset(self, env: BatchedTrialEnv) -> None:
+        self.hidden = self.policy.initial_state(env.num_envs)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
+        logits, _, self.hidden = self.policy(obs[None], self.hidden)
+        if self.greedy:
+            return logits[0].argmax(-1)
+        return torch.multinomial(F.softmax(logits[0], -1), 1, generator=self.generator).squeeze(1)
+
+    def update(
+        self, state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv
+    ) -> None:
+        """Nothing to do: the experience arrives through the next observation."""

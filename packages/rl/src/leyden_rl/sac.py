@@ -1,0 +1,163 @@
+"""Soft Actor-Critic (Haarnoja et al., 2018) with twin Q, target critics and automatic entropy tuning.
+
+Each ``training_step``:
+
+1. act for ``train_freq`` vector steps with the stochastic policy (uniform random actions before
+   ``learning_starts``) and store the transitions in the replay buffer;
+2. take ``gradient_steps`` updates, each one backward pass over three losses:
+   the twin critics regress to the soft target ``r + γ(min Q'(s', a') − α log π(a'|s'))``,
+   the actor minimises ``α log π(a|s) − min Q(s, a)`` through the *frozen* critics, and
+   ``log α`` drives the policy entropy toward ``−dim(A)``;
+3. Polyak-average the target critics with ``tau``.
+
+One backward per gradient step matters under DDP: every trainable parameter gets its gradient in
+the same pass, so the all-reduce that ``manual_backward`` triggers averages all of them at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from leyden_core.errors import LeydenConfigError
+from torch.func import functional_call
+
+from leyden_rl.base import OnlineRLModule
+from leyden_rl.buffers import ReplayBuffer, torch_dtype
+from leyden_rl.losses import polyak_update, sac_actor_loss, sac_alpha_loss, sac_critic_loss, sac_q_target
+from leyden_rl.networks import SquashedGaussianActor, TwinQ, action_dim
+
+
+class SAC(OnlineRLModule):
+    """SAC for Box action spaces with vector observations.
+
+    Args:
+        buffer_size, learning_starts, batch_size, gamma, tau: replay and target settings.
+        learning_rate: Adam step size for actor, critics and α.
+        train_freq, gradient_steps: vector steps collected and updates taken per iteration.
+        init_alpha, auto_alpha, target_entropy: entropy temperature (target default −dim(A)).
+    """
+
+    def __init__(
+        self,
+        env_id: str = "Pendulum-v1",
+        num_envs: int = 1,
+        total_env_steps: int = 20_000,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 100,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        gamma: float = 0.99,
+        tau: float = 0.005,
+        train_freq: int = 1,
+        gradient_steps: int = 1,
+        init_alpha: float = 1.0,
+        auto_alpha: bool = True,
+        target_entropy: float | None = None,
+        hidden_sizes: tuple[int, ...] = (256, 256),
+        activation: str = "relu",
+        seed: int = 0,
+        vectorization: str = "sync",
+        env_kwargs: dict | None = None,
+    ) -> None:
+        super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
+        self.save_hyperparameters()
+        if not isinstance(self.action_space, gym.spaces.Box):
+            raise LeydenConfigError(
+                f"SAC needs a Box (continuous) action space; {env_id!r} has {self.action_space}",
+                "use DQN or PPO for discrete actions",
+            )
+        hidden = tuple(hidden_sizes)
+        self.actor = SquashedGaussianActor(self.observation_space, self.action_space, hidden, activation)
+        self.critic = TwinQ(self.observation_space, self.action_space, hidden, activation)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.nn.Parameter(torch.tensor(float(np.log(init_alpha))), requires_grad=auto_alpha)
+        n_act = action_dim(self.action_space)
+        self.target_entropy = float(-n_act if target_entropy is None else target_entropy)
+        self.buffer = ReplayBuffer(
+            min(buffer_size, max(total_env_steps, num_envs)), num_envs,
+            self.observation_space.shape, torch_dtype(self.observation_space.dtype), (n_act,), torch.float32,
+        )  # fmt: skip
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.hparams.num_envs * self.hparams.train_freq
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # One optimizer, three parameter groups: the single backward pass below fills them all.
+        groups = [{"params": self.actor.parameters()}, {"params": self.critic.parameters()}]
+        if self.hparams.auto_alpha:
+            groups.append({"params": [self.log_alpha]})
+        return torch.optim.Adam(groups, lr=self.hparams.learning_rate)
+
+    # ---------------------------------------------------------------------------- 1. collect
+    @torch.no_grad()
+    def collect(self) -> None:
+        obs = self.obs
+        for _ in range(self.hparams.train_freq):
+            if self.env_steps < self.hparams.learning_starts:
+                actions = np.stack([self.action_space.sample() for _ in range(self.num_envs)])
+            else:
+                actions = self.actor(obs)[0].cpu().numpy()
+            next_obs, reward, terminated, truncated, info = self.step_envs(actions)
+            self.buffer.add(
+                obs.cpu(), torch.from_numpy(actions).float(), torch.from_numpy(reward).float(),
+                self.final_observations(next_obs, info).cpu(),
+                torch.from_numpy(terminated), torch.from_numpy(truncated),
+            )  # fmt: skip
+            obs = next_obs
+        self.obs = obs
+
+    # ---------------------------------------------------------------------------- 2 + 3. update
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self.collect()
+        metrics: dict[str, Any] = {}
+        if self.env_steps >= self.hparams.learning_starts:
+            metrics = self.update()
+        self.end_iteration(metrics)
+
+    def update(self) -> dict[str, float]:
+        hp = self.hparams
+        opt = self.optimizers()
+        frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
+        for _ in range(hp.gradient_steps):
+            b = self.buffer.sample(hp.batch_size, hp.gamma)
+            obs, actions, next_obs = b.obs.to(self.device), b.actions.to(self.device), b.next_obs.to(self.device)
+            alpha = self.log_alpha.detach().exp()
+            with torch.no_grad():
+                next_actions, next_log_prob = self.actor(next_obs)
+                nq1, nq2 = self.critic_target(next_obs, next_actions)
+                target = sac_q_target(b.rewards.to(self.device), nq1, nq2, next_log_prob, alpha, b.discount.to(self.device))
+            q1, q2 = self.critic(obs, actions)
+            critic_loss = sac_critic_loss(q1, q2, target)
+            new_actions, log_prob = self.actor(obs)
+            pq1, pq2 = functional_call(self.critic, frozen_critic, (obs, new_actions))  # no critic gradient
+            actor_loss = sac_actor_loss(log_prob, pq1, pq2, alpha)
+            loss = critic_loss + actor_loss
+            if hp.auto_alpha:
+                loss = loss + sac_alpha_loss(self.log_alpha, log_prob, self.target_entropy)
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            opt.step()
+            polyak_update(self.critic_target, self.critic, hp.tau)
+        return {
+            "train/critic_loss": float(critic_loss.detach()),
+            "train/actor_loss": float(actor_loss.detach()),
+            "train/alpha": float(alpha),
+            "train/entropy": float(-log_prob.detach().mean()),
+        }
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """The policy's mean action squashed into bounds (the evaluation callback's interface)."""
+        return self.actor(obs, deterministic=deterministic)[0]
+
+    # ---------------------------------------------------------------------------- checkpoint
+    def extra_state(self) -> dict[str, Any]:
+        return {"replay": self.buffer.state_dict()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.buffer.load_state_dict(state["replay"])

@@ -134,7 +134,6 @@ def main() -> None:
     command = "python " + " ".join(sys.argv)
     machine = f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}"
     rows, extra = [], {}
-    tables: dict[str, list[str]] = {"bandit": [], "mdp": []}
     for setting in args.settings:
         family, task_kwargs = parse_setting(setting)
         setting = f"{family}:" + ":".join(str(v) for v in task_kwargs.values())
@@ -192,9 +191,20 @@ def main() -> None:
             }
             for m, v in paper.items()
         ]
-        tables[family].append("| " + " | ".join(cells) + " |")
+        info["table_row"] = "| " + " | ".join(cells) + " |"
         print(f"{setting}: done in {time.time() - t0:.0f}s, {info}", flush=True)
-    for family, lines in tables.items():
+    out = Path(
+        args.out or ("benchmarks/results/" + ("rl2_table_quick.json" if args.quick else "rl2_table.json"))
+    )
+    commands = [command]
+    if args.update and out.exists():  # keep the settings this run did not recompute
+        old = json.loads(out.read_text())
+        rows = [r for r in old["rows"] if r["setting"] not in extra] + rows
+        extra = {**{k: v for k, v in old["settings"].items() if k not in extra}, **extra}
+        commands = old["commands"] + commands
+    order = [k for k in PAPER if k in extra] + [k for k in extra if k not in PAPER]
+    for family in ("bandit", "mdp"):
+        lines = [extra[k]["table_row"] for k in order if k.startswith(family)]
         if not lines:
             continue
         methods = list((make_bandit_baselines if family == "bandit" else make_mdp_baselines)({})) + ["RL2"]
@@ -204,11 +214,8 @@ def main() -> None:
         print("| setup | " + " | ".join(methods) + " |")
         print("|" + "---|" * (len(methods) + 1))
         print("\n".join(lines))
-    out = Path(
-        args.out or ("benchmarks/results/" + ("rl2_table_quick.json" if args.quick else "rl2_table.json"))
-    )
     out.write_text(json.dumps({
-        "benchmark": "rl2_table", "command": command, "machine": machine, "date": str(date.today()),
+        "benchmark": "rl2_table", "command": " && ".join(commands), "commands": commands, "machine": machine, "date": str(date.today()),
         "trials": args.trials, "tune_trials": args.tune_trials, "settings": extra, "rows": rows,
     }, indent=1))  # fmt: skip
     print(f"\nwrote {out}")

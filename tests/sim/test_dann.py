@@ -81,6 +81,22 @@ def test_dann_training_step_updates_and_logs(objective):
     assert 0.0 <= accuracy <= 1.0
 
 
+def test_source_only_path_needs_no_target():
+    model = DANN(domain_weight=0.0, discriminator_width=16)
+    data = SynDigitsDataModule(length=32, image_size=8, batch_size=16)
+    trainer = pl.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(model, datamodule=data)
+    assert torch.isfinite(trainer.callback_metrics["train/class_loss"])
+    assert "train/domain_loss" not in trainer.callback_metrics
+
+
 def test_dann_checkpoint_round_trip(tmp_path):
     model = DANN(discriminator_width=16)
     trainer, _ = _fit(model, max_steps=2)

@@ -4,6 +4,6 @@ from leyden_core.plugins import LeydenPlugin
 
 plugin = LeydenPlugin(
     name="rl",
-    models=(),
+    models=("leyden_rl.ppo.PPO", "leyden_rl.dqn.DQN", "leyden_rl.sac.SAC"),
     datamodules=(),
 )

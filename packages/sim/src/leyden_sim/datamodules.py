@@ -91,12 +91,11 @@ class SynDigitsDataModule(pl.LightningDataModule):
         self.source: Dataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
-        if self.source is not None:
-            return
         hp = self.hparams
         self.real.setup(stage)
-        synthetic = syn_digits(self.randomizers, hp.length, hp.seed, hp.fonts, hp.image_size, hp.channels)
-        self.source = EndlessRandomizedDataset(synthetic) if hp.endless else synthetic.materialize()
+        if self.source is None:  # rendered once; a caller may also hand in an already rendered source
+            synthetic = syn_digits(self.randomizers, hp.length, hp.seed, hp.fonts, hp.image_size, hp.channels)
+            self.source = EndlessRandomizedDataset(synthetic) if hp.endless else synthetic.materialize()
         target_images = self.real.train.tensors[0]  # the labels of these images are never used
         self.target = TensorDataset(target_images, torch.full((len(target_images),), -1))
 

@@ -1,0 +1,71 @@
+"""Every registered RL method: trains a few iterations without NaN, and a resumed run continues."""
+
+import math
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from leyden_core.errors import LeydenConfigError
+from leyden_core.plugins import import_object
+from leyden_rl.plugin import plugin
+
+TINY = {
+    "PPO": dict(env_id="CartPole-v1", num_envs=2, num_steps=16, batch_size=16, update_epochs=2, hidden_sizes=(16,)),
+    "DQN": dict(env_id="CartPole-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
+                batch_size=16, hidden_sizes=(16,), n_step=3, dueling=True, buffer_size=1000),
+    "SAC": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
+                batch_size=16, hidden_sizes=(16,)),
+}  # fmt: skip
+MODELS = {path.rsplit(".", 1)[1]: path for path in plugin.models if path.startswith("leyden_rl.") and ".meta." not in path}
+
+
+def _trainer(tmp_path, **kw):
+    return pl.Trainer(
+        max_epochs=-1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=tmp_path, enable_checkpointing=False, **kw,
+    )  # fmt: skip
+
+
+def test_every_registered_method_has_a_tiny_config():
+    assert set(MODELS) == set(TINY)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_train_no_nan_and_resume(name, tmp_path):
+    cls = import_object(MODELS[name])
+    model = cls(total_env_steps=128, seed=0, **TINY[name])
+    before = [p.detach().clone() for p in model.parameters() if p.requires_grad]
+    trainer = _trainer(tmp_path)
+    trainer.fit(model)
+    assert model.env_steps == 128 and model.iterations == math.ceil(128 / model.steps_per_iteration)
+    params = [p for p in model.parameters() if p.requires_grad]
+    assert all(torch.isfinite(p).all() for p in params)
+    assert any(not torch.equal(a, b) for a, b in zip(before, params)), "no parameter changed"
+    ckpt = tmp_path / "last.ckpt"
+    trainer.save_checkpoint(ckpt)
+
+    resumed = cls(total_env_steps=256, seed=0, **TINY[name])
+    loaded = torch.load(ckpt, weights_only=False)
+    resumed.load_state_dict(loaded["state_dict"])
+    resumed_trainer = _trainer(tmp_path)
+    resumed_trainer.fit(resumed, ckpt_path=ckpt)
+    assert resumed.env_steps == 256, "counters continue from the checkpoint"
+    assert resumed.episode_log[: len(model.episode_log)] == model.episode_log
+    if hasattr(model, "buffer"):  # replay restored, then extended
+        rows = model.buffer.size
+        assert torch.equal(resumed.buffer.obs[:rows], model.buffer.obs[:rows]) or resumed.buffer.size == resumed.buffer.rows
+        assert resumed.buffer.size == min(resumed.buffer.rows, 256 // TINY[name]["num_envs"])
+
+
+def test_wrong_action_space_is_a_config_error():
+    with pytest.raises(LeydenConfigError, match="Discrete"):
+        import_object(MODELS["DQN"])(env_id="Pendulum-v1")
+    with pytest.raises(LeydenConfigError, match="Box"):
+        import_object(MODELS["SAC"])(env_id="CartPole-v1")
+
+
+def test_ppo_continuous_actions_learn_shapes(tmp_path):
+    model = import_object(MODELS["PPO"])(env_id="Pendulum-v1", total_env_steps=64, **{**TINY["PPO"], "env_id": "Pendulum-v1"})
+    _trainer(tmp_path).fit(model)
+    a = model.act(model.to_tensor(model.observation_space.sample()[None]))
+    assert a.shape == (1, 1) and (a.abs() <= 2.0).all()

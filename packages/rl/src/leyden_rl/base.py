@@ -95,8 +95,10 @@ class OnlineRLModule(pl.LightningModule):
             torch.manual_seed(rank_seed)
             obs, _ = self.envs.reset(seed=env_seeds(self.seed, self.num_envs))
         else:
-            random.setstate(resume["python_rng"])
-            np.random.set_state(resume["numpy_rng"])
+            version, internal, gauss = resume["python_rng"]
+            random.setstate((version, tuple(internal), gauss))
+            keys, pos, has_gauss, cached = resume["numpy_rng"]
+            np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
             torch.set_rng_state(resume["torch_rng"])
             obs, _ = self.envs.reset(seed=env_seeds(self.seed + 7919 * (self.iterations + 1), self.num_envs))
         self.obs = self.to_tensor(obs)
@@ -145,12 +147,15 @@ class OnlineRLModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ checkpoint
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Only tensors and plain Python values, so Lightning's weights-only loading accepts it.
+        version, internal, gauss = random.getstate()
+        _, keys, pos, has_gauss, cached = np.random.get_state()
         checkpoint["leyden_rl"] = {
             "env_steps": self.env_steps,
             "iterations": self.iterations,
-            "episode_log": list(self.episode_log),
-            "python_rng": random.getstate(),
-            "numpy_rng": np.random.get_state(),
+            "episode_log": [list(e) for e in self.episode_log],
+            "python_rng": [version, list(internal), gauss],
+            "numpy_rng": [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
             "torch_rng": torch.get_rng_state(),
             **self.extra_state(),
         }

@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument(
         "--rl2-args", default="{}", help="JSON of RL2 init overrides, e.g. '{\"hidden_size\": 256}'"
     )
+    parser.add_argument("--update", action="store_true", help="keep the other settings already in --out")
     args = parser.parse_args()
     if args.quick:
         args.trials, args.tune_trials = 200, 100

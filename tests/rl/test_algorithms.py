@@ -65,7 +65,7 @@ def test_wrong_action_space_is_a_config_error():
 
 
 def test_ppo_continuous_actions_learn_shapes(tmp_path):
-    model = import_object(MODELS["PPO"])(env_id="Pendulum-v1", total_env_steps=64, **{**TINY["PPO"], "env_id": "Pendulum-v1"})
+    model = import_object(MODELS["PPO"])(total_env_steps=64, **{**TINY["PPO"], "env_id": "Pendulum-v1"})
     _trainer(tmp_path).fit(model)
     a = model.act(model.to_tensor(model.observation_space.sample()[None]))
     assert a.shape == (1, 1) and (a.abs() <= 2.0).all()

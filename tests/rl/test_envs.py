@@ -9,10 +9,11 @@ from gymnasium.utils.env_checker import check_env
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.envs import check_render, env_seeds, make_env, make_vector_env
 
+HAVE_ATARI = bool(importlib.util.find_spec("ale_py") and importlib.util.find_spec("cv2"))
 SHIPPED = [
     "CartPole-v1",
     "Pendulum-v1",
-    pytest.param("ALE/Pong-v5", marks=pytest.mark.skipif(not importlib.util.find_spec("ale_py"), reason="atari extra")),
+    pytest.param("ALE/Pong-v5", marks=pytest.mark.skipif(not HAVE_ATARI, reason="atari extra")),
     pytest.param("HalfCheetah-v5", marks=pytest.mark.skipif(not importlib.util.find_spec("mujoco"), reason="mujoco extra")),
 ]
 
@@ -24,8 +25,14 @@ def test_env_checker_passes(env_id):
     env.close()
 
 
+@pytest.mark.skipif(HAVE_ATARI, reason="only without the atari extra")
+def test_missing_atari_extra_names_it():
+    with pytest.raises(LeydenConfigError, match=r"leyden-rl\[atari\]"):
+        make_env("ALE/Pong-v5")
+
+
+@pytest.mark.skipif(not HAVE_ATARI, reason="atari extra")
 def test_atari_preprocessing_shape():
-    pytest.importorskip("ale_py")
     env = make_env("ALE/Pong-v5")
     assert env.observation_space.shape == (4, 84, 84) and env.observation_space.dtype == np.uint8
     env.close()

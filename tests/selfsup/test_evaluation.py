@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from leyden_core.testing import run_distributed
 from leyden_selfsup.evaluation import KNNAccuracy, OnlineLinearProbe
 
 
@@ -41,33 +40,6 @@ def test_knn_matches_brute_force_and_ignores_unlabeled() -> None:
     expected = _brute_force_knn(bank, bank_labels, queries, query_labels, 5, 0.2)
     assert metric.compute().item() == pytest.approx(expected)
     assert 0.3 < expected < 1.0  # the data are neither trivial nor hopeless
-
-
-def _ranked_metrics(rank: int, world_size: int) -> tuple[float, float]:
-    bank, bank_labels, queries, query_labels = _data()
-    knn = KNNAccuracy(k=5, temperature=0.2, num_classes=3)
-    knn.update(bank[rank::world_size], bank_labels[rank::world_size], train=True)
-    knn.update(queries[rank::world_size], query_labels[rank::world_size], train=False)
-    torch.manual_seed(0)
-    probe = OnlineLinearProbe(8, 3).eval()
-    labels = query_labels.clone()
-    labels[::5] = -1
-    probe.validate(queries[rank::world_size], labels[rank::world_size])
-    return knn.compute().item(), probe.val_accuracy.compute().item()
-
-
-def test_knn_and_probe_accuracy_reduce_over_two_processes() -> None:
-    bank, bank_labels, queries, query_labels = _data()
-    expected_knn = _brute_force_knn(bank, bank_labels, queries, query_labels, 5, 0.2)
-    torch.manual_seed(0)
-    probe = OnlineLinearProbe(8, 3).eval()
-    labels = query_labels.clone()
-    labels[::5] = -1
-    probe.validate(queries, labels)
-    expected_probe = probe.val_accuracy.compute().item()
-    for knn_acc, probe_acc in run_distributed(_ranked_metrics, 2):
-        assert knn_acc == pytest.approx(expected_knn)
-        assert probe_acc == pytest.approx(expected_probe)
 
 
 def test_probe_learns_separable_features_and_skips_unlabeled() -> None:

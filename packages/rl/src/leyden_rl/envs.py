@@ -64,6 +64,7 @@ def make_env(
     env_kwargs = dict(env_kwargs or {})
     if is_atari(env_id):
         _require("ale_py", "atari", env_id)
+        _require("cv2", "atari", env_id)  # AtariPreprocessing resizes with OpenCV
         import ale_py
 
         gym.register_envs(ale_py)

@@ -129,6 +129,9 @@ class SelfSupervisedModule(pl.LightningModule):
         self.net.train(was_training)
         return features
 
+    def on_train_epoch_start(self) -> None:
+        self.knn.reset()  # the bank holds one epoch: each labeled sample once, with current features
+
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, labels = batch
         features = self.net.features(images)

@@ -17,6 +17,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from leyden_core.backbones import create_backbone
@@ -79,7 +80,11 @@ class LinearEval(pl.LightningModule):
         self.save_hyperparameters()
         trunk, pretrain_hp = load_pretrained_trunk(checkpoint_path)
         self.net = MultiHeadNet(trunk)
-        self.net.add_linear_head("classifier", num_classes)
+        # a parameter-free BatchNorm standardizes the features first (MAE's linear-probe recipe)
+        head = nn.Sequential(
+            nn.BatchNorm1d(self.net.feature_dim, affine=False), nn.Linear(self.net.feature_dim, num_classes)
+        )
+        self.net.add_head("classifier", head)
         self.net.freeze_trunk(not finetune)
         image_size, in_chans = pretrain_hp.get("image_size", 32), pretrain_hp.get("in_chans", 3)
         self.augment = ViewAugment(image_size, in_chans, **augment) if augment is not None else None

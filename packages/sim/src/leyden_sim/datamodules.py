@@ -78,20 +78,22 @@ class SynDigitsDataModule(pl.LightningDataModule):
         super().__init__()
         self.save_hyperparameters(ignore=["randomizers"])
         self.randomizers = digits_randomization() if randomizers is None else list(randomizers)
-        self.real = DigitsDataModule(
-            image_size=image_size,
-            channels=channels,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            seed=seed,
-            num_workers=num_workers,
-        )
         self.batch_size, self.num_workers = batch_size, num_workers
         self.source: Dataset | None = None
+        self.real: DigitsDataModule | None = None
 
     def setup(self, stage: str | None = None) -> None:
         hp = self.hparams
+        if self.real is None:  # built here, not in __init__: LightningCLI would hand it our hparams
+            self.real = DigitsDataModule(
+                image_size=hp.image_size,
+                channels=hp.channels,
+                batch_size=hp.batch_size,
+                val_fraction=hp.val_fraction,
+                test_fraction=hp.test_fraction,
+                seed=hp.seed,
+                num_workers=hp.num_workers,
+            )
         self.real.setup(stage)
         if self.source is None:  # rendered once; a caller may also hand in an already rendered source
             synthetic = syn_digits(self.randomizers, hp.length, hp.seed, hp.fonts, hp.image_size, hp.channels)

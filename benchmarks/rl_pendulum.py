@@ -1,0 +1,122 @@
+"""SAC on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters, 1 torch thread).
+
+Per seed: env steps until the mean return of the last 10 training episodes reaches −200 (null if
+never within the budget), the final deterministic evaluation return (10 episodes), and env steps/s
+including training.
+
+    python benchmarks/rl_pendulum.py --quick        # 1 seed, 8k steps
+    python benchmarks/rl_pendulum.py --seeds 5      # the full benchmark, 20k steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+import gymnasium as gym  # noqa: E402
+import lightning.pytorch as pl  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+THRESHOLD, WINDOW = -200.0, 10
+SAC_ZOO = dict(learning_rate=1e-3, batch_size=256, learning_starts=100, gamma=0.99, tau=0.005,
+               train_freq=1, gradient_steps=1, hidden_sizes=(256, 256))  # fmt: skip
+
+
+def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
+    for i in range(WINDOW - 1, len(log)):
+        if np.mean([r for _, r in log[i - WINDOW + 1 : i + 1]]) >= THRESHOLD:
+            return int(log[i][0])
+    return None
+
+
+def evaluate(act, episodes: int = 10, seed: int = 10_000) -> float:
+    env = gym.make("Pendulum-v1")
+    returns = []
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed + ep)
+        done, total = False, 0.0
+        while not done:
+            obs, r, term, trunc, _ = env.step(act(obs))
+            total += r
+            done = term or trunc
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def run_leyden(seed: int, budget: int) -> tuple[int | None, float, float]:
+    from leyden_rl.sac import SAC
+
+    pl.seed_everything(seed, verbose=False)
+    model = SAC(env_id="Pendulum-v1", total_env_steps=budget, seed=seed, **SAC_ZOO)
+    trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model)
+    sps = model.env_steps / (time.perf_counter() - start)
+    final = evaluate(lambda o: model.act(torch.as_tensor(o)[None]).numpy()[0])
+    return steps_to_threshold([(s, r) for s, r, _ in model.episode_log]), final, sps
+
+
+def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float]:
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    log: list[tuple[int, float]] = []
+
+    class Record(BaseCallback):
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    log.append((self.num_timesteps, float(info["episode"]["r"])))
+            return True
+
+    hp = SAC_ZOO
+    model = SAC("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1, seed=seed), learning_rate=hp["learning_rate"],
+                batch_size=hp["batch_size"], learning_starts=hp["learning_starts"], gamma=hp["gamma"], tau=hp["tau"],
+                train_freq=1, gradient_steps=1, seed=seed, device="cpu")  # fmt: skip
+    start = time.perf_counter()
+    model.learn(budget, callback=Record())
+    sps = model.num_timesteps / (time.perf_counter() - start)
+    final = evaluate(lambda o: model.predict(o, deterministic=True)[0])
+    return steps_to_threshold(log), final, sps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 seed, 8k steps")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=20_000)
+    parser.add_argument("--skip-sb3", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    seeds, budget = (1, 8_000) if args.quick else (args.seeds, args.budget)
+    rows = []
+    libs = (("leyden", run_leyden),) if args.skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
+    for seed in range(seeds):
+        for lib, fn in libs:
+            reached, final, sps = fn(seed, budget)
+            for metric, value in (("steps_to_-200", reached), ("final_eval_return", final), ("env_steps_per_s", sps)):
+                rows.append({"method": f"{lib}.SAC", "setting": f"Pendulum-v1/{budget}", "seed": seed,
+                             "metric": metric, "value": value})  # fmt: skip
+            print(f"{lib}.SAC seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f}", flush=True)
+    result = {
+        "benchmark": "rl_pendulum", "command": ("python benchmarks/rl_pendulum.py " + " ".join(sys.argv[1:])).strip(),
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), torch {torch.__version__}, 1 torch thread",
+        "date": datetime.date.today().isoformat(), "rows": rows,
+    }  # fmt: skip
+    out = Path(__file__).parent / "results" / ("rl_pendulum_quick.json" if args.quick else "rl_pendulum.json")
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

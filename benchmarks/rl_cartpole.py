@@ -58,7 +58,11 @@ def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, float, in
     start = time.perf_counter()
     trainer.fit(model)
     elapsed = time.perf_counter() - start
-    return steps_to_threshold([(s, r) for s, r, _ in model.episode_log]), model.env_steps / elapsed, model.env_steps
+    return (
+        steps_to_threshold([(s, r) for s, r, _ in model.episode_log]),
+        model.env_steps / elapsed,
+        model.env_steps,
+    )
 
 
 def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, float, int]:
@@ -109,13 +113,17 @@ def env_only_ceiling(num_envs: int = 8, steps: int = 20_000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="PPO 2 seeds, DQN 1 seed")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ppo-budget", type=int, default=50_000)
     parser.add_argument("--dqn-budget", type=int, default=50_000)
     parser.add_argument("--dqn-seeds", type=int, default=None)
-    parser.add_argument("--skip-sb3-dqn", action="store_true", help="SB3's DQN anchor is already known not to pass")
+    parser.add_argument(
+        "--skip-sb3-dqn", action="store_true", help="SB3's DQN anchor is already known not to pass"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     ppo_seeds = 2 if args.quick else args.seeds
@@ -123,7 +131,9 @@ def main() -> None:
     rows = []
 
     def add(method, seed, metric, value):
-        rows.append({"method": method, "setting": "CartPole-v1", "seed": seed, "metric": metric, "value": value})
+        rows.append(
+            {"method": method, "setting": "CartPole-v1", "seed": seed, "metric": metric, "value": value}
+        )
 
     ceiling = env_only_ceiling()
     add("env_only", None, "env_steps_per_s", ceiling)
@@ -133,14 +143,24 @@ def main() -> None:
             reached, sps, steps = fn("PPO", seed, args.ppo_budget)
             add(f"{lib}.PPO", seed, "steps_to_475", reached)
             add(f"{lib}.PPO", seed, "env_steps_per_s", sps)
-            print(f"{lib}.PPO seed {seed}: steps_to_475={reached} env_steps/s={sps:,.0f} ({steps} steps)", flush=True)
-    dqn_libs = (("leyden", run_leyden),) if args.skip_sb3_dqn or args.quick else (("leyden", run_leyden), ("sb3", run_sb3))
+            print(
+                f"{lib}.PPO seed {seed}: steps_to_475={reached} env_steps/s={sps:,.0f} ({steps} steps)",
+                flush=True,
+            )
+    dqn_libs = (
+        (("leyden", run_leyden),)
+        if args.skip_sb3_dqn or args.quick
+        else (("leyden", run_leyden), ("sb3", run_sb3))
+    )
     for seed in range(dqn_seeds):
         for lib, fn in dqn_libs:
             reached, sps, steps = fn("DQN", seed, args.dqn_budget)
             add(f"{lib}.DQN", seed, "steps_to_475", reached)
             add(f"{lib}.DQN", seed, "env_steps_per_s", sps)
-            print(f"{lib}.DQN seed {seed}: steps_to_475={reached} env_steps/s={sps:,.0f} ({steps} steps)", flush=True)
+            print(
+                f"{lib}.DQN seed {seed}: steps_to_475={reached} env_steps/s={sps:,.0f} ({steps} steps)",
+                flush=True,
+            )
 
     summary = {}
     for m in ("leyden.PPO", "sb3.PPO"):
@@ -150,7 +170,9 @@ def main() -> None:
     ratio = summary["leyden.PPO"][0] / summary["sb3.PPO"][0]
     add("leyden.PPO/sb3.PPO", None, "env_steps_per_s_ratio", ratio)
     add("leyden.PPO/env_only", None, "fraction_of_ceiling", summary["leyden.PPO"][0] / ceiling)
-    print(f"PPO median env steps/s ratio leyden/sb3: {ratio:.2f}; leyden at {summary['leyden.PPO'][0] / ceiling:.1%} of ceiling")
+    print(
+        f"PPO median env steps/s ratio leyden/sb3: {ratio:.2f}; leyden at {summary['leyden.PPO'][0] / ceiling:.1%} of ceiling"
+    )
     command = "python benchmarks/rl_cartpole.py " + " ".join(sys.argv[1:])
     result = {
         "benchmark": "rl_cartpole", "command": command.strip(),

@@ -91,7 +91,9 @@ def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="1 seed, 8k steps")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=20_000)
@@ -104,10 +106,17 @@ def main() -> None:
     for seed in range(seeds):
         for lib, fn in libs:
             reached, final, sps = fn(seed, budget)
-            for metric, value in (("steps_to_-200", reached), ("final_eval_return", final), ("env_steps_per_s", sps)):
+            for metric, value in (
+                ("steps_to_-200", reached),
+                ("final_eval_return", final),
+                ("env_steps_per_s", sps),
+            ):
                 rows.append({"method": f"{lib}.SAC", "setting": f"Pendulum-v1/{budget}", "seed": seed,
                              "metric": metric, "value": value})  # fmt: skip
-            print(f"{lib}.SAC seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f}", flush=True)
+            print(
+                f"{lib}.SAC seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f}",
+                flush=True,
+            )
     result = {
         "benchmark": "rl_pendulum", "command": ("python benchmarks/rl_pendulum.py " + " ".join(sys.argv[1:])).strip(),
         "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), torch {torch.__version__}, 1 torch thread",

@@ -4,6 +4,7 @@ import sys
 
 import lightning.pytorch as pl
 import torch
+
 from leyden_core.distributed import rank
 from leyden_core.plugins import import_object
 
@@ -26,6 +27,10 @@ trainer = pl.Trainer(
 )  # fmt: skip
 trainer.fit(model)
 torch.save(
-    {"obs": first_obs["obs"], "params": [p.detach() for p in model.parameters()], "env_steps": model.env_steps},
+    {
+        "obs": first_obs["obs"],
+        "params": [p.detach() for p in model.parameters()],
+        "env_steps": model.env_steps,
+    },
     f"{out}/rank{rank() if trainer.world_size > 1 else trainer.global_rank}.pt",
 )

@@ -1,6 +1,7 @@
 """GAE against hand-computed values (incl. truncation bootstrap), n-step folding, and the losses."""
 
 import torch
+
 from leyden_rl import losses
 from leyden_rl.advantages import gae, n_step_returns
 
@@ -71,7 +72,9 @@ def test_double_dqn_target_uses_online_argmax():
 
 
 def test_sac_losses():
-    t = losses.sac_q_target(torch.tensor([1.0]), torch.tensor([3.0]), torch.tensor([2.0]), torch.tensor([-1.0]), 0.5, 0.9)
+    t = losses.sac_q_target(
+        torch.tensor([1.0]), torch.tensor([3.0]), torch.tensor([2.0]), torch.tensor([-1.0]), 0.5, 0.9
+    )
     assert torch.isclose(t, torch.tensor([1 + 0.9 * (2 + 0.5)])).all()
     log_alpha = torch.zeros((), requires_grad=True)
     loss = losses.sac_alpha_loss(log_alpha, torch.tensor([-3.0]), target_entropy=-1.0)

@@ -5,6 +5,7 @@ import math
 import lightning.pytorch as pl
 import pytest
 import torch
+
 from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import import_object
 from leyden_rl.plugin import plugin
@@ -16,7 +17,11 @@ TINY = {
     "SAC": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
                 batch_size=16, hidden_sizes=(16,)),
 }  # fmt: skip
-MODELS = {path.rsplit(".", 1)[1]: path for path in plugin.models if path.startswith("leyden_rl.") and ".meta." not in path}
+MODELS = {
+    path.rsplit(".", 1)[1]: path
+    for path in plugin.models
+    if path.startswith("leyden_rl.") and ".meta." not in path
+}
 
 
 def _trainer(tmp_path, **kw):
@@ -53,7 +58,10 @@ def test_train_no_nan_and_resume(name, tmp_path):
     assert resumed.episode_log[: len(model.episode_log)] == model.episode_log
     if hasattr(model, "buffer"):  # replay restored, then extended
         rows = model.buffer.size
-        assert torch.equal(resumed.buffer.obs[:rows], model.buffer.obs[:rows]) or resumed.buffer.size == resumed.buffer.rows
+        assert (
+            torch.equal(resumed.buffer.obs[:rows], model.buffer.obs[:rows])
+            or resumed.buffer.size == resumed.buffer.rows
+        )
         assert resumed.buffer.size == min(resumed.buffer.rows, 256 // TINY[name]["num_envs"])
 
 

@@ -1,6 +1,7 @@
 """Replay buffer: uint8 storage, n-step sampling within episodes, checkpoint round trip."""
 
 import torch
+
 from leyden_rl.buffers import ReplayBuffer
 
 

@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.envs import check_render, env_seeds, make_env, make_vector_env
 
@@ -14,7 +15,10 @@ SHIPPED = [
     "CartPole-v1",
     "Pendulum-v1",
     pytest.param("ALE/Pong-v5", marks=pytest.mark.skipif(not HAVE_ATARI, reason="atari extra")),
-    pytest.param("HalfCheetah-v5", marks=pytest.mark.skipif(not importlib.util.find_spec("mujoco"), reason="mujoco extra")),
+    pytest.param(
+        "HalfCheetah-v5",
+        marks=pytest.mark.skipif(not importlib.util.find_spec("mujoco"), reason="mujoco extra"),
+    ),
 ]
 
 

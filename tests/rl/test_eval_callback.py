@@ -3,13 +3,18 @@
 from unittest import mock
 
 import lightning.pytorch as pl
+
 from leyden_rl.callbacks import EvaluationCallback
 from leyden_rl.ppo import PPO
 
 
 def test_evaluation_callback_records_returns_and_video(tmp_path):
-    model = PPO(num_envs=2, num_steps=16, batch_size=16, update_epochs=1, hidden_sizes=(16,), total_env_steps=64)
-    cb = EvaluationCallback(every_n_env_steps=32, num_episodes=2, num_envs=2, video_every_n=1, max_video_frames=5)
+    model = PPO(
+        num_envs=2, num_steps=16, batch_size=16, update_epochs=1, hidden_sizes=(16,), total_env_steps=64
+    )
+    cb = EvaluationCallback(
+        every_n_env_steps=32, num_episodes=2, num_envs=2, video_every_n=1, max_video_frames=5
+    )
     with mock.patch("leyden_rl.callbacks.log_video") as log_video:
         pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                    enable_model_summary=False, default_root_dir=tmp_path, callbacks=[cb]).fit(model)  # fmt: skip

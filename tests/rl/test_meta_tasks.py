@@ -100,3 +100,13 @@ def test_bad_task_sizes_raise_config_errors():
         BernoulliBandits(num_arms=1)
     with pytest.raises(LeydenConfigError):
         RandomTabularMDPs(num_episodes=0)
+
+
+def test_env_and_agent_random_streams_differ():
+    # same seed, different streams: an agent's noise must not replay the env's task draws
+    from leyden_rl.meta.tasks import stream_generator
+
+    a = torch.rand(5, generator=stream_generator(0, "env"))
+    b = torch.rand(5, generator=stream_generator(0, "agent"))
+    assert not torch.allclose(a, b)
+    torch.testing.assert_close(a, torch.rand(5, generator=stream_generator(0, "env")))

@@ -24,9 +24,9 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
-from leyden_core.distributed import rank
 from torch.utils.data import DataLoader, IterableDataset
 
+from leyden_core.distributed import rank
 from leyden_rl.envs import env_seeds, make_env, make_vector_env
 
 

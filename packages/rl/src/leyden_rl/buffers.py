@@ -111,7 +111,9 @@ class ReplayBuffer:
         self.pos = (p + 1) % self.rows
         self.size = min(self.size + 1, self.rows)
 
-    def sample(self, batch_size: int, gamma: float, n_step: int = 1, generator: torch.Generator | None = None):
+    def sample(
+        self, batch_size: int, gamma: float, n_step: int = 1, generator: torch.Generator | None = None
+    ):
         """Uniformly sample ``batch_size`` n-step transitions.
 
         A window of ``n_step`` rows starting at a sampled row must lie in written memory without
@@ -135,11 +137,17 @@ class ReplayBuffer:
             self.rewards[window, env], self.terminated[window, env], self.truncated[window, env], gamma
         )
         last = window.gather(0, (length - 1)[None]).squeeze(0)
-        return ReplayBatch(self.obs[rows, env], self.actions[rows, env], ret, self.next_obs[last, env], discount)
+        return ReplayBatch(
+            self.obs[rows, env], self.actions[rows, env], ret, self.next_obs[last, env], discount
+        )
 
     def state_dict(self) -> dict:
         fields = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated")
-        return {**{f: getattr(self, f)[: self.size].clone() for f in fields}, "pos": self.pos, "size": self.size}
+        return {
+            **{f: getattr(self, f)[: self.size].clone() for f in fields},
+            "pos": self.pos,
+            "size": self.size,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         size = state["size"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from leyden_core.wandb_logging import log_video
 from lightning.pytorch.callbacks import Callback
 
+from leyden_core.wandb_logging import log_video
 from leyden_rl.envs import check_render, make_vector_env
 
 
@@ -47,7 +47,9 @@ class EvaluationCallback(Callback):
             return
         self._next += self.every_n_env_steps
         self._count += 1
-        returns, frames = self.evaluate(pl_module, record=bool(self.video_every_n) and self._count % self.video_every_n == 0)
+        returns, frames = self.evaluate(
+            pl_module, record=bool(self.video_every_n) and self._count % self.video_every_n == 0
+        )
         mean = float(np.mean(returns))
         self.history.append((pl_module.env_steps, mean))
         pl_module.log_dict(
@@ -58,7 +60,9 @@ class EvaluationCallback(Callback):
             log_video(trainer, "eval/video", np.stack(frames), fps=30)
 
     @torch.no_grad()
-    def evaluate(self, pl_module: pl.LightningModule, record: bool = False) -> tuple[list[float], list[np.ndarray]]:
+    def evaluate(
+        self, pl_module: pl.LightningModule, record: bool = False
+    ) -> tuple[list[float], list[np.ndarray]]:
         """Returns of ``num_episodes`` complete episodes, and env 0's frames of its first episode if ``record``."""
         envs = self._envs
         obs, _ = envs.reset(seed=[self.seed + i for i in range(self.num_envs)])

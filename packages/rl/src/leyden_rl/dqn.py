@@ -19,8 +19,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from leyden_core.errors import LeydenConfigError
 
+from leyden_core.errors import LeydenConfigError
 from leyden_rl.base import OnlineRLModule
 from leyden_rl.buffers import ReplayBuffer, torch_dtype
 from leyden_rl.losses import double_dqn_next_q, dqn_loss, polyak_update, td_target
@@ -73,7 +73,9 @@ class DQN(OnlineRLModule):
                 f"DQN needs a Discrete action space; {env_id!r} has {self.action_space}",
                 "use SAC or PPO for continuous actions",
             )
-        self.q = QNetwork(self.observation_space, int(self.action_space.n), tuple(hidden_sizes), activation, dueling)
+        self.q = QNetwork(
+            self.observation_space, int(self.action_space.n), tuple(hidden_sizes), activation, dueling
+        )
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.buffer = ReplayBuffer(
             buffer_size, num_envs, self.observation_space.shape, torch_dtype(self.observation_space.dtype),

@@ -18,6 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
+
 from leyden_core.distributed import rank
 from leyden_core.errors import LeydenConfigError
 

@@ -98,9 +98,7 @@ def ppo_loss(
 
 
 @torch.no_grad()
-def td_target(
-    rewards: torch.Tensor, next_q: torch.Tensor, discount: torch.Tensor | float
-) -> torch.Tensor:
+def td_target(rewards: torch.Tensor, next_q: torch.Tensor, discount: torch.Tensor | float) -> torch.Tensor:
     """One- or n-step TD target ``r + discount · Q_next``; ``discount`` is 0 after a terminal.
 
     With n-step returns, ``rewards`` is the discounted n-step sum and ``discount = γ^n`` (see

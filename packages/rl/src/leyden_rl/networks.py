@@ -11,8 +11,9 @@ import math
 
 import gymnasium as gym
 import torch
-from leyden_core.errors import LeydenConfigError
 from torch import nn
+
+from leyden_core.errors import LeydenConfigError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
 
@@ -152,7 +153,9 @@ class ActorCritic(nn.Module):
     NatureCNN encoder between two linear heads.
     """
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str):
+    def __init__(
+        self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str
+    ):
         super().__init__()
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         self.n_act = n_act = action_dim(action_space)
@@ -165,7 +168,9 @@ class ActorCritic(nn.Module):
             _orthogonal(self.actor_head, 0.01)
             _orthogonal(self.critic_head, 1.0)
         else:
-            self.nets = ParallelMLP(2, math.prod(obs_space.shape), hidden, (n_act, 1), activation, (0.01, 1.0))
+            self.nets = ParallelMLP(
+                2, math.prod(obs_space.shape), hidden, (n_act, 1), activation, (0.01, 1.0)
+            )
         if not self.discrete:
             self.log_std = nn.Parameter(torch.zeros(n_act))
 
@@ -179,7 +184,9 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self._heads(obs)[1]
 
-    def _log_prob_entropy(self, out: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _log_prob_entropy(
+        self, out: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.discrete:
             logp = out.log_softmax(-1)
             entropy = -(logp.exp() * logp).sum(-1)
@@ -190,7 +197,9 @@ class ActorCritic(nn.Module):
         entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1)
         return logp, entropy
 
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def act(
+        self, obs: torch.Tensor, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample (or take the mode of) π; returns ``(action, log_prob, value)``."""
         out, value = self._heads(obs)
         if self.discrete:
@@ -203,7 +212,9 @@ class ActorCritic(nn.Module):
         action = out if deterministic else out + self.log_std.exp() * torch.randn_like(out)
         return action, self._log_prob_entropy(out, action)[0], value
 
-    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def evaluate(
+        self, obs: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_prob, entropy, value)`` of given actions under the current parameters."""
         out, value = self._heads(obs)
         log_prob, entropy = self._log_prob_entropy(out, actions)
@@ -213,7 +224,9 @@ class ActorCritic(nn.Module):
 class QNetwork(nn.Module):
     """Q(s, ·) for Discrete actions; ``dueling`` splits it into V(s) + A(s, a) − mean A (Wang et al., 2016)."""
 
-    def __init__(self, obs_space: gym.Space, n_actions: int, hidden: tuple[int, ...], activation: str, dueling: bool):
+    def __init__(
+        self, obs_space: gym.Space, n_actions: int, hidden: tuple[int, ...], activation: str, dueling: bool
+    ):
         super().__init__()
         self.body = make_encoder(obs_space, hidden, activation)
         self.dueling = dueling
@@ -233,7 +246,9 @@ class SquashedGaussianActor(nn.Module):
 
     LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: tuple[int, ...], activation: str):
+    def __init__(
+        self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: tuple[int, ...], activation: str
+    ):
         super().__init__()
         self.body = make_encoder(obs_space, hidden, activation)
         n = action_dim(action_space)
@@ -258,7 +273,9 @@ class SquashedGaussianActor(nn.Module):
 class TwinQ(nn.Module):
     """Two independent Q(s, a) critics for continuous actions (clipped double-Q, Fujimoto et al., 2018)."""
 
-    def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str):
+    def __init__(
+        self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str
+    ):
         super().__init__()
         n = action_dim(action_space)
         if is_image_space(obs_space):

@@ -194,7 +194,9 @@ class PPO(OnlineRLModule):
             idx = perm[start : start + self.hparams.batch_size]
             yield {k: v[idx] for k, v in flat.items()}
 
-    def evaluate_actions(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def evaluate_actions(
+        self, mb: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_prob, entropy, value)`` of the minibatch's actions under the current policy."""
         return self.policy.evaluate(mb["obs"], mb["actions"])
 

@@ -22,9 +22,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from leyden_core.errors import LeydenConfigError
 from torch.func import functional_call
 
+from leyden_core.errors import LeydenConfigError
 from leyden_rl.base import OnlineRLModule
 from leyden_rl.buffers import ReplayBuffer, torch_dtype
 from leyden_rl.losses import polyak_update, sac_actor_loss, sac_alpha_loss, sac_critic_loss, sac_q_target
@@ -125,12 +125,18 @@ class SAC(OnlineRLModule):
         frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
         for _ in range(hp.gradient_steps):
             b = self.buffer.sample(hp.batch_size, hp.gamma)
-            obs, actions, next_obs = b.obs.to(self.device), b.actions.to(self.device), b.next_obs.to(self.device)
+            obs, actions, next_obs = (
+                b.obs.to(self.device),
+                b.actions.to(self.device),
+                b.next_obs.to(self.device),
+            )
             alpha = self.log_alpha.detach().exp()
             with torch.no_grad():
                 next_actions, next_log_prob = self.actor(next_obs)
                 nq1, nq2 = self.critic_target(next_obs, next_actions)
-                target = sac_q_target(b.rewards.to(self.device), nq1, nq2, next_log_prob, alpha, b.discount.to(self.device))
+                target = sac_q_target(
+                    b.rewards.to(self.device), nq1, nq2, next_log_prob, alpha, b.discount.to(self.device)
+                )
             q1, q2 = self.critic(obs, actions)
             critic_loss = sac_critic_loss(q1, q2, target)
             new_actions, log_prob = self.actor(obs)

@@ -79,6 +79,8 @@ class KNNAccuracy(Metric):
     def compute(self) -> torch.Tensor:
         bank, bank_labels = dim_zero_cat(self.bank_features), dim_zero_cat(self.bank_labels)
         queries, labels = dim_zero_cat(self.query_features), dim_zero_cat(self.query_labels)
+        if len(bank) == 0:  # no labeled training sample on any rank this epoch
+            return torch.tensor(float("nan"), device=queries.device)
         similarity, index = (queries @ bank.T).topk(min(self.k, len(bank)), dim=1)
         votes = (
             F.one_hot(bank_labels[index], self.num_classes).float()
@@ -87,4 +89,5 @@ class KNNAccuracy(Metric):
         return (votes.sum(dim=1).argmax(dim=1) == labels).float().mean()
 
     def has_bank(self) -> bool:
+        """True once a training step ran (every step appends, possibly zero rows, so ranks agree)."""
         return len(self.bank_features) > 0

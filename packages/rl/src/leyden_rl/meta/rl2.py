@@ -38,6 +38,7 @@ from leyden_rl.meta.tasks import (
     RandomTabularMDPs,
     TaskDistribution,
     obs_dim,
+    stream_generator,
 )
 from leyden_rl.ppo import PPO
 
@@ -234,7 +235,7 @@ class RL2Agent:
     def __init__(self, policy: GRUPolicy, greedy: bool = False, seed: int = 0) -> None:
         self.policy = policy.eval()
         self.greedy = greedy
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = stream_generator(seed, "agent")
 
     def reset(self, env: BatchedTrialEnv) -> None:
         self.hidden = self.policy.initial_state(env.num_envs)

@@ -16,8 +16,10 @@ recurrent policy can learn from its own experience inside the trial.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from leyden_core.errors import LeydenConfigError
@@ -128,6 +130,17 @@ def _gamma_draws(alpha: float, shape: tuple[int, ...], generator: torch.Generato
 TaskDistribution = BernoulliBandits | RandomTabularMDPs
 
 
+def stream_generator(seed: int, stream: str) -> torch.Generator:
+    """A torch generator for one named random stream of ``seed``.
+
+    The env and each agent draw from *different* streams of the same seed: were both seeded with
+    the same integer, an agent's tie-breaking noise would replay the env's task draws and leak
+    the arm means to it.
+    """
+    state = np.random.SeedSequence([seed, zlib.crc32(stream.encode())]).generate_state(2, np.uint64)
+    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+
+
 def obs_dim(dist: TaskDistribution) -> int:
     """Width of the RL² observation: one-hot state + one-hot previous action + reward + done."""
     return dist.num_states + dist.num_actions + 2
@@ -171,7 +184,7 @@ class BatchedTrialEnv:
     def __init__(self, dist: TaskDistribution, num_envs: int, seed: int = 0) -> None:
         self.dist = dist
         self.num_envs = num_envs
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = stream_generator(seed, "env")
         self.trial_length = dist.num_episodes * dist.horizon
         self.obs_dim = obs_dim(dist)
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import torch
 
 from leyden_rl.meta.baselines.gittins import gittins_table
-from leyden_rl.meta.tasks import BatchedTrialEnv
+from leyden_rl.meta.tasks import BatchedTrialEnv, stream_generator
 
 
 class BanditAgent:
     """Shared bookkeeping: counts, the prior, random tie-breaking and the per-trial reset."""
 
     def __init__(self, seed: int = 0) -> None:
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = stream_generator(seed, "agent")
 
     def reset(self, env: BatchedTrialEnv) -> None:
         n, k = env.num_envs, env.dist.num_actions

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 
 from leyden_core.errors import LeydenConfigError
-from leyden_rl.meta.tasks import BatchedTrialEnv, RandomTabularMDPs
+from leyden_rl.meta.tasks import BatchedTrialEnv, RandomTabularMDPs, stream_generator
 
 
 def plan(
@@ -40,7 +40,7 @@ class MDPAgent:
     replan_every_step = True  # False: plan once per episode (the posterior-sampling methods)
 
     def __init__(self, seed: int = 0) -> None:
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = stream_generator(seed, "agent")
 
     def reset(self, env: BatchedTrialEnv) -> None:
         dist = env.dist

@@ -99,7 +99,9 @@ def main() -> None:
     parser.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
     parser.add_argument("--constant-lr", action="store_true", help="no lr / (1 + 10 p)^0.75 annealing")
     parser.add_argument("--dann-width", type=int, default=256, help="discriminator hidden width")
-    parser.add_argument("--ablation-seeds", type=int, help="seeds for the family-removed rows (default: --seeds)")
+    parser.add_argument(
+        "--ablation-seeds", type=int, help="seeds for the family-removed rows (default: --seeds)"
+    )
     parser.add_argument("--only", nargs="*", help="run only these settings (e.g. full_randomization)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

@@ -89,6 +89,8 @@ class RL2(pl.LightningModule):
         learning_rate, anneal_lr, clip_range, anneal_clip, clip_range_vf, update_epochs, num_minibatches,
         gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, normalize_advantage: PPO's knobs
             (minibatches split the trials, so each holds ``num_trials / num_minibatches`` whole trials).
+        reward_scale: multiplies rewards for the PPO targets only (MDP trial returns are ~100–450;
+            scaling them keeps the value loss from swamping the policy gradient in the shared GRU).
         seed: seeds task sampling and the env.
     """
 
@@ -114,6 +116,7 @@ class RL2(pl.LightningModule):
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         normalize_advantage: bool = True,
+        reward_scale: float = 1.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -172,7 +175,7 @@ class RL2(pl.LightningModule):
         start = time.perf_counter()
         progress = self.env_steps / self.hparams.total_env_steps
         data = self.collect_trials()
-        rewards, values = data["rewards"], data["values"]
+        rewards, values = data["rewards"] * self.hparams.reward_scale, data["values"]
         terminated = torch.zeros_like(rewards, dtype=torch.bool)
         terminated[-1] = True  # the trial's end: no value beyond it
         next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
@@ -183,7 +186,7 @@ class RL2(pl.LightningModule):
         metrics = PPO.ppo_update(self, data, progress)
         self.iterations += 1
         self.train_seconds += time.perf_counter() - start
-        metrics["train/trial_return"] = float(rewards.sum(0).mean())
+        metrics["train/trial_return"] = float(data["rewards"].sum(0).mean())
         metrics["train/env_steps"] = float(self.env_steps)
         self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=True)
         if self.env_steps >= self.hparams.total_env_steps:

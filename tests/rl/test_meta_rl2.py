@@ -77,3 +77,15 @@ def test_bad_config_raises():
         _small(task="pomdp")
     with pytest.raises(LeydenConfigError):
         _small(num_trials=15, num_minibatches=2)
+
+
+@pytest.mark.parametrize("name", ["rl2_bandits.yaml", "rl2_mdp.yaml"])
+def test_example_configs_build_the_model(name):
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[2] / "examples" / "rl" / name).read_text())
+    assert config["model"]["class_path"] == "leyden_rl.meta.rl2.RL2"
+    model = RL2(**config["model"]["init_args"])
+    assert model.hparams.task in ("bandit", "mdp")

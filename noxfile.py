@@ -22,7 +22,7 @@ ROOT = Path(__file__).parent
 CONSTRAINTS = str(ROOT / "constraints.txt")
 TORCH_BASE = ROOT / ".nox" / "_torch"
 PLUGINS = ("selfsup", "rl", "sim")
-EXTRAS = {"rl": "test,atari,dmc,mujoco,video", "core": "test,video", "selfsup": "test", "sim": "test"}
+EXTRAS = {"rl": "test,atari,dmc,mujoco,video", "core": "test,video", "selfsup": "test", "sim": "test,mujoco"}
 
 nox.options.sessions = ["lint", "core", *PLUGINS]
 nox.options.reuse_existing_virtualenvs = True

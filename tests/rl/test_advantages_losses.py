@@ -2,6 +2,7 @@
 
 import torch
 
+from leyden_core.ema import polyak_update
 from leyden_rl import losses
 from leyden_rl.advantages import gae, n_step_returns
 
@@ -86,7 +87,7 @@ def test_sac_losses():
 def test_polyak_update():
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     before = a.weight.detach().clone()
-    losses.polyak_update(a, b, 0.25)
+    polyak_update(a, b, 0.25)
     assert torch.allclose(a.weight, 0.75 * before + 0.25 * b.weight)
-    losses.polyak_update(a, b, 1.0)
+    polyak_update(a, b, 1.0)
     assert torch.equal(a.weight, b.weight)

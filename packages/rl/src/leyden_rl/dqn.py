@@ -20,10 +20,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.base import OnlineRLModule
 from leyden_rl.buffers import ReplayBuffer, torch_dtype
-from leyden_rl.losses import double_dqn_next_q, dqn_loss, polyak_update, td_target
+from leyden_rl.losses import double_dqn_next_q, dqn_loss, td_target
 from leyden_rl.networks import QNetwork
 
 

@@ -163,14 +163,3 @@ def sac_alpha_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entro
 
 
 # ----------------------------------------------------------------------------------------- targets
-
-
-@torch.no_grad()
-def polyak_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) -> None:
-    """Soft target update ``θ' ← τ θ + (1 − τ) θ'``; ``tau = 1`` is a hard copy."""
-    t_params = list(target.parameters())
-    o_params = list(online.parameters())
-    if tau >= 1.0:
-        torch._foreach_copy_(t_params, o_params)
-    else:
-        torch._foreach_lerp_(t_params, o_params, tau)

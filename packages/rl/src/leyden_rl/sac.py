@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.base import OnlineRLModule
 from leyden_rl.buffers import ReplayBuffer, torch_dtype
-from leyden_rl.losses import polyak_update, sac_actor_loss, sac_alpha_loss, sac_critic_loss, sac_q_target
+from leyden_rl.losses import sac_actor_loss, sac_alpha_loss, sac_critic_loss, sac_q_target
 from leyden_rl.networks import SquashedGaussianActor, TwinQ, action_dim
 
 

@@ -42,13 +42,6 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int, layers: int = 2, last_bn: bo
     return nn.Sequential(*blocks)
 
 
-@torch.no_grad()
-def momentum_update(online: nn.Module, target: nn.Module, momentum: float) -> None:
-    """target ← momentum · target + (1 - momentum) · online, parameter by parameter (MoCo, BYOL)."""
-    for p_online, p_target in zip(online.parameters(), target.parameters(), strict=True):
-        p_target.mul_(momentum).add_(p_online.detach(), alpha=1.0 - momentum)
-
-
 class SelfSupervisedModule(pl.LightningModule):
     """Base of the pretraining methods. Subclasses implement :meth:`pretext_step`.
 

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from leyden_core.distributed import broadcast, gather, local_offset, rank, world_size
+from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
-from leyden_selfsup.base import SelfSupervisedModule, mlp, momentum_update
+from leyden_selfsup.base import SelfSupervisedModule, mlp
 from leyden_selfsup.losses import info_nce_queue
 
 BATCHNORM_MODES = ("shuffle", "sync", "local")
@@ -68,7 +69,7 @@ class MoCoV2(SelfSupervisedModule):
         x_q, x_k = self.augment(images), self.augment(images)
         self.log_views(x_q, x_k)
         q = self.net(x_q, "projection")
-        momentum_update(self.net, self.key_net, self.hparams.encoder_momentum)
+        polyak_update(self.key_net, self.net, 1.0 - self.hparams.encoder_momentum)
         k = self.encode_keys(x_k)
         loss = info_nce_queue(q, k, self.queue.clone(), self.hparams.temperature)
         self.enqueue(gather(k))

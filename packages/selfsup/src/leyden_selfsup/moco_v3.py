@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from leyden_core.distributed import gather, local_offset
-from leyden_selfsup.base import SelfSupervisedModule, mlp, momentum_update
+from leyden_core.ema import polyak_update
+from leyden_selfsup.base import SelfSupervisedModule, mlp
 from leyden_selfsup.losses import symmetric_info_nce
 
 
@@ -52,10 +53,9 @@ class MoCoV3(SelfSupervisedModule):
         self.log_views(x1, x2)
         h = self.net.features(torch.cat([x1, x2]))
         q1, q2 = self.net.heads["prediction"](self.net.heads["projection"](h)).chunk(2)
-        momentum_update(self.net.trunk, self.key_net.trunk, self.hparams.encoder_momentum)
-        momentum_update(
-            self.net.heads["projection"], self.key_net.heads["projection"], self.hparams.encoder_momentum
-        )
+        tau = 1.0 - self.hparams.encoder_momentum
+        polyak_update(self.key_net.trunk, self.net.trunk, tau)
+        polyak_update(self.key_net.heads["projection"], self.net.heads["projection"], tau)
         with torch.no_grad():
             k1, k2 = self.key_net(torch.cat([x1, x2]), "projection").chunk(2)
         offset = local_offset(len(images))

@@ -39,10 +39,15 @@ def test_offline_by_default_logs_metrics_and_resolved_config(tmp_path):
     assert run.metric("throughput/samples_per_s")[0] > 0
 
 
-def test_wandb_mode_disabled_writes_no_run(tmp_path):
-    result = leyden("fit", *TINY, "--trainer.max_steps", "2", cwd=tmp_path, wandb_mode="disabled")
+def test_wandb_mode_disabled_writes_no_run_and_outputs_stay_in_default_root_dir(tmp_path):
+    args = ["--trainer.max_steps", "2", "--trainer.default_root_dir", "runs/a"]
+    result = leyden("fit", *TINY, *args, cwd=tmp_path, wandb_mode="disabled")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert not list(tmp_path.glob("wandb/offline-run-*"))
+    assert not list(tmp_path.rglob("offline-run-*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    assert (tmp_path / "runs/a/config.yaml").is_file() and (
+        tmp_path / "runs/a/checkpoints/last.ckpt"
+    ).is_file()
 
 
 def test_media_helpers_write_images_videos_and_tables(tmp_path, monkeypatch):

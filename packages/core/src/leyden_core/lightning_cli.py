@@ -66,6 +66,16 @@ class LeydenCLI(LightningCLI):
             auto_configure_optimizers=False,
         )
 
+    def before_instantiate_classes(self) -> None:
+        """Keep a run's W&B files and ``config.yaml`` under ``trainer.default_root_dir`` when one is set
+        and the default WandbLogger's ``save_dir`` was not chosen explicitly."""
+        trainer = self._get(self.config, "trainer")
+        root, logger = trainer.get("default_root_dir"), trainer.get("logger")
+        init_args = getattr(logger, "init_args", None)
+        if root and init_args is not None and str(logger.get("class_path", "")).endswith("WandbLogger"):
+            if init_args.get("save_dir") in (None, "."):
+                init_args.save_dir = str(root)
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """Lightning's, plus a Rich progress bar and checkpoints in ``<default_root_dir>/checkpoints`` that survive a new W&B
         run id, so ``--ckpt_path last`` finds the previous run's ``last.ckpt``."""

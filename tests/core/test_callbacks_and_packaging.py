@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import leyden_core
 from leyden_core.callbacks import ThroughputMonitor, batch_size_of
+from leyden_core.testing import quiet_trainer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,14 +34,11 @@ class _CountsEnvSteps(pl.LightningModule):
 
 def test_throughput_monitor_logs_samples_and_env_steps_per_second(tmp_path):
     module = _CountsEnvSteps()
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_steps=6,
         log_every_n_steps=3,
         callbacks=[ThroughputMonitor()],
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
     trainer.fit(module, DataLoader(TensorDataset(torch.randn(24, 4)), batch_size=4))

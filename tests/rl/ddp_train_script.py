@@ -7,6 +7,7 @@ import torch
 
 from leyden_core.distributed import rank
 from leyden_core.plugins import import_object
+from leyden_core.testing import quiet_trainer
 
 name, out = sys.argv[1], sys.argv[2]
 from test_algorithms import MODELS, TINY  # noqa: E402
@@ -21,9 +22,7 @@ class Spy(pl.Callback):
         first_obs.setdefault("obs", pl_module.obs.clone())
 
 
-trainer = pl.Trainer(
-    accelerator="cpu", strategy="ddp", devices=2, max_epochs=-1, logger=False, enable_checkpointing=False,
-    enable_progress_bar=False, enable_model_summary=False, callbacks=[Spy()],
+trainer = quiet_trainer(strategy="ddp", devices=2, max_epochs=-1, enable_checkpointing=False, callbacks=[Spy()],
 )  # fmt: skip
 trainer.fit(model)
 torch.save(

@@ -2,12 +2,12 @@
 
 import math
 
-import lightning.pytorch as pl
 import pytest
 import torch
 
 from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import import_object
+from leyden_core.testing import quiet_trainer
 from leyden_rl.plugin import plugin
 
 TINY = {
@@ -25,8 +25,8 @@ MODELS = {
 
 
 def _trainer(tmp_path, **kw):
-    return pl.Trainer(
-        max_epochs=-1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+    return quiet_trainer(
+        max_epochs=-1,
         default_root_dir=tmp_path, enable_checkpointing=False, **kw,
     )  # fmt: skip
 

@@ -2,8 +2,7 @@
 
 from unittest import mock
 
-import lightning.pytorch as pl
-
+from leyden_core.testing import quiet_trainer
 from leyden_rl.callbacks import EvaluationCallback
 from leyden_rl.ppo import PPO
 
@@ -16,8 +15,7 @@ def test_evaluation_callback_records_returns_and_video(tmp_path):
         every_n_env_steps=32, num_episodes=2, num_envs=2, video_every_n=1, max_video_frames=5
     )
     with mock.patch("leyden_rl.callbacks.log_video") as log_video:
-        pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                   enable_model_summary=False, default_root_dir=tmp_path, callbacks=[cb]).fit(model)  # fmt: skip
+        quiet_trainer(max_epochs=-1, enable_checkpointing=False, default_root_dir=tmp_path, callbacks=[cb]).fit(model)  # fmt: skip
     assert [s for s, _ in cb.history] == [32, 64]
     assert all(r >= 8 for _, r in cb.history)  # CartPole episodes last at least 8 steps
     frames = log_video.call_args.args[2]

@@ -1,10 +1,10 @@
 """RL²: memory persists within a trial and resets between trials; a training step and a checkpoint round trip."""
 
-import lightning.pytorch as pl
 import pytest
 import torch
 
 from leyden_core.errors import LeydenConfigError
+from leyden_core.testing import quiet_trainer
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
 from leyden_rl.meta.tasks import BatchedTrialEnv
@@ -53,8 +53,7 @@ def test_replay_from_zero_state_reproduces_collection():
 def test_training_step_and_checkpoint_round_trip(task, tmp_path):
     model = _small(task=task, num_episodes=2, total_env_steps=2 * 16 * (5 if task == "bandit" else 20))
     before = [p.detach().clone() for p in model.policy.parameters()]
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer = quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path)  # fmt: skip
     trainer.fit(model)
     assert model.iterations == 2 and model.env_steps == model.hparams.total_env_steps
     after = list(model.policy.parameters())

@@ -8,18 +8,16 @@ import torch
 
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
+from leyden_core.testing import quiet_trainer
 from leyden_selfsup.linear_eval import LinearEval
 from leyden_selfsup.rotnet import RotNet
 
 
 def _trainer(tmp_path) -> pl.Trainer:
-    return pl.Trainer(
+    return quiet_trainer(
         max_epochs=1,
         limit_train_batches=3,
         limit_val_batches=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
 

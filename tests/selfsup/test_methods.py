@@ -9,6 +9,7 @@ import torch
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import import_object
+from leyden_core.testing import quiet_trainer
 from leyden_selfsup.plugin import METHODS, plugin
 
 TINY = {"backbone": "leyden_tiny_cnn", "image_size": 16}
@@ -26,13 +27,10 @@ def _build(path: str) -> pl.LightningModule:
 
 
 def _trainer(tmp_path, max_epochs: int = 2, **kwargs) -> pl.Trainer:
-    return pl.Trainer(
+    return quiet_trainer(
         max_epochs=max_epochs,
         limit_train_batches=2,
         limit_val_batches=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
         **kwargs,
     )

@@ -9,6 +9,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
+from leyden_core.testing import quiet_trainer
 from leyden_selfsup.noisy_student import NoisyStudent
 
 
@@ -25,13 +26,10 @@ def _model(**kwargs) -> NoisyStudent:
 
 
 def _trainer(tmp_path, **kwargs) -> pl.Trainer:
-    return pl.Trainer(
+    return quiet_trainer(
         max_epochs=3,
         limit_train_batches=2,
         limit_val_batches=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
         **kwargs,
     )
@@ -63,12 +61,9 @@ def test_rounds_teacher_and_pseudo_label_stats_are_checkpointed_and_resumed(tmp_
 
 
 def test_wrong_epoch_budget_is_a_config_error(tmp_path) -> None:
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_epochs=2,
         limit_train_batches=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
     with pytest.raises(LeydenConfigError, match="max_epochs: 3"):

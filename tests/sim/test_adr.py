@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from leyden_core.errors import LeydenConfigError
+from leyden_core.testing import quiet_trainer
 from leyden_sim.adr import ADR, ADRParam
 from leyden_sim.callbacks import ADRCallback
 from leyden_sim.physics import PhysicsRandomization
@@ -112,11 +113,8 @@ class _Tiny(pl.LightningModule):
 def test_callback_checkpoints_and_logs_ranges(tmp_path):
     adr = make_adr()
     adr.high["mass"] = 2.5
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_steps=2,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[ADRCallback(adr)],
         default_root_dir=tmp_path,
         enable_checkpointing=False,
@@ -125,11 +123,8 @@ def test_callback_checkpoints_and_logs_ranges(tmp_path):
     assert float(trainer.callback_metrics["adr/mass/high"]) == 2.5
     trainer.save_checkpoint(tmp_path / "a.ckpt")
     fresh = make_adr()
-    resumed = pl.Trainer(
+    resumed = quiet_trainer(
         max_steps=3,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[ADRCallback(fresh)],
         default_root_dir=tmp_path,
         enable_checkpointing=False,

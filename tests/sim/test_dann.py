@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-import lightning.pytorch as pl
 import pytest
 import torch
 
 from leyden_core.errors import LeydenConfigError
+from leyden_core.testing import quiet_trainer
 from leyden_sim.dann import DANN
 from leyden_sim.datamodules import SynDigitsDataModule, digits_randomization
 from leyden_sim.grl import dann_lambda, grad_reverse
@@ -46,13 +46,9 @@ def _fit(model, max_steps=4, **trainer_kwargs):
     data = SynDigitsDataModule(
         digits_randomization(), length=64, with_target=True, image_size=8, batch_size=16
     )
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_steps=max_steps,
-        accelerator="cpu",
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=1,
         num_sanity_val_steps=0,
         **trainer_kwargs,
@@ -84,12 +80,9 @@ def test_dann_training_step_updates_and_logs(objective):
 def test_source_only_path_needs_no_target():
     model = DANN(domain_weight=0.0, discriminator_width=16)
     data = SynDigitsDataModule(length=32, image_size=8, batch_size=16)
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_steps=2,
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
     )
     trainer.fit(model, datamodule=data)

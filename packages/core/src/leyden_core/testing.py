@@ -49,3 +49,12 @@ def run_distributed(fn: Callable[..., Any], world_size: int = 2, *args: Any) -> 
         return [
             torch.load(os.path.join(result_dir, f"rank{r}.pt"), weights_only=False) for r in range(world_size)
         ]
+
+
+def quiet_trainer(**kwargs: Any):
+    """A CPU ``Trainer`` without logger, progress bar or model summary: the BoringModel-style
+    fixture every plugin's tests build. Keyword arguments are passed on (and may override)."""
+    import lightning.pytorch as pl
+
+    defaults = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False, "enable_model_summary": False}
+    return pl.Trainer(**{**defaults, **kwargs})

@@ -1,0 +1,94 @@
+"""The one writer of ``benchmarks/results/<name>.json`` (the tidy shape of DESIGN.md).
+
+Every benchmark script describes its machine and its command the same way, so rows from
+different scripts (and different machines) can be compared by any tool without per-script parsing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def result_row(method: str, setting: str | None, seed: int | None, metric: str, value: float | None) -> dict:
+    """One tidy row; a non-finite or missing value becomes ``null`` ("never got there")."""
+    if value is not None:
+        value = float(value)
+        if not math.isfinite(value):
+            value = None
+    return {"method": method, "setting": setting, "seed": seed, "metric": metric, "value": value}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description(device: str = "cpu") -> str:
+    """Cores, CPU model, load when measured, torch version and threads, and the GPU if one was used."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    text = (
+        f"{os.cpu_count()}-core {platform.machine()} CPU ({cpu_model()}), load average {load:.1f} at the end, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)"
+    )
+    if device.startswith("cuda") and torch.cuda.is_available():
+        text += f", GPU {torch.cuda.get_device_name(torch.device(device))}"
+    return text
+
+
+def invoked_command() -> str:
+    """The command line that ran this script, as a user would type it from the repository root."""
+    script = Path(sys.argv[0])
+    try:
+        script = script.resolve().relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return shlex.join(["python", str(script), *sys.argv[1:]])
+
+
+def write_results(
+    name: str,
+    rows: list[dict],
+    *,
+    device: str = "cpu",
+    results_dir: Path | str | None = None,
+    **extra: Any,
+) -> Path:
+    """Write ``<results_dir>/<name>.json`` (default: ``results/`` beside the running script).
+
+    ``extra`` holds anything script-specific (a ``note``, per-setting details); it is stored beside
+    the standard keys, never instead of them.
+    """
+    bad = [r for r in rows if set(r) != {"method", "setting", "seed", "metric", "value"}]
+    if bad:
+        raise ValueError(f"rows must have exactly method/setting/seed/metric/value keys; got {bad[0]}")
+    directory = (
+        Path(results_dir) if results_dir is not None else Path(sys.argv[0]).resolve().parent / "results"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": name,
+        "command": invoked_command(),
+        "machine": machine_description(device),
+        "date": datetime.date.today().isoformat(),
+        **extra,
+        "rows": rows,
+    }
+    out = directory / f"{name}.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return out

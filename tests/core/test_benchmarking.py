@@ -1,0 +1,33 @@
+"""The shared benchmark-results writer produces DESIGN.md's tidy shape and refuses anything else."""
+
+import json
+import math
+
+import pytest
+
+from leyden_core.benchmarking import machine_description, result_row, write_results
+
+
+def test_write_results_tidy_shape(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["benchmarks/demo.py", "--seeds", "3"])
+    rows = [
+        result_row("leyden.PPO", "CartPole-v1", 0, "steps_to_475", 21504),
+        result_row("sb3.PPO", "CartPole-v1", 0, "steps_to_475", math.inf),
+    ]
+    out = write_results("demo", rows, results_dir=tmp_path, note="two rows")
+    data = json.loads(out.read_text())
+    assert out.name == "demo.json"
+    assert data["benchmark"] == "demo" and data["note"] == "two rows"
+    assert data["command"].endswith("demo.py --seeds 3") and data["command"].startswith("python ")
+    assert data["rows"][0]["value"] == 21504.0
+    assert data["rows"][1]["value"] is None  # never reached → null, not Infinity (invalid JSON)
+    assert "torch" in data["machine"] and "core" in data["machine"]
+
+
+def test_write_results_rejects_untidy_rows(tmp_path):
+    with pytest.raises(ValueError, match="method/setting/seed/metric/value"):
+        write_results("bad", [{"method": "x", "score": 1.0}], results_dir=tmp_path)
+
+
+def test_machine_description_names_threads():
+    assert "torch thread" in machine_description()

@@ -25,15 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import torch
 from scipy import stats
 
+from leyden_core.benchmarking import invoked_command, result_row, write_results
 from leyden_rl.meta.baselines.bandits import BANDIT_HPARAM_GRID, make_bandit_baselines
 from leyden_rl.meta.baselines.mdps import MDP_HPARAM_GRID, make_mdp_baselines
 from leyden_rl.meta.evaluate import run_trials
@@ -132,8 +131,7 @@ def main() -> None:
     if args.quick:
         args.trials, args.tune_trials = 200, 100
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    command = "python " + " ".join(sys.argv)
-    machine = f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}"
+    command = invoked_command()
     rows, extra = [], {}
     for setting in args.settings:
         family, task_kwargs = parse_setting(setting)
@@ -173,25 +171,8 @@ def main() -> None:
             )
             cells.append(f"{mean:.1f}{'' if worse else '*'} ({paper.get(method, '-')})")
             for metric, value in (("mean_total_reward", mean), ("stderr", sem)):
-                rows.append(
-                    {
-                        "method": f"leyden.{method}",
-                        "setting": setting,
-                        "seed": EVAL_SEED,
-                        "metric": metric,
-                        "value": round(value, 4),
-                    }
-                )
-        rows += [
-            {
-                "method": f"paper.{m}",
-                "setting": setting,
-                "seed": None,
-                "metric": "mean_total_reward",
-                "value": v,
-            }
-            for m, v in paper.items()
-        ]
+                rows.append(result_row(f"leyden.{method}", setting, EVAL_SEED, metric, round(value, 4)))
+        rows += [result_row(f"paper.{m}", setting, None, "mean_total_reward", v) for m, v in paper.items()]
         info["table_row"] = "| " + " | ".join(cells) + " |"
         print(f"{setting}: done in {time.time() - t0:.0f}s, {info}", flush=True)
     out = Path(
@@ -215,11 +196,10 @@ def main() -> None:
         print("| setup | " + " | ".join(methods) + " |")
         print("|" + "---|" * (len(methods) + 1))
         print("\n".join(lines))
-    out.write_text(json.dumps({
-        "benchmark": "rl2_table", "command": " && ".join(commands), "commands": commands, "machine": machine, "date": str(date.today()),
-        "trials": args.trials, "tune_trials": args.tune_trials, "settings": extra, "rows": rows,
-    }, indent=1))  # fmt: skip
-    print(f"\nwrote {out}")
+    write_results(
+        out.stem, rows, results_dir=out.parent, commands=commands,
+        trials=args.trials, tune_trials=args.tune_trials, settings=extra,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """SAC on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters, 1 torch thread).
 
 Per seed: env steps until the mean return of the last 10 training episodes reaches −200 (null if
-never within the budget), the final deterministic evaluation return (10 episodes), and env steps/s
-including training.
+never within the budget; training stops there, as in rl_cartpole.py), the deterministic evaluation
+return (10 episodes) of the policy at that point, and env steps/s including training.
 
     python benchmarks/rl_pendulum.py --quick        # 1 seed, 8k steps
     python benchmarks/rl_pendulum.py --seeds 5      # the full benchmark, 20k steps
@@ -51,13 +51,19 @@ def evaluate(act, episodes: int = 10, seed: int = 10_000) -> float:
     return float(np.mean(returns))
 
 
+class StopAtThreshold(pl.Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if steps_to_threshold([(s, r) for s, r, _ in pl_module.episode_log[-WINDOW:]]) is not None:
+            trainer.should_stop = True
+
+
 def run_leyden(seed: int, budget: int) -> tuple[int | None, float, float]:
     from leyden_rl.sac import SAC
 
     pl.seed_everything(seed, verbose=False)
     model = SAC(env_id="Pendulum-v1", total_env_steps=budget, seed=seed, **SAC_ZOO)
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)  # fmt: skip
+                         enable_model_summary=False, callbacks=[StopAtThreshold()])  # fmt: skip
     start = time.perf_counter()
     trainer.fit(model)
     sps = model.env_steps / (time.perf_counter() - start)
@@ -77,7 +83,7 @@ def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float]:
             for info in self.locals["infos"]:
                 if "episode" in info:
                     log.append((self.num_timesteps, float(info["episode"]["r"])))
-            return True
+            return steps_to_threshold(log[-WINDOW:]) is None
 
     hp = SAC_ZOO
     model = SAC("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1, seed=seed), learning_rate=hp["learning_rate"],
@@ -119,7 +125,8 @@ def main() -> None:
             )
     result = {
         "benchmark": "rl_pendulum", "command": ("python benchmarks/rl_pendulum.py " + " ".join(sys.argv[1:])).strip(),
-        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), torch {torch.__version__}, 1 torch thread",
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared; load average {os.getloadavg()[0]:.1f} at the end), "
+                   f"torch {torch.__version__}, 1 torch thread",
         "date": datetime.date.today().isoformat(), "rows": rows,
     }  # fmt: skip
     out = Path(__file__).parent / "results" / ("rl_pendulum_quick.json" if args.quick else "rl_pendulum.json")

@@ -4,7 +4,8 @@ For each seed (which also fixes the train/val/test split), every self-supervised
 ``leyden_tiny_cnn`` on all training images without labels; a logistic regression (standardized
 features, sklearn) is then fit on the frozen features of the labeled 1/5/10% and scored on the
 held-out test split. Baselines: the same regression on raw 8×8 pixels and on a random-init encoder.
-Noisy Student (teacher on 5% labels, one student round) is compared with its own teacher.
+Noisy Student (teacher on 5% labels, then ``--ns-rounds`` student rounds, each student the next
+teacher) is compared with its own supervised teacher; every round's test accuracy is recorded.
 
     python benchmarks/selfsup_digits.py --quick      # 1 seed, short pretraining (a few minutes)
     python benchmarks/selfsup_digits.py              # 3 seeds, full budget
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -49,8 +51,9 @@ METHODS = {
 }
 
 
-def trainer(epochs: int) -> pl.Trainer:
+def trainer(epochs: int, callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
     return pl.Trainer(
+        callbacks=callbacks,
         max_epochs=epochs,
         logger=False,
         enable_checkpointing=False,
@@ -72,6 +75,26 @@ def probe_accuracy(encode, seed: int, fraction: float, image_size: int) -> float
     return float(classifier.score(scaler.transform(x_test), y_test))
 
 
+class RoundTestAccuracy(pl.Callback):
+    """Test accuracy of the network each Noisy Student round ends with: [teacher, student 1, ...].
+
+    Callbacks see the epoch end before the module does, i.e. before the student becomes the teacher.
+    """
+
+    def __init__(self) -> None:
+        self.accuracies: list[float] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: NoisyStudent) -> None:
+        if (trainer.current_epoch + 1) % module.hparams.epochs_per_round:
+            return
+        images, labels = trainer.datamodule.test.tensors
+        module.net.eval()
+        with torch.no_grad():
+            predictions = module.net(images, "classifier").argmax(1)
+        module.net.train()
+        self.accuracies.append((predictions == labels).float().mean().item())
+
+
 def encoder_of(net: torch.nn.Module):
     net.eval()
 
@@ -82,7 +105,66 @@ def encoder_of(net: torch.nn.Module):
     return encode
 
 
-def run(seeds: list[int], epochs: int, ns_epochs: int, save) -> list[dict]:
+def noisy_student(seed: int, config: dict, add) -> None:
+    """Teacher on 5% labels, then ``config["rounds"]`` student rounds; test accuracy after each round."""
+    pl.seed_everything(seed)
+    student = NoisyStudent(backbone="leyden_tiny_cnn", image_size=16, **config)
+    data = DigitsDataModule(image_size=16, batch_size=64, train_on="all", labeled_fraction=0.05, seed=seed)
+    rounds = RoundTestAccuracy()
+    start = time.perf_counter()
+    trainer((config["rounds"] + 1) * config["epochs_per_round"], callbacks=[rounds]).fit(student, data)
+    add("leyden.NoisyStudent", "train", seed, "seconds", time.perf_counter() - start)
+    add("leyden.NoisyStudent.teacher", "5% labels", seed, "test_acc", rounds.accuracies[0])
+    for index, accuracy in enumerate(rounds.accuracies[1:-1], start=1):
+        add(f"leyden.NoisyStudent.round{index}", "5% labels", seed, "test_acc", accuracy)
+    add("leyden.NoisyStudent", "5% labels", seed, "test_acc", rounds.accuracies[-1])
+
+
+def pretraining(seed: int, epochs: int, add) -> None:
+    """Baselines and every self-supervised method: linear-probe test accuracy at each label share."""
+    for fraction in FRACTIONS:
+        add(
+            "raw_pixels",
+            f"{fraction:.0%} labels",
+            seed,
+            "test_acc",
+            probe_accuracy(lambda im: im.flatten(1).numpy(), seed, fraction, 8),
+        )
+    pl.seed_everything(seed)
+    random_net = SimCLR(**COMMON).net
+    for fraction in FRACTIONS:
+        add(
+            "random_init",
+            f"{fraction:.0%} labels",
+            seed,
+            "test_acc",
+            probe_accuracy(encoder_of(random_net), seed, fraction, 16),
+        )
+    for name, (cls, kwargs) in METHODS.items():
+        pl.seed_everything(seed)
+        model = cls(**kwargs)
+        data = DigitsDataModule(
+            image_size=kwargs["image_size"],
+            batch_size=128,
+            train_on="all",
+            seed=seed,
+            labeled_fraction=0.01,
+            drop_last=True,
+        )  # pretraining ignores labels
+        start = time.perf_counter()
+        trainer(epochs).fit(model, data)
+        add(f"leyden.{name}", "pretrain", seed, "seconds", time.perf_counter() - start)
+        for fraction in FRACTIONS:
+            add(
+                f"leyden.{name}",
+                f"{fraction:.0%} labels",
+                seed,
+                "test_acc",
+                probe_accuracy(encoder_of(model.net), seed, fraction, kwargs["image_size"]),
+            )
+
+
+def run(seeds: list[int], epochs: int, ns_config: dict, noisy_student_only: bool, save) -> list[dict]:
     """Every row as it is measured; ``save(rows)`` after each seed, so a cut-off run keeps what it measured."""
     rows = []
 
@@ -91,64 +173,9 @@ def run(seeds: list[int], epochs: int, ns_epochs: int, save) -> list[dict]:
         print(f"{method:22s} {setting:12s} seed={seed} {metric}={value:.4f}", flush=True)
 
     for seed in seeds:
-        for fraction in FRACTIONS:
-            add(
-                "raw_pixels",
-                f"{fraction:.0%} labels",
-                seed,
-                "test_acc",
-                probe_accuracy(lambda im: im.flatten(1).numpy(), seed, fraction, 8),
-            )
-        pl.seed_everything(seed)
-        random_net = SimCLR(**COMMON).net
-        for fraction in FRACTIONS:
-            add(
-                "random_init",
-                f"{fraction:.0%} labels",
-                seed,
-                "test_acc",
-                probe_accuracy(encoder_of(random_net), seed, fraction, 16),
-            )
-        for name, (cls, kwargs) in METHODS.items():
-            pl.seed_everything(seed)
-            model = cls(**kwargs)
-            data = DigitsDataModule(
-                image_size=kwargs["image_size"],
-                batch_size=128,
-                train_on="all",
-                seed=seed,
-                labeled_fraction=0.01,
-                drop_last=True,
-            )  # pretraining ignores labels
-            start = time.perf_counter()
-            trainer(epochs).fit(model, data)
-            add(f"leyden.{name}", "pretrain", seed, "seconds", time.perf_counter() - start)
-            for fraction in FRACTIONS:
-                add(
-                    f"leyden.{name}",
-                    f"{fraction:.0%} labels",
-                    seed,
-                    "test_acc",
-                    probe_accuracy(encoder_of(model.net), seed, fraction, kwargs["image_size"]),
-                )
-        pl.seed_everything(seed)
-        student = NoisyStudent(
-            backbone="leyden_tiny_cnn", image_size=16, rounds=1, epochs_per_round=ns_epochs
-        )
-        data = DigitsDataModule(
-            image_size=16, batch_size=64, train_on="all", labeled_fraction=0.05, seed=seed
-        )
-        trainer(2 * ns_epochs).fit(student, data)
-        test_images, test_labels = data.test.tensors
-        for method, net in (
-            ("leyden.NoisyStudent.teacher", student.teacher),
-            ("leyden.NoisyStudent", student.net),
-        ):
-            with torch.no_grad():
-                accuracy = (
-                    (net.eval()(test_images, "classifier").argmax(1) == test_labels).float().mean().item()
-                )
-            add(method, "5% labels", seed, "test_acc", accuracy)
+        noisy_student(seed, ns_config, add)
+        if not noisy_student_only:
+            pretraining(seed, epochs, add)
         save(rows)
     return rows
 
@@ -172,20 +199,46 @@ def summarize(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed, 8 pretraining epochs")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 seed, 8 pretraining epochs, 2 Noisy Student rounds of 10"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20, help="pretraining epochs per method")
     parser.add_argument("--ns-epochs", type=int, default=30, help="Noisy Student epochs per round")
-    args = parser.parse_args()
-    seeds, epochs, ns_epochs = (
-        ([0], 8, 15) if args.quick else (list(range(args.seeds)), args.epochs, args.ns_epochs)
+    parser.add_argument("--ns-rounds", type=int, default=3, help="Noisy Student rounds after the teacher")
+    parser.add_argument("--ns-pseudo-labels", choices=("hard", "soft"), default="hard")
+    parser.add_argument("--ns-lr-schedule", choices=("constant", "cosine"), default="constant")
+    parser.add_argument("--ns-threshold", type=float, default=0.7, help="pseudo-label confidence threshold")
+    parser.add_argument(
+        "--ns-strong-aug",
+        action="store_true",
+        help="add affine (±15°) and Cutout (p 0.5) to the crop + jitter noise, for teacher and student alike",
     )
+    parser.add_argument(
+        "--noisy-student-only",
+        action="store_true",
+        help="skip the pretraining methods; writes results/selfsup_digits_noisy_student.json",
+    )
+    args = parser.parse_args()
+    seeds, epochs = ([0], 8) if args.quick else (list(range(args.seeds)), args.epochs)
+    ns_config = {
+        "rounds": 2 if args.quick else args.ns_rounds,
+        "epochs_per_round": 10 if args.quick else args.ns_epochs,
+        "pseudo_labels": args.ns_pseudo_labels,
+        "confidence_threshold": args.ns_threshold,
+        "lr_schedule": args.ns_lr_schedule,
+        "augment": {"affine_degrees": 15.0, "erase_p": 0.5} if args.ns_strong_aug else None,
+    }
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     start = time.perf_counter()
-    command = "python benchmarks/selfsup_digits.py" + (
-        " --quick" if args.quick else f" --seeds {args.seeds} --epochs {epochs} --ns-epochs {ns_epochs}"
+    command = " ".join(["python benchmarks/selfsup_digits.py", *sys.argv[1:]])
+    name = (
+        "selfsup_digits_quick.json"
+        if args.quick
+        else "selfsup_digits_noisy_student.json"
+        if args.noisy_student_only
+        else "selfsup_digits.json"
     )
-    name = "selfsup_digits_quick.json" if args.quick else "selfsup_digits.json"
     out = Path(__file__).parent / "results" / name
 
     def save(rows: list[dict]) -> None:
@@ -194,11 +247,12 @@ def main() -> None:
             "command": command,
             "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), torch {torch.__version__}",
             "date": date.today().isoformat(),
+            "noisy_student": ns_config,
             "rows": rows,
         }
         out.write_text(json.dumps(result, indent=1))
 
-    rows = run(seeds, epochs, ns_epochs, save)
+    rows = run(seeds, epochs, ns_config, args.noisy_student_only, save)
     print(summarize(rows))
     print(f"total {time.perf_counter() - start:.0f} s; wrote {out}")
 

@@ -8,9 +8,11 @@ ratio is Leyden images/s over plain images/s (1.0 = no framework overhead).
 
     python benchmarks/selfsup_throughput.py --quick   # batch 32, 2 timed steps per side, 2 alternations
     python benchmarks/selfsup_throughput.py           # batch 256, 10 timed steps per side, 3 alternations
+    python benchmarks/selfsup_throughput.py --steps 2 --repeats 2   # batch 256, what fits a shared CPU
 
-(On one CPU thread a batch-256 step of ResNet-18 at 32 px is ~1 TFLOP of work, minutes per step on a
-shared 2-core machine, so --quick shrinks the batch; the code path is the same.)
+(On one CPU thread a batch-256 step of ResNet-18 at 32 px is ~1 TFLOP of work, about a minute per
+step on a shared 2-core machine, so --quick shrinks the batch; the code path is the same.) The 1-minute
+load average at the start and end goes into the JSON, since other jobs on the machine add noise.
 """
 
 from __future__ import annotations
@@ -123,8 +125,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 32 with --quick, else 256")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per side and alternation")
+    parser.add_argument("--repeats", type=int, default=None, help="alternations of the two sides")
     args = parser.parse_args()
-    steps, repeats = (2, 2) if args.quick else (10, 3)
+    steps = args.steps or (2 if args.quick else 10)
+    repeats = args.repeats or (2 if args.quick else 3)
+    load_at_start = os.getloadavg()[0]
     args.batch_size = args.batch_size or (32 if args.quick else 256)
     warmup = 1
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
@@ -163,12 +169,17 @@ def main() -> None:
     command = "python benchmarks/selfsup_throughput.py" + (" --quick" if args.quick else "")
     if args.batch_size != (32 if args.quick else 256):
         command += f" --batch-size {args.batch_size}"
+    command += f" --steps {steps}" if args.steps else ""
+    command += f" --repeats {repeats}" if args.repeats else ""
+    load = {"start": load_at_start, "end": os.getloadavg()[0]}
+    print(f"1-minute load average: {load['start']:.2f} at the start, {load['end']:.2f} at the end")
     result = {
         "benchmark": "selfsup_throughput",
         "command": command,
         "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), {threads} torch thread, "
         f"torch {torch.__version__}",
         "date": date.today().isoformat(),
+        "load_average_1min": load,
         "rows": rows,
     }
     out = (

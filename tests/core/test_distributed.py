@@ -40,4 +40,20 @@ def test_gather_with_grad_matches_single_process():
 
 def test_single_process_helpers_are_identities():
     x = torch.randn(3, 2)
-    assert distributed.gather_with_grad(x) is x and distributed.world_size() == 1 and distributed.rank() == 0
+    assert (
+        distributed.gather_with_grad(x) is x
+        and distributed.gather_uneven(x) is x
+        and distributed.world_size() == 1
+        and distributed.rank() == 0
+    )
+
+
+def _uneven_rows(rank: int, world_size: int) -> torch.Tensor:
+    rows = torch.arange(3 + 2 * rank, dtype=torch.int64)[:, None].repeat(1, 2) + 100 * rank
+    return distributed.gather_uneven(rows)
+
+
+def test_gather_uneven_keeps_every_rank_rows_in_rank_order():
+    results = run_distributed(_uneven_rows, 2)
+    expected = torch.cat([torch.arange(3)[:, None].repeat(1, 2), torch.arange(5)[:, None].repeat(1, 2) + 100])
+    assert torch.equal(results[0], expected) and torch.equal(results[1], expected)

@@ -20,8 +20,10 @@ TINY = {
 MODELS = {
     path.rsplit(".", 1)[1]: path
     for path in plugin.models
-    if path.startswith("leyden_rl.") and ".meta." not in path
-}
+    if path.startswith("leyden_rl.")
+    and not path.startswith(("leyden_rl.meta.", "leyden_rl.imitation.", "leyden_rl.curl."))
+}  # imitation methods are not online RL modules (test_imitation_methods.py covers them); CURL (pixel SAC on
+# dm_control) is covered by its own test file
 
 
 def _trainer(tmp_path, **kw):

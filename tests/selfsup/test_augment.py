@@ -12,7 +12,7 @@ from leyden_selfsup.jigsaw import maximal_hamming_permutations, random_tiles
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_views_have_the_requested_shape_and_range(channels: int) -> None:
-    augment = ViewAugment(12, channels, blur_p=0.5, solarize_p=0.5)
+    augment = ViewAugment(12, channels, blur_p=0.5, solarize_p=0.5, affine_degrees=15, erase_p=0.5)
     views = augment(torch.rand(16, channels, 20, 20))
     assert views.shape == (16, channels, 12, 12)
     assert views.min() >= 0.0 and views.max() <= 1.0

@@ -1,6 +1,6 @@
 """Everything that must be exact across ranks, checked in ONE pair of gloo processes (spawning is
-the slow part): the contrastive losses and their gradients, the probe and kNN reduces, and MoCo v2's
-shuffle-BN and queue.
+the slow part): the contrastive losses and their gradients, the probe and kNN reduces, MoCo v2's
+shuffle-BN and queue, and Noisy Student's per-rank labeled batches.
 
 The loss check emulates what DDP does: each rank encodes its share of the batch, gathers what the
 method gathers, computes the loss, back-propagates, and averages parameter gradients over ranks.
@@ -17,6 +17,7 @@ from leyden_core.testing import run_distributed
 from leyden_selfsup.evaluation import KNNAccuracy, OnlineLinearProbe
 from leyden_selfsup.losses import info_nce_queue, nt_xent, symmetric_info_nce
 from leyden_selfsup.moco_v2 import MoCoV2
+from leyden_selfsup.noisy_student import endless_labeled_batches
 
 from .test_evaluation import _brute_force_knn, _data
 
@@ -128,11 +129,25 @@ def test_moco_shuffled_keys_return_to_their_rank_and_queue_holds_all_ranks(per_r
     torch.testing.assert_close(ranks[0]["queue"][:8], all_keys, atol=1e-5, rtol=1e-5)
 
 
+def _labeled_draws(rank: int, world_size: int) -> list[int]:
+    torch.manual_seed(0)  # the same seed on every rank, as seed_everything gives under DDP
+    labeled = torch.utils.data.TensorDataset(torch.arange(20), torch.zeros(20, dtype=torch.long))
+    batches = endless_labeled_batches(labeled, batch_size=4)
+    return [i for _ in range(25) for i in next(batches)[0].tolist()]
+
+
+def test_noisy_student_ranks_draw_disjoint_labeled_samples_covering_the_set(per_rank) -> None:
+    draws = [set(r["labeled"]) for r in per_rank]
+    assert not draws[0] & draws[1]
+    assert draws[0] | draws[1] == set(range(20))  # 100 draws from each 10-sample shard cover it
+
+
 def _everything(rank: int, world_size: int) -> dict:
     return {
         "losses": _ranked(rank, world_size),
         "metrics": _ranked_metrics(rank, world_size),
         "moco": _keys_and_queue(rank, world_size),
+        "labeled": _labeled_draws(rank, world_size),
     }
 
 

@@ -68,3 +68,15 @@ def test_wrong_epoch_budget_is_a_config_error(tmp_path) -> None:
     )
     with pytest.raises(LeydenConfigError, match="max_epochs: 3"):
         trainer.fit(_model(), _digits())
+
+
+def test_cosine_schedule_restarts_with_every_student(tmp_path) -> None:
+    rates: list[float] = []
+
+    class RecordLearningRate(pl.Callback):
+        def on_train_batch_start(self, trainer, *_) -> None:
+            rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    _trainer(tmp_path, callbacks=[RecordLearningRate()]).fit(_model(lr_schedule="cosine"), _digits())
+    assert rates[0] == rates[2] == rates[4] == pytest.approx(1e-3)  # every round starts at the full rate
+    assert rates[1] == rates[3] == rates[5] == pytest.approx(0.5e-3)  # half-way down its cosine

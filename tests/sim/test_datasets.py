@@ -74,3 +74,14 @@ def test_datamodule_combines_source_and_target():
     assert (ty == -1).all() and sy.min() >= 0  # real labels never reach training
     images, labels = next(iter(data.test_dataloader()))
     assert images.shape[1:] == (1, 8, 8) and labels.min() >= 0
+
+
+def test_sensor_binarizes_then_counts_ink_per_block_like_the_scanner():
+    dataset = syn_digits(digits_randomization(), length=4, image_size=8, sensor_size=8, levels=None)
+    plain = syn_digits(
+        digits_randomization(), length=4, image_size=8, sensor_size=8, levels=None, binarize=None
+    )
+    image = dataset[2][0]
+    # a binary 32×32 bitmap averaged over 4×4 blocks: every value is a multiple of 1/16
+    assert torch.allclose(image * 16, (image * 16).round(), atol=1e-5)
+    assert not torch.allclose(plain[2][0] * 16, (plain[2][0] * 16).round(), atol=1e-5)

@@ -65,6 +65,21 @@ def gather(tensor: torch.Tensor) -> torch.Tensor:
     return torch.cat(gathered, dim=0)
 
 
+@torch.no_grad()
+def gather_uneven(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor`` from every rank along dim 0 when its length differs per rank.
+
+    ``all_gather`` needs equal shapes, so each rank pads to the longest, gathers, and trims.
+    """
+    if not is_distributed():
+        return tensor
+    counts = gather(torch.tensor([len(tensor)], device=tensor.device))
+    padded = tensor.new_zeros(int(counts.max()), *tensor.shape[1:])
+    padded[: len(tensor)] = tensor
+    chunks = gather(padded).split(len(padded))
+    return torch.cat([chunk[:n] for chunk, n in zip(chunks, counts.tolist())])
+
+
 def local_offset(local_batch_size: int) -> int:
     """Index of this rank's first sample in a tensor returned by :func:`gather_with_grad`."""
     return rank() * local_batch_size

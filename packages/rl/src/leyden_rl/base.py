@@ -20,6 +20,7 @@ import math
 import random
 from typing import Any
 
+import gymnasium as gym
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -30,8 +31,20 @@ from leyden_core.distributed import rank
 from leyden_rl.envs import env_seeds, make_env, make_vector_env
 
 
-class _Steps(IterableDataset):
-    """``length`` dummy batches: the Trainer's loop counter, not data (no DistributedSampler needed)."""
+def _action_repeat(env: gym.Env) -> int:
+    """Simulator steps per ``env.step``: the ``action_repeat`` a wrapper declares, else 1."""
+    try:
+        return int(env.get_wrapper_attr("action_repeat"))
+    except AttributeError:
+        return 1
+
+
+class StepsDataset(IterableDataset):
+    """``length`` dummy batches: the Trainer's loop counter, not data (no DistributedSampler needed).
+
+    Every RL method here collects its own experience inside ``training_step``; the Trainer still
+    needs a dataloader to drive the loop, and this one only says how many iterations there are.
+    """
 
     def __init__(self, length: int) -> None:
         self.length = length
@@ -41,6 +54,11 @@ class _Steps(IterableDataset):
 
     def __len__(self) -> int:
         return self.length
+
+
+def steps_dataloader(iterations: int) -> DataLoader:
+    """The dataloader of an RL LightningModule: ``iterations`` training steps, one dummy index each."""
+    return DataLoader(StepsDataset(iterations), batch_size=None)
 
 
 class OnlineRLModule(pl.LightningModule):
@@ -59,6 +77,8 @@ class OnlineRLModule(pl.LightningModule):
         self.automatic_optimization = False
         probe = make_env(env_id, env_kwargs=env_kwargs)  # spaces (and bad ids/extras) known at construction
         self.observation_space, self.action_space = probe.observation_space, probe.action_space
+        # Simulator steps per env step (pixel/DMC envs repeat actions); env_steps counts simulator steps.
+        self.action_repeat = _action_repeat(probe)
         probe.close()
         self.env_id, self.num_envs, self.total_env_steps, self.seed = env_id, num_envs, total_env_steps, seed
         self.vectorization, self.env_kwargs = vectorization, env_kwargs
@@ -76,8 +96,7 @@ class OnlineRLModule(pl.LightningModule):
         raise NotImplementedError
 
     def train_dataloader(self) -> DataLoader:
-        iterations = math.ceil(self.total_env_steps / self.steps_per_iteration)
-        return DataLoader(_Steps(iterations), batch_size=None)
+        return steps_dataloader(math.ceil(self.total_env_steps / self.steps_per_iteration))
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.envs is None:
@@ -117,7 +136,7 @@ class OnlineRLModule(pl.LightningModule):
     def step_envs(self, actions: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Step every env; record finished episodes; returns (next_obs, rewards, terminated, truncated, info)."""
         next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
-        self.env_steps += self.num_envs
+        self.env_steps += self.num_envs * self.action_repeat
         final = info.get("final_info")
         if final is not None and "episode" in final:
             mask = final["_episode"]

@@ -5,8 +5,9 @@ Each ``training_step``:
 1. act ε-greedily for ``train_freq`` vector steps (ε decays linearly from 1 to
    ``exploration_final_eps`` over ``exploration_fraction`` of the budget; uniformly random before
    ``learning_starts``) and store the transitions in the preallocated replay buffer;
-2. refresh the target network when ``target_update_interval`` env steps have passed since the last
-   refresh — a hard copy with ``tau = 1``, Polyak averaging with ``tau < 1``;
+2. refresh the target network once per ``target_update_interval`` env steps — a hard copy with
+   ``tau = 1``, Polyak averaging with ``tau < 1`` (k refreshes due since the last iteration are
+   applied as one average with weight ``1 − (1 − tau)^k``, which is what k separate ones give);
 3. take ``gradient_steps`` minibatch steps on the Huber TD error toward the (n-step) Double-DQN
    target ``R + γ^k · Q_target(s', argmax_a Q(s', a))``.
 """
@@ -122,9 +123,10 @@ class DQN(OnlineRLModule):
         eps = self.collect()
         metrics: dict[str, Any] = {"train/epsilon": eps}
         if self.env_steps >= hp.learning_starts:
-            if self.env_steps - self.last_target_update >= hp.target_update_interval:
-                polyak_update(self.q_target, self.q, hp.tau)
-                self.last_target_update = self.env_steps
+            refreshes = (self.env_steps - self.last_target_update) // hp.target_update_interval
+            if refreshes:  # the refreshes due since the last iteration, folded into one average
+                polyak_update(self.q_target, self.q, 1.0 - (1.0 - hp.tau) ** refreshes)
+                self.last_target_update += refreshes * hp.target_update_interval
             metrics["train/td_loss"] = self.update()
         self.end_iteration(metrics)
 

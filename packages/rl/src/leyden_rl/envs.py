@@ -72,6 +72,11 @@ def make_env(
         env_kwargs.setdefault("frameskip", 1)  # AtariPreprocessing skips frames itself
     elif is_mujoco(env_id):
         _require("mujoco", "mujoco", env_id)
+    elif env_id.startswith("dmc/"):
+        _require("dm_control", "dmc", env_id)
+        import leyden_rl.dmc  # noqa: F401  (registers the dmc/<domain>-<task> ids)
+    elif env_id.startswith("pixels/"):
+        import leyden_rl.pixels  # noqa: F401  (registers the pixels/<id> ids)
     try:
         env = gym.make(env_id, render_mode=render_mode, **env_kwargs)
     except gym.error.Error as err:

@@ -162,4 +162,45 @@ def sac_alpha_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entro
     return -(log_alpha * (log_prob.detach() + target_entropy)).mean()
 
 
+# ----------------------------------------------------------------------------- behaviour cloning
+
+BC_LOSSES = ("cross_entropy", "mse", "gaussian_nll")
+
+
+def behaviour_cloning_loss(
+    output: torch.Tensor, actions: torch.Tensor, kind: str, log_std: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Negative log-likelihood of the expert's actions under the policy (behaviour cloning).
+
+    * ``cross_entropy``: ``output`` are logits (..., A), ``actions`` integer indices — the exact
+      NLL of a categorical policy.
+    * ``mse``: ``output`` is the action mean; ``½·‖a − μ‖²`` is the Gaussian NLL with a fixed unit
+      variance up to a constant. Right for a deterministic expert: the variance carries no
+      information, and a learned one only rescales the gradient.
+    * ``gaussian_nll``: diagonal Gaussian with the state-independent ``log_std`` learned too — for
+      stochastic (e.g. human or noisy) demonstrations whose spread the policy should reproduce.
+    """
+    if kind == "cross_entropy":
+        return F.cross_entropy(output.flatten(0, -2), actions.long().flatten())
+    if kind == "mse":
+        return 0.5 * (output - actions).pow(2).sum(-1).mean()
+    if kind == "gaussian_nll":
+        z = (actions - output) / log_std.exp()
+        return (0.5 * z.pow(2) + log_std).sum(-1).mean()
+    raise ValueError(f"unknown behaviour cloning loss {kind!r}; use one of {BC_LOSSES}")
+
+
+# ----------------------------------------------------------------------------------------- CURL
+
+
+def curl_contrastive_loss(z_anchor: torch.Tensor, z_key: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """CURL's InfoNCE (Laskin et al., 2020): bilinear logits ``z_aᵀ W z_k`` between every anchor and
+    every key of the batch; each anchor's positive is its own key (the diagonal), the others are
+    negatives. Subtracting each row's max changes no softmax but keeps the logits in range.
+    """
+    logits = z_anchor @ w @ z_key.T
+    logits = logits - logits.max(dim=1, keepdim=True).values
+    return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+
+
 # ----------------------------------------------------------------------------------------- targets

@@ -56,6 +56,33 @@ class NatureCNN(nn.Module):
         return self.fc(self.conv(obs.float() / 255.0))
 
 
+class PixelEncoder(nn.Module):
+    """CURL's / SAC-AE's encoder for (C, 84, 84) uint8 stacks: 4 conv layers of ``filters`` 3×3 (first
+    stride 2), a linear map to ``features``, LayerNorm and tanh (Laskin et al., 2020, Table 3).
+
+    The bounded, normalised output keeps the critic's inputs on one scale while the encoder itself
+    is being trained by the critic and the contrastive loss.
+    """
+
+    def __init__(self, in_channels: int, image_size: int, features: int = 50, filters: int = 32) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(in_channels, filters, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+        )  # fmt: skip
+        with torch.no_grad():
+            n = self.conv(torch.zeros(1, in_channels, image_size, image_size)).shape[1]
+        self.head = nn.Sequential(nn.Linear(n, features), nn.LayerNorm(features), nn.Tanh())
+        self.num_features = features
+        _orthogonal(self, math.sqrt(2))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(obs.float() / 255.0))
+
+
 class FlattenMLP(nn.Module):
     """MLP encoder for vector observations (flattened), exposing ``num_features``."""
 

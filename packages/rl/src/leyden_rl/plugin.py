@@ -4,6 +4,18 @@ from leyden_core.plugins import LeydenPlugin
 
 plugin = LeydenPlugin(
     name="rl",
-    models=("leyden_rl.ppo.PPO", "leyden_rl.dqn.DQN", "leyden_rl.sac.SAC", "leyden_rl.meta.rl2.RL2"),
-    datamodules=(),
+    models=(
+        "leyden_rl.ppo.PPO",
+        "leyden_rl.dqn.DQN",
+        "leyden_rl.sac.SAC",
+        "leyden_rl.curl.CURL",
+        "leyden_rl.meta.rl2.RL2",
+        "leyden_rl.imitation.bc.BehaviourCloning",
+        "leyden_rl.imitation.dagger.DAgger",
+        "leyden_rl.imitation.one_shot.OneShotImitation",
+    ),
+    datamodules=(
+        "leyden_rl.imitation.demonstrations.DemonstrationDataModule",
+        "leyden_rl.imitation.one_shot.OneShotParticleDataModule",
+    ),
 )

@@ -5,16 +5,17 @@ Each ``training_step`` is one PPO iteration:
 1. collect ``num_steps`` steps from each of ``num_envs`` envs with the current policy;
 2. compute GAE(λ) advantages — a time-limit truncation bootstraps from V(final observation), a
    true termination from 0 (:func:`leyden_rl.advantages.gae`);
-3. :meth:`PPO.ppo_update`: ``update_epochs`` passes of minibatch SGD on the clipped objective,
-   with optional value clipping, an entropy bonus, gradient-norm clipping, and linearly annealed
-   learning rate and clip range.
+3. :meth:`PPOUpdate.ppo_update`: ``update_epochs`` passes of minibatch SGD on the clipped
+   objective, with optional value clipping, an entropy bonus, gradient-norm clipping, and linearly
+   annealed learning rate and clip range.
 
-Reuse point for recurrent variants (RL²): :meth:`PPO.ppo_update` takes a dict of (T, N, ...)
-rollout tensors and touches the policy only through two methods a subclass overrides —
-:meth:`PPO.minibatches` (default: shuffle all T·N steps; a recurrent policy splits along the env
-axis instead, keeping each env's sequence whole) and :meth:`PPO.evaluate_actions` (default: the
-feed-forward policy; a recurrent one replays the GRU from the hidden state stored at the start of
-the rollout). Losses, schedules, gradient clipping and DDP gradient averaging stay shared.
+Reuse point for recurrent variants (RL²): the update lives in the mixin :class:`PPOUpdate`, which
+both :class:`PPO` and :class:`leyden_rl.meta.rl2.RL2` inherit. It takes a dict of (T, N, ...)
+rollout tensors and touches the policy only through two methods each class defines —
+``minibatches`` (PPO: shuffle all T·N steps; a recurrent policy splits along the env axis instead,
+keeping each env's sequence whole) and ``evaluate_actions`` (PPO: the feed-forward policy; a
+recurrent one replays the GRU from the hidden state stored at the start of the rollout). Losses,
+schedules, gradient clipping and DDP gradient averaging stay shared.
 """
 
 from __future__ import annotations
@@ -36,7 +37,59 @@ def linear_schedule(start: float, progress: float, anneal: bool) -> float:
     return start * max(0.0, 1.0 - progress) if anneal else start
 
 
-class PPO(OnlineRLModule):
+class PPOUpdate:
+    """PPO's update over one batch of rollouts, mixed into a manual-optimization LightningModule.
+
+    The host class provides ``self.policy`` (the module whose gradient norm is clipped), hparams
+    ``learning_rate, anneal_lr, clip_range, anneal_clip, clip_range_vf, update_epochs, vf_coef,
+    ent_coef, max_grad_norm, normalize_advantage``, and the two policy-specific methods below.
+    """
+
+    def minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
+        """Split one update's (T, N, ...) tensors into minibatches."""
+        raise NotImplementedError
+
+    def evaluate_actions(
+        self, mb: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(log_prob, entropy, value)`` of the minibatch's actions under the current policy."""
+        raise NotImplementedError
+
+    def ppo_update(self, data: dict[str, torch.Tensor], progress: float) -> dict[str, float]:
+        """``update_epochs`` × minibatch passes of the PPO loss over one rollout.
+
+        ``data`` holds (T, N, ...) tensors ``obs, actions, log_probs, values, advantages, returns``
+        (plus anything the host's :meth:`minibatches`/:meth:`evaluate_actions` need).
+        ``progress`` ∈ [0, 1] drives the learning-rate and clip-range annealing.
+        """
+        hp = self.hparams
+        opt = self.optimizers()
+        lr = linear_schedule(hp.learning_rate, progress, hp.anneal_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        clip = linear_schedule(hp.clip_range, progress, hp.anneal_clip)
+        sums: dict[str, float] = {}
+        n = 0
+        for _ in range(hp.update_epochs):
+            for mb in self.minibatches(data):
+                log_prob, entropy, value = self.evaluate_actions(mb)
+                loss, parts = ppo_loss(
+                    log_prob, mb["log_probs"], mb["advantages"], value, mb["returns"], mb["values"], entropy,
+                    clip, hp.clip_range_vf, hp.vf_coef, hp.ent_coef, hp.normalize_advantage,
+                )  # fmt: skip
+                opt.zero_grad(set_to_none=True)
+                self.manual_backward(loss)
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), hp.max_grad_norm)
+                opt.step()
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n += 1
+        metrics = {f"train/{k}": float(v) / n for k, v in sums.items()}
+        metrics.update({"train/lr": lr, "train/clip_range": clip})
+        return metrics
+
+
+class PPO(PPOUpdate, OnlineRLModule):
     """PPO for Discrete or Box actions; MLP policies for vectors, a shared NatureCNN for image stacks.
 
     Args:
@@ -152,41 +205,8 @@ class PPO(OnlineRLModule):
         metrics = self.ppo_update(data, progress)
         self.end_iteration(metrics)
 
-    def ppo_update(self, data: dict[str, torch.Tensor], progress: float) -> dict[str, float]:
-        """``update_epochs`` × minibatch passes of the PPO loss over one rollout (the RL² reuse point).
-
-        ``data`` holds (T, N, ...) tensors ``obs, actions, log_probs, values, advantages, returns``
-        (plus anything a subclass's :meth:`minibatches`/:meth:`evaluate_actions` need).
-        ``progress`` ∈ [0, 1] drives the learning-rate and clip-range annealing.
-        """
-        hp = self.hparams
-        opt = self.optimizers()
-        lr = linear_schedule(hp.learning_rate, progress, hp.anneal_lr)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        clip = linear_schedule(hp.clip_range, progress, hp.anneal_clip)
-        sums: dict[str, float] = {}
-        n = 0
-        for _ in range(hp.update_epochs):
-            for mb in self.minibatches(data):
-                log_prob, entropy, value = self.evaluate_actions(mb)
-                loss, parts = ppo_loss(
-                    log_prob, mb["log_probs"], mb["advantages"], value, mb["returns"], mb["values"], entropy,
-                    clip, hp.clip_range_vf, hp.vf_coef, hp.ent_coef, hp.normalize_advantage,
-                )  # fmt: skip
-                opt.zero_grad(set_to_none=True)
-                self.manual_backward(loss)
-                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), hp.max_grad_norm)
-                opt.step()
-                for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                n += 1
-        metrics = {f"train/{k}": float(v) / n for k, v in sums.items()}
-        metrics.update({"train/lr": lr, "train/clip_range": clip})
-        return metrics
-
     def minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffle all T·N steps into minibatches of ``batch_size`` (override for recurrent policies)."""
+        """Shuffle all T·N steps into minibatches of ``batch_size``."""
         flat = {k: v.flatten(0, 1) for k, v in data.items()}
         total = next(iter(flat.values())).shape[0]
         perm = torch.randperm(total, device=self.device)

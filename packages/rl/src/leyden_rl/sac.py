@@ -8,7 +8,14 @@ Each ``training_step``:
    the twin critics regress to the soft target ``r + γ(min Q'(s', a') − α log π(a'|s'))``,
    the actor minimises ``α log π(a|s) − min Q(s, a)`` through the *frozen* critics, and
    ``log α`` drives the policy entropy toward ``−dim(A)``;
-3. Polyak-average the target critics with ``tau``.
+3. every ``target_update_interval`` updates, Polyak-average the target critics with ``tau`` (and a
+   trainable encoder's target copy with ``encoder_tau``).
+
+Observations pass through ``self.encoder`` before the actor and the critics. For vector
+observations it is a parameter-free flatten; :class:`leyden_rl.curl.CURL` (pixel SAC) plugs in a
+conv encoder through the hooks :meth:`SAC.build_encoder`, :meth:`SAC.view` and
+:meth:`SAC.auxiliary_loss`. The critic's loss trains the encoder; the actor sees its features
+detached (Yarats et al., 2019), so a bad policy gradient cannot wreck the representation.
 
 One backward per gradient step matters under DDP: every trainable parameter gets its gradient in
 the same pass, so the all-reduce that ``manual_backward`` triggers averages all of them at once.
@@ -27,9 +34,10 @@ from torch.func import functional_call
 from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.base import OnlineRLModule
-from leyden_rl.buffers import ReplayBuffer, torch_dtype
+from leyden_rl.buffers import ReplayBatch, ReplayBuffer, torch_dtype
+from leyden_rl.frame_replay import FrameReplay
 from leyden_rl.losses import sac_actor_loss, sac_alpha_loss, sac_critic_loss, sac_q_target
-from leyden_rl.networks import SquashedGaussianActor, TwinQ, action_dim
+from leyden_rl.networks import FlattenMLP, SquashedGaussianActor, TwinQ, action_dim
 
 
 class SAC(OnlineRLModule):
@@ -37,8 +45,10 @@ class SAC(OnlineRLModule):
 
     Args:
         buffer_size, learning_starts, batch_size, gamma, tau: replay and target settings.
-        learning_rate: Adam step size for actor, critics and α.
+        learning_rate: Adam step size for actor, critics (and encoder); ``alpha_learning_rate`` for
+            α (default: ``learning_rate``).
         train_freq, gradient_steps: vector steps collected and updates taken per iteration.
+        target_update_interval: updates between two Polyak averages of the targets.
         init_alpha, auto_alpha, target_entropy: entropy temperature (target default −dim(A)).
     """
 
@@ -63,6 +73,8 @@ class SAC(OnlineRLModule):
         seed: int = 0,
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
+        alpha_learning_rate: float | None = None,
+        target_update_interval: int = 1,
     ) -> None:
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
         self.save_hyperparameters()
@@ -72,27 +84,55 @@ class SAC(OnlineRLModule):
                 "use DQN or PPO for discrete actions",
             )
         hidden = tuple(hidden_sizes)
-        self.actor = SquashedGaussianActor(self.observation_space, self.action_space, hidden, activation)
-        self.critic = TwinQ(self.observation_space, self.action_space, hidden, activation)
+        self.encoder = self.build_encoder()
+        self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
+        features = gym.spaces.Box(-np.inf, np.inf, (self.encoder.num_features,), np.float32)
+        self.actor = SquashedGaussianActor(features, self.action_space, hidden, activation)
+        self.critic = TwinQ(features, self.action_space, hidden, activation)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.nn.Parameter(torch.tensor(float(np.log(init_alpha))), requires_grad=auto_alpha)
         n_act = action_dim(self.action_space)
         self.target_entropy = float(-n_act if target_entropy is None else target_entropy)
-        self.buffer = ReplayBuffer(
-            min(buffer_size, max(total_env_steps, num_envs)), num_envs,
-            self.observation_space.shape, torch_dtype(self.observation_space.dtype), (n_act,), torch.float32,
-        )  # fmt: skip
+        self.buffer = self.build_buffer(min(buffer_size, max(total_env_steps // self.action_repeat, num_envs)))
+        self.updates = 0
+
+    # ---------------------------------------------------------------------------- hooks
+    def build_encoder(self) -> torch.nn.Module:
+        """Observation → features for actor and critics (``num_features`` wide); here a plain flatten."""
+        return FlattenMLP(int(np.prod(self.observation_space.shape)), (), self.hparams.activation)
+
+    def build_buffer(self, capacity: int) -> ReplayBuffer | FrameReplay:
+        space = self.observation_space
+        n_act = action_dim(self.action_space)
+        return ReplayBuffer(
+            capacity, self.num_envs, space.shape, torch_dtype(space.dtype), (n_act,), torch.float32
+        )
+
+    def view(self, obs: torch.Tensor, train: bool) -> torch.Tensor:
+        """What the encoder sees of a batch of observations (an augmentation when ``train``)."""
+        return obs
+
+    def auxiliary_loss(self, batch: ReplayBatch, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Extra losses on the encoder, given the batch and the critic's (attached) features of its obs."""
+        return {}
 
     @property
     def steps_per_iteration(self) -> int:
-        return self.hparams.num_envs * self.hparams.train_freq
+        return self.hparams.num_envs * self.hparams.train_freq * self.action_repeat
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        # One optimizer, three parameter groups: the single backward pass below fills them all.
-        groups = [{"params": self.actor.parameters()}, {"params": self.critic.parameters()}]
-        if self.hparams.auto_alpha:
-            groups.append({"params": [self.log_alpha]})
-        return torch.optim.Adam(groups, lr=self.hparams.learning_rate)
+        # One optimizer (α in its own group for its own step size): the single backward pass below
+        # fills every gradient, which is what lets DDP all-reduce them together.
+        hp = self.hparams
+        params = [p for n, p in self.named_parameters() if p.requires_grad and n != "log_alpha"]
+        groups = [{"params": params}]
+        if hp.auto_alpha:
+            groups.append({"params": [self.log_alpha], "lr": hp.alpha_learning_rate or hp.learning_rate})
+        return torch.optim.Adam(groups, lr=hp.learning_rate)
+
+    def policy(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(action, log_prob)`` for raw observations, as the agent acts."""
+        return self.actor(self.encoder(self.view(obs, train=False)), deterministic=deterministic)
 
     # ---------------------------------------------------------------------------- 1. collect
     @torch.no_grad()
@@ -102,7 +142,7 @@ class SAC(OnlineRLModule):
             if self.env_steps < self.hparams.learning_starts:
                 actions = np.stack([self.action_space.sample() for _ in range(self.num_envs)])
             else:
-                actions = self.actor(obs)[0].cpu().numpy()
+                actions = self.policy(obs)[0].cpu().numpy()
             next_obs, reward, terminated, truncated, info = self.step_envs(actions)
             self.buffer.add(
                 obs.cpu(), torch.from_numpy(actions).float(), torch.from_numpy(reward).float(),
@@ -126,45 +166,49 @@ class SAC(OnlineRLModule):
         frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
         for _ in range(hp.gradient_steps):
             b = self.buffer.sample(hp.batch_size, hp.gamma)
-            obs, actions, next_obs = (
-                b.obs.to(self.device),
-                b.actions.to(self.device),
-                b.next_obs.to(self.device),
-            )
+            b = ReplayBatch(*(t.to(self.device) for t in (b.obs, b.actions, b.rewards, b.next_obs, b.discount)))
             alpha = self.log_alpha.detach().exp()
             with torch.no_grad():
-                next_actions, next_log_prob = self.actor(next_obs)
-                nq1, nq2 = self.critic_target(next_obs, next_actions)
-                target = sac_q_target(
-                    b.rewards.to(self.device), nq1, nq2, next_log_prob, alpha, b.discount.to(self.device)
-                )
-            q1, q2 = self.critic(obs, actions)
+                next_obs = self.view(b.next_obs, train=True)
+                next_actions, next_log_prob = self.actor(self.encoder(next_obs))
+                nq1, nq2 = self.critic_target(self.encoder_target(next_obs), next_actions)
+                target = sac_q_target(b.rewards, nq1, nq2, next_log_prob, alpha, b.discount)
+            features = self.encoder(self.view(b.obs, train=True))
+            q1, q2 = self.critic(features, b.actions)
             critic_loss = sac_critic_loss(q1, q2, target)
-            new_actions, log_prob = self.actor(obs)
-            pq1, pq2 = functional_call(self.critic, frozen_critic, (obs, new_actions))  # no critic gradient
+            new_actions, log_prob = self.actor(features.detach())  # the actor does not train the encoder
+            pq1, pq2 = functional_call(self.critic, frozen_critic, (features.detach(), new_actions))
             actor_loss = sac_actor_loss(log_prob, pq1, pq2, alpha)
-            loss = critic_loss + actor_loss
+            aux = self.auxiliary_loss(b, features)
+            loss = critic_loss + actor_loss + sum(aux.values())
             if hp.auto_alpha:
                 loss = loss + sac_alpha_loss(self.log_alpha, log_prob, self.target_entropy)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             opt.step()
-            polyak_update(self.critic_target, self.critic, hp.tau)
+            self.updates += 1
+            if self.updates % hp.target_update_interval == 0:
+                self.update_targets()
         return {
             "train/critic_loss": float(critic_loss.detach()),
             "train/actor_loss": float(actor_loss.detach()),
             "train/alpha": float(alpha),
             "train/entropy": float(-log_prob.detach().mean()),
+            **{f"train/{k}": float(v.detach()) for k, v in aux.items()},
         }
+
+    def update_targets(self) -> None:
+        polyak_update(self.critic_target, self.critic, self.hparams.tau)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """The policy's mean action squashed into bounds (the evaluation callback's interface)."""
-        return self.actor(obs, deterministic=deterministic)[0]
+        return self.policy(obs, deterministic=deterministic)[0]
 
     # ---------------------------------------------------------------------------- checkpoint
     def extra_state(self) -> dict[str, Any]:
-        return {"replay": self.buffer.state_dict()}
+        return {"replay": self.buffer.state_dict(), "updates": self.updates}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.buffer.load_state_dict(state["replay"])
+        self.updates = state.get("updates", 0)

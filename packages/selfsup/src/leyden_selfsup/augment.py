@@ -15,7 +15,7 @@ from leyden_core.errors import LeydenConfigError
 
 
 class ViewAugment(nn.Module):
-    """SimCLR-style view generator: crop → flip → colour jitter → grayscale → blur → solarize.
+    """SimCLR-style view generator: crop → flip → affine → colour jitter → grayscale → blur → solarize → erase.
 
     Args:
         image_size: output side (views are resized crops of this size).
@@ -24,6 +24,10 @@ class ViewAugment(nn.Module):
         flip_p: probability of a horizontal flip.
         jitter: strength s of colour jitter (brightness, contrast, saturation 0.8 s; hue 0.2 s).
         jitter_p, grayscale_p, blur_p, solarize_p: probability of each operation.
+        affine_degrees: rotation range ±degrees, with shear ±degrees / 2, translation ±10% and
+            scale 0.9–1.1, applied to every sample (0 = off); the geometric half of a
+            RandAugment-like strong augmentation (e.g. Noisy Student's noise).
+        erase_p: probability of erasing one random rectangle (2–25% of the area; Cutout).
     """
 
     def __init__(
@@ -37,6 +41,8 @@ class ViewAugment(nn.Module):
         grayscale_p: float = 0.2,
         blur_p: float = 0.0,
         solarize_p: float = 0.0,
+        affine_degrees: float = 0.0,
+        erase_p: float = 0.0,
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
@@ -52,6 +58,13 @@ class ViewAugment(nn.Module):
         ops: list[nn.Module] = [
             K.RandomResizedCrop((image_size, image_size), scale=tuple(crop_scale)),
             K.RandomHorizontalFlip(p=flip_p),
+            K.RandomAffine(
+                affine_degrees,
+                translate=(0.1, 0.1),
+                scale=(0.9, 1.1),
+                shear=affine_degrees / 2,
+                p=1.0 if affine_degrees > 0 else 0.0,
+            ),
             K.ColorJitter(
                 0.8 * jitter, 0.8 * jitter, colour, 0.2 * jitter if channels == 3 else 0.0, p=jitter_p
             ),
@@ -62,6 +75,7 @@ class ViewAugment(nn.Module):
         ops += [
             K.RandomGaussianBlur((kernel, kernel), sigma=(0.1, 2.0), p=blur_p),
             K.RandomSolarize(thresholds=0.1, additions=0.0, p=solarize_p),
+            K.RandomErasing(scale=(0.02, 0.25), p=erase_p),
         ]
         self.ops = nn.Sequential(*(op for op in ops if getattr(op, "p", 1.0) > 0))
 

@@ -9,8 +9,8 @@
               the student becomes the teacher of round r + 1
 
 Every step draws a labeled batch (sampled with replacement from the datamodule's ``labeled`` set,
-so the few labels are seen often) next to the training batch, whose unlabeled samples (label -1)
-get pseudo-labels. Rounds last ``epochs_per_round`` epochs, so ``trainer.max_epochs = (rounds + 1) * epochs_per_round``.
+so the few labels are seen often; each DDP rank from its own shard) next to the training batch,
+whose unlabeled samples (label -1) get pseudo-labels. Rounds last ``epochs_per_round`` epochs, so ``trainer.max_epochs = (rounds + 1) * epochs_per_round``.
 The round, the teacher and the class weights are module buffers: a checkpoint holds them, and a
 resumed run continues the right round. The student is re-initialized in place (same parameter
 objects), which keeps the optimizer and DDP wiring valid across rounds.
@@ -19,22 +19,45 @@ objects), which keeps the optimizer and DDP wiring valid across rounds.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 from torchmetrics.classification import MulticlassAccuracy
 
+from leyden_core import distributed
 from leyden_core.backbones import create_backbone
 from leyden_core.errors import LeydenConfigError
 from leyden_core.multihead import MultiHeadNet
 from leyden_selfsup.augment import ViewAugment
 from leyden_selfsup.losses import pseudo_label_loss
+from leyden_selfsup.optim import warmup_cosine
 
 PSEUDO_LABELS = ("hard", "soft")
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def endless_labeled_batches(labeled: Dataset, batch_size: int) -> Iterator[list[torch.Tensor]]:
+    """Labeled batches forever, drawn with replacement from this rank's shard of ``labeled``.
+
+    Under DDP, rank r samples only indices r, r + world_size, ... with its own generator (seeded
+    from the run's seed and the rank), so at every step the ranks see different labeled samples
+    and together cover the whole labeled set, like ``DistributedSampler`` does for the main batches.
+    """
+    shard = Subset(labeled, range(distributed.rank(), len(labeled), distributed.world_size()))
+    if len(shard) == 0:
+        raise LeydenConfigError(
+            f"{len(labeled)} labeled samples cannot be shared by {distributed.world_size()} ranks",
+            "label more samples (labeled_fraction / labels_per_class) or use fewer devices",
+        )
+    generator = torch.Generator().manual_seed((torch.initial_seed() + distributed.rank()) % 2**63)
+    sampler = RandomSampler(shard, replacement=True, num_samples=2**62, generator=generator)
+    return iter(DataLoader(shard, batch_size, sampler=sampler))
 
 
 class NoisyStudent(pl.LightningModule):
@@ -56,6 +79,8 @@ class NoisyStudent(pl.LightningModule):
             backbone supports it); with ``augment`` (strong views) they are the student's noise.
         labeled_batch_size: size of the labeled batch drawn at every step.
         lr, weight_decay: of AdamW; the optimizer state is reset for every new student.
+        lr_schedule: ``constant``, or ``cosine``: decay to zero within every round and restart with
+            each new student, so that each round ends on settled weights rather than a noisy last step.
     """
 
     def __init__(
@@ -77,10 +102,13 @@ class NoisyStudent(pl.LightningModule):
         labeled_batch_size: int = 32,
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
+        lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
         if pseudo_labels not in PSEUDO_LABELS:
             raise LeydenConfigError(f"unknown pseudo_labels {pseudo_labels!r}", "use hard or soft")
+        if lr_schedule not in LR_SCHEDULES:
+            raise LeydenConfigError(f"unknown lr_schedule {lr_schedule!r}", "use constant or cosine")
         self.save_hyperparameters()
         self.net = self.build_classifier()
         self.teacher = self.build_classifier().requires_grad_(False).eval()
@@ -122,8 +150,7 @@ class NoisyStudent(pl.LightningModule):
                 "NoisyStudent needs a datamodule with a labeled dataset and unlabeled_dataloader()",
                 "use DigitsDataModule(train_on=all, labeled_fraction=...) or STL10DataModule",
             )
-        sampler = RandomSampler(datamodule.labeled, replacement=True, num_samples=2**62)
-        self.labeled_batches = iter(DataLoader(datamodule.labeled, hp.labeled_batch_size, sampler=sampler))
+        self.labeled_batches = endless_labeled_batches(datamodule.labeled, hp.labeled_batch_size)
 
     @torch.no_grad()
     def pseudo_label(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,7 +237,13 @@ class NoisyStudent(pl.LightningModule):
             stats["pseudo_label_acc_confident"] = correct[confident.cpu()].float().mean().item()
         return stats
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(
             self.net.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
+        if self.hparams.lr_schedule == "constant":
+            return {"optimizer": optimizer}
+        steps_per_round = max(1, self.trainer.estimated_stepping_batches // (self.hparams.rounds + 1))
+        cosine = warmup_cosine(0, steps_per_round)
+        scheduler = LambdaLR(optimizer, lambda step: cosine(step % steps_per_round))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -5,7 +5,10 @@ Labeled source (SynDigits) and unlabeled target (real digits) batches arrive tog
 ``CombinedLoader``. Each step:
 
 1. progress p = global_step / estimated_stepping_batches; λ = 2 / (1 + exp(−10 p)) − 1
-2. features of source and target images from one shared trunk
+2. features of source and target images from one shared trunk (``per_domain_bn=True``: two
+   forward passes, so BatchNorm normalizes each domain with its own batch statistics — the
+   trunk need not spend capacity on the domains' first and second moments; pair it with
+   :class:`~leyden_sim.adabn.AdaBN` so evaluation uses the target's statistics too)
 3. classification loss on the source features only (target labels are never read)
 4. ``objective="dann"``: the domain discriminator sees the features through a gradient
    reversal layer scaled by λ; minimizing its loss trains the discriminator and, reversed,
@@ -54,6 +57,7 @@ class DANN(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 5e-4,
         anneal_lr: bool = False,
+        per_domain_bn: bool = False,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -98,7 +102,10 @@ class DANN(pl.LightningModule):
             log_image_grid(self.trainer, "samples/target", target_x[:64])
         lam = dann_lambda(self.progress(), self.hparams.gamma)
 
-        features = self.net.features(torch.cat([source_x, target_x]))
+        if self.hparams.per_domain_bn:
+            features = torch.cat([self.net.features(source_x), self.net.features(target_x)])
+        else:
+            features = self.net.features(torch.cat([source_x, target_x]))
         source_features, n_source = features[: len(source_x)], len(source_x)
         class_loss = F.cross_entropy(self.net.heads["classifier"](source_features), source_y)
 

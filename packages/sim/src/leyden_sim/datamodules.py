@@ -1,8 +1,12 @@
-"""SynDigits → real digits: synthetic labeled source, real unlabeled target, real labeled evaluation.
+"""DataModules of the sim plugin.
 
-Training never sees a real label: the training loader yields SynDigits, plus (for domain
-confusion) real digit images whose labels are dropped, combined with Lightning's
-``CombinedLoader``. Validation and test are the real digits with labels, for measuring only.
+``SynDigitsDataModule`` — SynDigits → real digits: synthetic labeled source, real unlabeled
+target, real labeled evaluation. Training never sees a real label: the training loader yields
+SynDigits, plus (for domain confusion) real digit images whose labels are dropped, combined with
+Lightning's ``CombinedLoader``. Validation and test are the real digits with labels, for measuring only.
+
+``TobinLocalizationDataModule`` — Tobin et al.'s localization renders for training, validation
+on renders from another seed (items never seen in training).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
 from leyden_sim.content import FONTS
-from leyden_sim.datasets import EndlessRandomizedDataset, syn_digits
+from leyden_sim.datasets import EndlessRandomizedDataset, syn_digits, tobin_localization
 from leyden_sim.randomizers import Blur, Camera, Colour, Distractors, Lighting, Noise, Stroke, Texture
 from leyden_sim.scene import Randomizer
 
@@ -29,7 +33,7 @@ def digits_randomization(exclude: Sequence[str] = ()) -> list[Randomizer]:
     textures, distractors and noise faint enough that a 4×4-pixel sensor cell can still see ink.
     """
     families = {
-        "stroke": Stroke(width=(-0.5, 3.0), slant=(-0.35, 0.35), aspect=(0.55, 1.0), elastic=(0.0, 3.0)),
+        "stroke": Stroke(width=(0.5, 3.5), slant=(-0.35, 0.35), aspect=(0.55, 1.0), elastic=(0.0, 3.0)),
         "distractors": Distractors(count=(0, 2), size=(0.05, 0.2)),
         "colour": Colour(background=(0.0, 0.15), objects=(0.75, 1.0), saturation=(0.0, 0.5)),
         "texture": Texture(probability=0.5, strength=(0.0, 0.3)),
@@ -44,6 +48,17 @@ def digits_randomization(exclude: Sequence[str] = ()) -> list[Randomizer]:
     if unknown:
         raise LeydenConfigError(f"unknown randomizer families {sorted(unknown)}", f"use {sorted(families)}")
     return [r for name, r in families.items() if name not in exclude]
+
+
+def _loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=shuffle,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
 
 
 class SynDigitsDataModule(pl.LightningDataModule):
@@ -101,26 +116,61 @@ class SynDigitsDataModule(pl.LightningDataModule):
         target_images = self.real.train.tensors[0]  # the labels of these images are never used
         self.target = TensorDataset(target_images, torch.full((len(target_images),), -1))
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
-
     def train_dataloader(self) -> DataLoader | CombinedLoader:
-        source = self._loader(self.source, shuffle=not self.hparams.endless)
+        source = _loader(self.source, self.batch_size, not self.hparams.endless, self.num_workers)
         if not self.hparams.with_target:
             return source
         if self.hparams.endless:
             raise LeydenConfigError("with_target needs a finite source", "set endless: false for DANN")
-        return CombinedLoader({"source": source, "target": self._loader(self.target, True)}, "max_size_cycle")
+        return CombinedLoader(
+            {"source": source, "target": _loader(self.target, self.batch_size, True, self.num_workers)},
+            "max_size_cycle",
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self.real.val_dataloader()
 
     def test_dataloader(self) -> DataLoader:
         return self.real.test_dataloader()
+
+
+class TobinLocalizationDataModule(pl.LightningDataModule):
+    """``(image, position, shape)`` renders of a target shape among distractors on a textured table.
+
+    Args:
+        randomizers: the randomization (``None``: :func:`~leyden_sim.datasets.tobin_localization`'s
+            textures and distractors).
+        length, val_length: rendered training / validation items (rendered once in ``setup``).
+        image_size: side of the square renders, in pixels.
+        seed: fixes the training items; validation uses ``seed + 1`` (different tables and poses).
+    """
+
+    def __init__(
+        self,
+        randomizers: list[Randomizer] | None = None,
+        length: int = 4000,
+        val_length: int = 500,
+        image_size: int = 32,
+        batch_size: int = 64,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["randomizers"])
+        self.randomizers = randomizers
+        self.train: Dataset | None = None
+        self.val: Dataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        hp = self.hparams
+        if self.train is None:
+            self.train, self.val = (
+                tobin_localization(length, seed, hp.image_size, randomizers=self.randomizers).materialize()
+                for length, seed in ((hp.length, hp.seed), (hp.val_length, hp.seed + 1))
+            )
+
+    def train_dataloader(self) -> DataLoader:
+        return _loader(self.train, self.hparams.batch_size, True, self.hparams.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return _loader(self.val, self.hparams.batch_size, False, self.hparams.num_workers)

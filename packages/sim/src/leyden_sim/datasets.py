@@ -1,10 +1,12 @@
 """Randomized image datasets: map-style (a length; item i fixed) and endless (iterable).
 
 Images are rendered at ``render_size`` and then pass through a simulated *sensor*: optional
-grey conversion, area-averaging down to ``sensor_size`` pixels, quantization to ``levels`` grey
-levels and a bilinear resize to ``image_size``. For scikit-learn's digits that is exactly how
-the real images were made (32×32 bitmaps → 4×4 block counts 0–16 → 8×8) and then loaded
-(bilinear upsampling), so the sensor is part of rendering realism, not a trick of the model.
+grey conversion, optional binarization (ink where the grey value exceeds ``binarize``),
+area-averaging down to ``sensor_size`` pixels (exact block means when ``sensor_size`` divides
+``render_size``), quantization to ``levels`` grey levels and a bilinear resize to ``image_size``.
+For scikit-learn's digits that is exactly how the real images were made (binary 32×32 scanner
+bitmaps → counts of ink pixels in 4×4 blocks, 0–16 → 8×8) and then loaded (bilinear
+upsampling), so the sensor is part of rendering realism, not a trick of the model.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class RandomizedImageDataset(Dataset):
         channels: int = 3,
         sensor_size: int | None = None,
         levels: int | None = None,
+        binarize: float | None = None,
         with_position: bool = False,
     ) -> None:
         if channels not in (1, 3):
@@ -59,7 +62,7 @@ class RandomizedImageDataset(Dataset):
         self.renderer = Renderer(randomizers, seed)
         self.length, self.seed = length, seed
         self.render_size, self.image_size, self.channels = render_size, image_size, channels
-        self.sensor_size, self.levels = sensor_size, levels
+        self.sensor_size, self.levels, self.binarize = sensor_size, levels, binarize
         self.with_position = with_position
 
     def __len__(self) -> int:
@@ -81,12 +84,18 @@ class RandomizedImageDataset(Dataset):
         return image, label
 
     def sense(self, image: np.ndarray) -> torch.Tensor:
-        """The simulated sensor: grey, area-downsample, quantize, bilinear resize → (C, H, W) tensor."""
+        """The simulated sensor: grey, binarize, area-downsample, quantize, bilinear resize → (C, H, W)."""
         if self.channels == 1:
             image = image @ np.array([0.299, 0.587, 0.114], np.float32)
             image = image[..., None]
-        if self.sensor_size is not None and self.sensor_size != image.shape[0]:
-            image = resize(image, (self.sensor_size, self.sensor_size), order=1, anti_aliasing=True)
+        if self.binarize is not None:
+            image = (image > self.binarize).astype(np.float32)
+        size, sensor = image.shape[0], self.sensor_size
+        if sensor is not None and size % sensor == 0:  # block means: each sensor cell counts its pixels
+            block = size // sensor
+            image = image.reshape(sensor, block, sensor, block, -1).mean((1, 3))
+        elif sensor is not None:
+            image = resize(image, (sensor, sensor), order=1, anti_aliasing=True)
         if self.levels is not None:
             image = np.round(np.clip(image, 0, 1) * self.levels) / self.levels
         tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
@@ -138,6 +147,7 @@ def syn_digits(
     render_size: int = 32,
     sensor_size: int | None = 8,
     levels: int | None = 16,
+    binarize: float | None = 0.5,
 ) -> RandomizedImageDataset:
     """SynDigits: digits 0–9 from offline fonts, rendered like scikit-learn's digits were scanned."""
     return RandomizedImageDataset(
@@ -150,6 +160,7 @@ def syn_digits(
         channels,
         sensor_size,
         levels,
+        binarize,
     )
 
 

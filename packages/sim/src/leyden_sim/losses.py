@@ -1,4 +1,5 @@
-"""Losses of domain confusion, as pure functions: tensors in, scalar out, no state.
+"""Losses of the sim plugin (domain confusion, localization), as pure functions: tensors in, scalar
+out, no state.
 
 Domain labels: source = 1, target = 0. Logits are the discriminator's single output per sample.
 """
@@ -28,3 +29,16 @@ def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) ->
     """Share of samples whose domain the discriminator gets right (0.5 = confused)."""
     correct = torch.cat([source_logits > 0, target_logits <= 0])
     return correct.float().mean()
+
+
+def localization_loss(
+    predicted_positions: torch.Tensor,
+    positions: torch.Tensor,
+    shape_logits: torch.Tensor,
+    shapes: torch.Tensor,
+    class_weight: float,
+) -> torch.Tensor:
+    """Tobin et al. (2017): squared error of the (x, y) position, plus ``class_weight`` × the
+    cross-entropy of which shape the target is (a second task on the same features)."""
+    position = F.mse_loss(predicted_positions, positions, reduction="none").sum(1).mean()
+    return position + class_weight * F.cross_entropy(shape_logits, shapes)

@@ -4,6 +4,9 @@ from leyden_core.plugins import LeydenPlugin
 
 plugin = LeydenPlugin(
     name="sim",
-    models=("leyden_sim.dann.DANN",),
-    datamodules=("leyden_sim.datamodules.SynDigitsDataModule",),
+    models=("leyden_sim.dann.DANN", "leyden_sim.localization.PositionRegressor"),
+    datamodules=(
+        "leyden_sim.datamodules.SynDigitsDataModule",
+        "leyden_sim.datamodules.TobinLocalizationDataModule",
+    ),
 )

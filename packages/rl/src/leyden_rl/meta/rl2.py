@@ -11,7 +11,7 @@ Each ``training_step`` is one PPO iteration (manual optimisation):
 1. draw ``num_trials`` tasks and play one whole trial of each in the batched torch env
    (:class:`~leyden_rl.meta.tasks.BatchedTrialEnv`), the GRU state starting at zero;
 2. GAE(λ) over the trial (:func:`leyden_rl.advantages.gae`; the trial's end is the terminal);
-3. the PPO update shared with :class:`leyden_rl.ppo.PPO` (:meth:`~leyden_rl.ppo.PPO.ppo_update`):
+3. the PPO update shared with :class:`leyden_rl.ppo.PPO` (the mixin :class:`~leyden_rl.ppo.PPOUpdate`):
    minibatches split along the trial axis so each sequence stays whole, and actions re-evaluated
    by replaying the GRU from the zero state the trial started in.
 """
@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
-from leyden_rl.base import _Steps
+from leyden_rl.base import steps_dataloader
 from leyden_rl.meta.tasks import (
     BatchedTrialEnv,
     BernoulliBandits,
@@ -40,7 +40,7 @@ from leyden_rl.meta.tasks import (
     obs_dim,
     stream_generator,
 )
-from leyden_rl.ppo import PPO
+from leyden_rl.ppo import PPOUpdate
 
 
 def make_task_distribution(
@@ -78,7 +78,7 @@ class GRUPolicy(nn.Module):
         return self.policy_head(out), self.value_head(out).squeeze(-1), hidden
 
 
-class RL2(pl.LightningModule):
+class RL2(PPOUpdate, pl.LightningModule):
     """RL² on the paper's Bernoulli bandits or random tabular MDPs.
 
     Args:
@@ -140,7 +140,7 @@ class RL2(pl.LightningModule):
 
     def train_dataloader(self) -> DataLoader:
         per_iteration = self.hparams.num_trials * self.trial_length
-        return DataLoader(_Steps(math.ceil(self.hparams.total_env_steps / per_iteration)), batch_size=None)
+        return steps_dataloader(math.ceil(self.hparams.total_env_steps / per_iteration))
 
     # ---------------------------------------------------------------------------- 1. play trials
     @torch.no_grad()
@@ -183,7 +183,7 @@ class RL2(pl.LightningModule):
             rewards, values, next_values, terminated, torch.zeros_like(terminated),
             self.hparams.gamma, self.hparams.gae_lambda,
         )  # fmt: skip
-        metrics = PPO.ppo_update(self, data, progress)
+        metrics = self.ppo_update(data, progress)
         self.iterations += 1
         self.train_seconds += time.perf_counter() - start
         metrics["train/trial_return"] = float(data["rewards"].sum(0).mean())

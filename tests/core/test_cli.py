@@ -101,3 +101,26 @@ def test_export_trunk_loads_into_plain_timm(tmp_path):
 def test_export_of_missing_checkpoint_is_a_short_error(tmp_path):
     result = leyden("export", str(tmp_path / "nope.ckpt"), "--out", "x.pt", cwd=tmp_path)
     assert result.returncode == 2 and "not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_configured_callbacks_are_added_beside_the_defaults(tmp_path, monkeypatch):
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from leyden_core.callbacks import LastCheckpointOnException, RNGStateCheckpoint, ThroughputMonitor
+    from leyden_core.lightning_cli import LeydenCLI
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.chdir(tmp_path)
+    classes = {
+        "ImageClassifier": "leyden_core.models.classifier.ImageClassifier",
+        "DigitsDataModule": "leyden_core.data.DigitsDataModule",
+    }
+    args = [classes.get(a, a) for a in TINY] + [
+        "--trainer.callbacks",
+        "EarlyStopping",
+        "--trainer.callbacks.monitor",
+        "val/acc",
+    ]
+    cli = LeydenCLI(args=args, run=False)
+    kinds = {type(cb) for cb in cli.trainer.callbacks}
+    assert {EarlyStopping, ThroughputMonitor, RNGStateCheckpoint, LastCheckpointOnException} <= kinds

@@ -59,7 +59,6 @@ class LeydenCLI(LightningCLI):
                     "class_path": "lightning.pytorch.loggers.WandbLogger",
                     "init_args": {"project": "leyden", "save_dir": "."},
                 },
-                "callbacks": [ThroughputMonitor(), RNGStateCheckpoint()],
             },
             args=args,
             run=run,
@@ -77,8 +76,10 @@ class LeydenCLI(LightningCLI):
                 init_args.save_dir = str(root)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """Lightning's, plus a Rich progress bar and checkpoints in ``<default_root_dir>/checkpoints`` that survive a new W&B
-        run id, so ``--ckpt_path last`` finds the previous run's ``last.ckpt``."""
+        """Lightning's, plus Leyden's callbacks: throughput, RNG state, a Rich progress bar and checkpoints in
+        ``<default_root_dir>/checkpoints`` that survive a new W&B run id, so ``--ckpt_path last`` finds the
+        previous run's ``last.ckpt``. They are added beside a config's ``trainer.callbacks`` (a list there would
+        otherwise replace defaults silently); one of the same type in the config takes its place."""
         trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
         extra_callbacks = [
             self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys
@@ -86,6 +87,9 @@ class LeydenCLI(LightningCLI):
         root = Path(trainer_config.get("default_root_dir") or os.getcwd())
         configured = trainer_config.get("callbacks") or []
         extra_callbacks.append(LastCheckpointOnException(root / CHECKPOINT_SUBDIR))
+        for default in (ThroughputMonitor, RNGStateCheckpoint):
+            if not any(isinstance(cb, default) for cb in configured):
+                extra_callbacks.append(default())
         wants_progress = trainer_config.get("enable_progress_bar") is not False
         if wants_progress and not any(isinstance(cb, ProgressBar) for cb in configured):
             extra_callbacks.append(RichProgressBar(leave=True))

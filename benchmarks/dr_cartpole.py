@@ -14,11 +14,7 @@ benchmarks/results/dr_cartpole.json, a heatmap PNG, and prints a table.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +24,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
+from leyden_core.benchmarking import result_row, write_results
 from leyden_rl.envs import make_env
 from leyden_rl.ppo import PPO
 from leyden_sim.adr import ADR, ADRParam
@@ -151,14 +148,9 @@ def main() -> None:
             )
             grids.append(grid)
             for (i, j), value in np.ndenumerate(grid):
+                setting = f"length_x{LENGTHS[j]:g}_mass_x{MASSES[i]:g}"
                 rows.append(
-                    {
-                        "method": f"leyden.PPO+{method}",
-                        "setting": f"length_x{LENGTHS[j]:g}_mass_x{MASSES[i]:g}",
-                        "seed": seed,
-                        "metric": "mean_return",
-                        "value": round(float(value), 1),
-                    }
+                    result_row(f"leyden.PPO+{method}", setting, seed, "mean_return", round(float(value), 1))
                 )
             extra = f" ADR ranges {adr.metrics()}" if adr is not None else ""
             print(
@@ -178,17 +170,10 @@ def main() -> None:
     suffix = "_quick" if args.quick else ""
     RESULTS.mkdir(parents=True, exist_ok=True)
     heatmap(means, RESULTS / f"dr_cartpole{suffix}.png", f"CartPole held-out physics, PPO {args.steps} steps")
-    result = {
-        "benchmark": "dr_cartpole",
-        "command": "python " + " ".join(sys.argv),
-        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}",
-        "date": datetime.date.today().isoformat(),
-        "budget": {"seeds": args.seeds, "steps": args.steps, "episodes_per_cell": args.episodes},
-        "adr_final_ranges": adr_ranges,
-        "rows": rows,
-    }
-    (RESULTS / f"dr_cartpole{suffix}.json").write_text(json.dumps(result, indent=1))
-    print(f"wrote {RESULTS / f'dr_cartpole{suffix}.json'}")
+    budget = {"seeds": args.seeds, "steps": args.steps, "episodes_per_cell": args.episodes}
+    write_results(
+        f"dr_cartpole{suffix}", rows, results_dir=RESULTS, budget=budget, adr_final_ranges=adr_ranges
+    )
 
 
 if __name__ == "__main__":

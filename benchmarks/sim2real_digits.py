@@ -1,9 +1,11 @@
 """Sim-to-real on digits: train only on SynDigits, test on scikit-learn's real handwritten digits.
 
 Settings: no randomization; full randomization; full minus each randomizer family in turn; and
-DANN (full randomization + the unlabeled real training digits). Every row trains the same
-network with the same optimizer and schedule (``DANN`` with ``domain_weight=0`` is the
-source-only classifier). No real label is used for training or model selection: the last model
+DANN (full randomization + the unlabeled real training digits, per-domain BatchNorm, tested
+with AdaBN). Each source-only model is also tested after AdaBN (BatchNorm statistics of the
+unlabeled real training digits; no extra training), the cheap adaptation baseline. Every row
+trains the same network with the same optimizer and schedule (``DANN`` with ``domain_weight=0``
+is the source-only classifier). No real label is used for training or model selection: the last model
 is tested on the real test split (35% of the 1,797 digits, stratified). Writes
 benchmarks/results/sim2real_digits.json (tidy rows) and prints a table.
 
@@ -14,11 +16,7 @@ benchmarks/results/sim2real_digits.json (tidy rows) and prints a table.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from leyden_core.benchmarking import result_row, write_results
 from leyden_sim.adabn import AdaBN
 from leyden_sim.dann import DANN
 from leyden_sim.datamodules import SynDigitsDataModule, digits_randomization
@@ -123,40 +122,26 @@ def main() -> None:
         args.seeds, args.length, args.epochs = 1, 3000, 4
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
-    rows = []
+    rows, seconds = [], []
     for method, setting, exclude in settings(args.only):
         seeds = args.seeds if args.ablation_seeds is None or "_minus_" not in setting else args.ablation_seeds
         for seed in range(seeds):
             start = time.time()
             for name, accuracy in run(method, exclude, seed, args).items():
-                row = {
-                    "method": f"leyden.{name}",
-                    "setting": setting,
-                    "seed": seed,
-                    "metric": "real_test_acc",
-                }
-                rows.append({**row, "value": round(accuracy, 4), "seconds": round(time.time() - start, 1)})
+                rows.append(result_row(f"leyden.{name}", setting, seed, "real_test_acc", round(accuracy, 4)))
+                seconds.append(round(time.time() - start, 1))
                 print(
                     f"{name:18s} {setting:28s} seed {seed}: real test acc {accuracy:.4f} "
                     f"({time.time() - start:.0f}s)",
                     flush=True,
                 )
 
-    print("\nmethod             setting                      mean ± std over seeds")
+    print("\nmethod                    setting                      mean ± std over seeds")
     for name, setting in dict.fromkeys((r["method"], r["setting"]) for r in rows):
         values = [r["value"] for r in rows if (r["method"], r["setting"]) == (name, setting)]
-        print(f"{name:18s} {setting:28s} {np.mean(values):.4f} ± {np.std(values):.4f}  (n={len(values)})")
-    result = {
-        "benchmark": "sim2real_digits",
-        "command": "python " + " ".join(sys.argv),
-        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU, torch {torch.__version__}",
-        "date": datetime.date.today().isoformat(),
-        "budget": {k: v for k, v in vars(args).items() if k not in ("out", "only")},
-        "rows": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out}")
+        print(f"{name:25s} {setting:28s} {np.mean(values):.4f} ± {np.std(values):.4f}  (n={len(values)})")
+    budget = {k: v for k, v in vars(args).items() if k not in ("out", "only")}
+    write_results(args.out.stem, rows, results_dir=args.out.parent, budget=budget, seconds_per_row=seconds)
 
 
 if __name__ == "__main__":

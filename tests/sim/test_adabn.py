@@ -18,12 +18,14 @@ def test_adapt_batchnorm_sets_exact_target_statistics_and_keeps_modes():
     model.eval()
     weights = model[0].weight.clone()
     images = torch.randn(10, 1, 6, 6) * 3 + 2
-    adapt_batchnorm(model, images, batch_size=3)  # uneven batches: still the exact average
+    adapt_batchnorm(model, images)
     activations = model[0](images)
     torch.testing.assert_close(model[1].running_mean, activations.mean((0, 2, 3)))
     torch.testing.assert_close(model[1].running_var, activations.var((0, 2, 3)), rtol=1e-4, atol=1e-4)
     assert not model.training and not model[1].training and model[1].momentum == 0.1
     assert torch.equal(model[0].weight, weights)
+    adapt_batchnorm(model, images, batch_size=5)  # two equal batches: the means still match
+    torch.testing.assert_close(model[1].running_mean, activations.mean((0, 2, 3)))
 
 
 def test_adapt_batchnorm_rejects_a_model_without_batchnorm():
@@ -37,7 +39,9 @@ def test_dann_with_per_domain_bn_and_adabn_callback_trains_and_tests():
     data = SynDigitsDataModule(
         digits_randomization(), length=32, with_target=True, image_size=8, batch_size=16
     )
-    trainer = quiet_trainer(max_steps=2, enable_checkpointing=False, limit_val_batches=1, callbacks=[AdaBN()])
+    trainer = quiet_trainer(
+        max_steps=2, enable_checkpointing=False, limit_val_batches=1, callbacks=[AdaBN(batch_size=None)]
+    )
     trainer.fit(model, datamodule=data)
     assert torch.isfinite(trainer.callback_metrics["train/domain_loss"])
     accuracy = trainer.test(model, datamodule=data, verbose=False)[0]["test/acc"]

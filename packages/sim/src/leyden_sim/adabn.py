@@ -19,9 +19,10 @@ from leyden_core.errors import LeydenConfigError
 
 
 @torch.no_grad()
-def adapt_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> None:
-    """Set every BatchNorm layer's running statistics to those of ``images`` (exact averages over
-    all of them, not an exponential moving average); weights and train/eval modes are unchanged."""
+def adapt_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int | None = None) -> None:
+    """Set every BatchNorm layer's running statistics to those of ``images``; weights and
+    train/eval modes are unchanged. ``batch_size=None``: one pass over all images (exact
+    statistics); otherwise the plain average of per-batch statistics (for sets too big for memory)."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         raise LeydenConfigError(f"{type(model).__name__} has no BatchNorm layers", "AdaBN needs BatchNorm")
@@ -33,6 +34,7 @@ def adapt_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 25
     model.eval()
     for norm in norms:
         norm.train()
+    batch_size = batch_size or len(images)
     for start in range(0, len(images), batch_size):
         model(images[start : start + batch_size].to(next(model.parameters()).device))
     for norm, momentum in zip(norms, momenta):
@@ -44,7 +46,11 @@ def adapt_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 25
 class AdaBN(pl.Callback):
     """Before every validation and test, :func:`adapt_batchnorm` on the datamodule's unlabeled
     ``target`` images (a ``TensorDataset``, as :class:`~leyden_sim.datamodules.SynDigitsDataModule`
-    builds). Training is unaffected: BatchNorm uses batch statistics there."""
+    builds), in batches of ``batch_size``. Training is unaffected: BatchNorm uses batch statistics
+    there."""
+
+    def __init__(self, batch_size: int | None = 256) -> None:
+        self.batch_size = batch_size
 
     def _adapt(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         target = getattr(trainer.datamodule, "target", None)
@@ -53,7 +59,7 @@ class AdaBN(pl.Callback):
                 "AdaBN needs a datamodule with unlabeled `target` images",
                 "use SynDigitsDataModule (any with_target) or give your datamodule a `target` TensorDataset",
             )
-        adapt_batchnorm(pl_module, target.tensors[0])
+        adapt_batchnorm(pl_module, target.tensors[0], self.batch_size)
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *_: Any) -> None:
         self._adapt(trainer, pl_module)

@@ -16,11 +16,7 @@ DQN has neither).
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -29,7 +25,10 @@ import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from leyden_core.benchmarking import result_row, write_results  # noqa: E402
+
 THRESHOLD, WINDOW = 475.0, 20
+RATES = ("env_steps_per_s", "env_steps_per_cpu_s")  # wall-clock and CPU-time rates
 PPO_HP = dict(num_envs=8, num_steps=16, batch_size=64, update_epochs=10, gae_lambda=0.8, gamma=0.98,
               learning_rate=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True, ent_coef=0.0)  # fmt: skip
 DQN_HP = dict(num_envs=1, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000,
@@ -51,7 +50,21 @@ class StopAtThreshold(pl.Callback):
             trainer.should_stop = True
 
 
-def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, float, int]:
+class Clock:
+    """Wall time and this process's CPU time since creation.
+
+    On a shared machine the wall-clock rate depends on what else runs; every run here is one
+    thread, so steps per CPU-second compare the libraries' own cost independently of the load.
+    """
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, float]:
     from leyden_rl.dqn import DQN
     from leyden_rl.ppo import PPO
 
@@ -60,17 +73,12 @@ def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, float, in
     model = cls(env_id="CartPole-v1", total_env_steps=budget, seed=seed, **hp)
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[StopAtThreshold()])  # fmt: skip
-    start = time.perf_counter()
+    clock = Clock()
     trainer.fit(model)
-    elapsed = time.perf_counter() - start
-    return (
-        steps_to_threshold([(s, r) for s, r, _ in model.episode_log]),
-        model.env_steps / elapsed,
-        model.env_steps,
-    )
+    return (steps_to_threshold([(s, r) for s, r, _ in model.episode_log]), model.env_steps, *clock.read())
 
 
-def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, float, int]:
+def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, float]:
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -100,21 +108,21 @@ def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, float, int]:
                     gradient_steps=hp["gradient_steps"], n_steps=hp["n_step"], exploration_fraction=hp["exploration_fraction"],
                     exploration_final_eps=hp["exploration_final_eps"], policy_kwargs=dict(net_arch=[256, 256]),
                     seed=seed, device="cpu")  # fmt: skip
-    start = time.perf_counter()
+    clock = Clock()
     model.learn(budget, callback=Record())
-    elapsed = time.perf_counter() - start
-    return steps_to_threshold(log), model.num_timesteps / elapsed, model.num_timesteps
+    return (steps_to_threshold(log), model.num_timesteps, *clock.read())
 
 
-def env_only_ceiling(num_envs: int = 8, steps: int = 20_000) -> float:
+def env_only_ceiling(num_envs: int = 8, steps: int = 20_000) -> tuple[float, float]:
     from leyden_rl.envs import make_vector_env
 
     envs = make_vector_env("CartPole-v1", num_envs, seed=0)
     envs.reset(seed=0)
-    start = time.perf_counter()
+    clock = Clock()
     for _ in range(steps // num_envs):
         envs.step(envs.action_space.sample())
-    return steps / (time.perf_counter() - start)
+    wall, cpu = clock.read()
+    return steps / wall, steps / cpu
 
 
 def main() -> None:
@@ -136,22 +144,39 @@ def main() -> None:
     rows = []
 
     def add(method, seed, metric, value):
-        rows.append(
-            {"method": method, "setting": "CartPole-v1", "seed": seed, "metric": metric, "value": value}
-        )
+        rows.append(result_row(method, "CartPole-v1", seed, metric, value))
 
-    ceiling = env_only_ceiling()
-    add("env_only", None, "env_steps_per_s", ceiling)
-    print(f"env-only ceiling (SyncVectorEnv, 8 envs, random actions): {ceiling:,.0f} steps/s")
+    def save() -> Path:
+        """Write the rows so far (after every run, so an interrupted benchmark keeps what it measured)."""
+        return write_results("rl_cartpole_quick" if args.quick else "rl_cartpole", rows)
+
+    ceiling = dict(zip(RATES, env_only_ceiling()))
+    for metric, value in ceiling.items():
+        add("env_only", None, metric, value)
+    print(f"env-only ceiling (SyncVectorEnv, 8 envs, random actions): {ceiling}")
+
+    def run(algo: str, lib: str, fn, seed: int, budget: int) -> None:
+        reached, steps, wall, cpu = fn(algo, seed, budget)
+        add(f"{lib}.{algo}", seed, "steps_to_475", reached)
+        add(f"{lib}.{algo}", seed, "env_steps_per_s", steps / wall)
+        add(f"{lib}.{algo}", seed, "env_steps_per_cpu_s", steps / cpu)
+        print(f"{lib}.{algo} seed {seed}: steps_to_475={reached} env_steps/s={steps / wall:,.0f} "
+              f"per CPU-s={steps / cpu:,.0f} ({steps} steps)", flush=True)  # fmt: skip
+        save()
+
     for seed in range(ppo_seeds):
         for lib, fn in (("leyden", run_leyden), ("sb3", run_sb3)):
-            reached, sps, steps = fn("PPO", seed, args.ppo_budget)
-            add(f"{lib}.PPO", seed, "steps_to_475", reached)
-            add(f"{lib}.PPO", seed, "env_steps_per_s", sps)
-            print(
-                f"{lib}.PPO seed {seed}: steps_to_475={reached} env_steps/s={sps:,.0f} ({steps} steps)",
-                flush=True,
-            )
+            run("PPO", lib, fn, seed, args.ppo_budget)
+    for metric in RATES:  # medians over seeds; ratios of medians
+        median = {
+            m: float(np.median([r["value"] for r in rows if r["method"] == m and r["metric"] == metric]))
+            for m in ("leyden.PPO", "sb3.PPO")
+        }
+        ratio, fraction = median["leyden.PPO"] / median["sb3.PPO"], median["leyden.PPO"] / ceiling[metric]
+        add("leyden.PPO/sb3.PPO", None, f"{metric}_ratio", ratio)
+        add("leyden.PPO/env_only", None, f"{metric}_fraction_of_ceiling", fraction)
+        print(f"PPO {metric}: leyden/sb3 = {ratio:.2f}; leyden at {fraction:.1%} of the env-only ceiling")
+    save()
     dqn_libs = (
         (("leyden", run_leyden),)
         if args.skip_sb3_dqn or args.quick
@@ -159,35 +184,9 @@ def main() -> None:
     )
     for seed in range(dqn_seeds):
         for lib, fn in dqn_libs:
-            reached, sps, steps = fn("DQN", seed, args.dqn_budget)
-            add(f"{lib}.DQN", seed, "steps_to_475", reached)
-            add(f"{lib}.DQN", seed, "env_steps_per_s", sps)
-            print(
-                f"{lib}.DQN seed {seed}: steps_to_475={reached} env_steps/s={sps:,.0f} ({steps} steps)",
-                flush=True,
-            )
+            run("DQN", lib, fn, seed, args.dqn_budget)
 
-    summary = {}
-    for m in ("leyden.PPO", "sb3.PPO"):
-        vals = [r["value"] for r in rows if r["method"] == m and r["metric"] == "env_steps_per_s"]
-        reach = [r["value"] for r in rows if r["method"] == m and r["metric"] == "steps_to_475"]
-        summary[m] = (float(np.median(vals)), [v for v in reach])
-    ratio = summary["leyden.PPO"][0] / summary["sb3.PPO"][0]
-    add("leyden.PPO/sb3.PPO", None, "env_steps_per_s_ratio", ratio)
-    add("leyden.PPO/env_only", None, "fraction_of_ceiling", summary["leyden.PPO"][0] / ceiling)
-    print(
-        f"PPO median env steps/s ratio leyden/sb3: {ratio:.2f}; leyden at {summary['leyden.PPO'][0] / ceiling:.1%} of ceiling"
-    )
-    command = "python benchmarks/rl_cartpole.py " + " ".join(sys.argv[1:])
-    result = {
-        "benchmark": "rl_cartpole", "command": command.strip(),
-        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared; load average {os.getloadavg()[0]:.1f} at the end), "
-                   f"torch {torch.__version__}, 1 torch thread",
-        "date": datetime.date.today().isoformat(), "rows": rows,
-    }  # fmt: skip
-    out = Path(__file__).parent / "results" / ("rl_cartpole_quick.json" if args.quick else "rl_cartpole.json")
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
+    save()
 
 
 if __name__ == "__main__":

@@ -11,19 +11,16 @@ return (10 episodes) of the policy at that point, and env steps/s including trai
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 import gymnasium as gym  # noqa: E402
 import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from leyden_core.benchmarking import result_row, write_results  # noqa: E402
 
 THRESHOLD, WINDOW = -200.0, 10
 SAC_ZOO = dict(learning_rate=1e-3, batch_size=256, learning_starts=100, gamma=0.99, tau=0.005,
@@ -117,21 +114,12 @@ def main() -> None:
                 ("final_eval_return", final),
                 ("env_steps_per_s", sps),
             ):
-                rows.append({"method": f"{lib}.SAC", "setting": f"Pendulum-v1/{budget}", "seed": seed,
-                             "metric": metric, "value": value})  # fmt: skip
+                rows.append(result_row(f"{lib}.SAC", f"Pendulum-v1/{budget}", seed, metric, value))
             print(
                 f"{lib}.SAC seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f}",
                 flush=True,
             )
-    result = {
-        "benchmark": "rl_pendulum", "command": ("python benchmarks/rl_pendulum.py " + " ".join(sys.argv[1:])).strip(),
-        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared; load average {os.getloadavg()[0]:.1f} at the end), "
-                   f"torch {torch.__version__}, 1 torch thread",
-        "date": datetime.date.today().isoformat(), "rows": rows,
-    }  # fmt: skip
-    out = Path(__file__).parent / "results" / ("rl_pendulum_quick.json" if args.quick else "rl_pendulum.json")
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
+            write_results("rl_pendulum_quick" if args.quick else "rl_pendulum", rows)  # after every run
 
 
 if __name__ == "__main__":

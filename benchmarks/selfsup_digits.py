@@ -14,13 +14,8 @@ teacher) is compared with its own supervised teacher; every round's test accurac
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import sys
 import time
-from datetime import date
-from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
@@ -28,6 +23,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from leyden_core.benchmarking import write_results
 from leyden_core.data import DigitsDataModule
 from leyden_selfsup.jigsaw import Jigsaw
 from leyden_selfsup.moco_v2 import MoCoV2
@@ -231,30 +227,22 @@ def main() -> None:
     }
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     start = time.perf_counter()
-    command = " ".join(["python benchmarks/selfsup_digits.py", *sys.argv[1:]])
     name = (
-        "selfsup_digits_quick.json"
+        "selfsup_digits_quick"
         if args.quick
-        else "selfsup_digits_noisy_student.json"
+        else "selfsup_digits_noisy_student"
         if args.noisy_student_only
-        else "selfsup_digits.json"
+        else "selfsup_digits"
     )
-    out = Path(__file__).parent / "results" / name
-
-    def save(rows: list[dict]) -> None:
-        result = {
-            "benchmark": "selfsup_digits",
-            "command": command,
-            "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), torch {torch.__version__}",
-            "date": date.today().isoformat(),
-            "noisy_student": ns_config,
-            "rows": rows,
-        }
-        out.write_text(json.dumps(result, indent=1))
-
-    rows = run(seeds, epochs, ns_config, args.noisy_student_only, save)
+    rows = run(
+        seeds,
+        epochs,
+        ns_config,
+        args.noisy_student_only,
+        lambda rows: write_results(name, rows, noisy_student=ns_config),
+    )
     print(summarize(rows))
-    print(f"total {time.perf_counter() - start:.0f} s; wrote {out}")
+    print(f"total {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

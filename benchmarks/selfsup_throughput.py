@@ -18,12 +18,8 @@ load average at the start and end goes into the JSON, since other jobs on the ma
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
-from datetime import date
-from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
@@ -31,6 +27,7 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, TensorDataset
 
 from leyden_core.backbones import create_backbone
+from leyden_core.benchmarking import write_results
 from leyden_core.data import load_digits_images
 from leyden_core.multihead import MultiHeadNet
 from leyden_selfsup.augment import ViewAugment
@@ -166,29 +163,11 @@ def main() -> None:
     print(
         f"Leyden / plain PyTorch throughput ratio: {ratio:.3f} (mean of {repeats} alternations, {steps} steps each)"
     )
-    command = "python benchmarks/selfsup_throughput.py" + (" --quick" if args.quick else "")
-    if args.batch_size != (32 if args.quick else 256):
-        command += f" --batch-size {args.batch_size}"
-    command += f" --steps {steps}" if args.steps else ""
-    command += f" --repeats {repeats}" if args.repeats else ""
     load = {"start": load_at_start, "end": os.getloadavg()[0]}
     print(f"1-minute load average: {load['start']:.2f} at the start, {load['end']:.2f} at the end")
-    result = {
-        "benchmark": "selfsup_throughput",
-        "command": command,
-        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU (shared), {threads} torch thread, "
-        f"torch {torch.__version__}",
-        "date": date.today().isoformat(),
-        "load_average_1min": load,
-        "rows": rows,
-    }
-    out = (
-        Path(__file__).parent
-        / "results"
-        / ("selfsup_throughput_quick.json" if args.quick else "selfsup_throughput.json")
+    write_results(
+        "selfsup_throughput_quick" if args.quick else "selfsup_throughput", rows, load_average_1min=load
     )
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Run by test_ddp.py: train one tiny method with 2-process CPU DDP and dump what each rank saw."""
+"""Run by test_ddp.py: train tiny methods one after another with 2-process CPU DDP; dump what each rank saw.
+
+One launch for all methods: starting and importing the two processes costs more than the training.
+"""
 
 import sys
 
@@ -9,27 +12,33 @@ from leyden_core.distributed import rank
 from leyden_core.plugins import import_object
 from leyden_core.testing import quiet_trainer
 
-name, out = sys.argv[1], sys.argv[2]
+names, out = sys.argv[1].split(","), sys.argv[2]
 from test_algorithms import MODELS, TINY  # noqa: E402
 
 torch.set_num_threads(1)
-model = import_object(MODELS[name])(total_env_steps=96, seed=0, **TINY[name])
-first_obs = {}
 
 
 class Spy(pl.Callback):
+    def __init__(self) -> None:
+        self.first_obs = None
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        first_obs.setdefault("obs", pl_module.obs.clone())
+        if self.first_obs is None:
+            self.first_obs = pl_module.obs.clone()
 
 
-trainer = quiet_trainer(strategy="ddp", devices=2, max_epochs=-1, enable_checkpointing=False, callbacks=[Spy()],
-)  # fmt: skip
-trainer.fit(model)
-torch.save(
-    {
-        "obs": first_obs["obs"],
-        "params": [p.detach() for p in model.parameters()],
-        "env_steps": model.env_steps,
-    },
-    f"{out}/rank{rank() if trainer.world_size > 1 else trainer.global_rank}.pt",
-)
+for name in names:
+    model = import_object(MODELS[name])(total_env_steps=96, seed=0, **TINY[name])
+    spy = Spy()
+    trainer = quiet_trainer(
+        strategy="ddp", devices=2, max_epochs=-1, enable_checkpointing=False, callbacks=[spy]
+    )
+    trainer.fit(model)
+    torch.save(
+        {
+            "obs": spy.first_obs,
+            "params": [p.detach() for p in model.parameters()],
+            "env_steps": model.env_steps,
+        },
+        f"{out}/{name}_rank{rank() if trainer.world_size > 1 else trainer.global_rank}.pt",
+    )

@@ -1,12 +1,15 @@
 """CURL: crop, contrastive loss, switches, a tiny fit on pixel Pendulum, checkpoint round trip, eval video."""
 
+import json
 import math
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 
+from leyden_core.cli import main
 from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer
 from leyden_rl.callbacks import EvaluationCallback
@@ -26,7 +29,7 @@ def test_random_crop_shape_and_same_window_for_every_frame():
     windows = set()
     for i in range(5):
         matches = [
-            (t, l) for t in range(5) for l in range(5) if torch.equal(obs[i, :, t : t + 6, l : l + 6], out[i])
+            (t, x) for t in range(5) for x in range(5) if torch.equal(obs[i, :, t : t + 6, x : x + 6], out[i])
         ]  # fmt: skip
         assert len(matches) == 1, "all 9 channels (3 frames) share one crop window"
         windows.add(matches[0])
@@ -44,7 +47,9 @@ def test_contrastive_loss_hand_case_and_gradient():
     loss = curl_contrastive_loss(z, z, w)  # logits [[2, 0], [0, 2]]: each row's softmax picks its diagonal
     assert loss.item() == pytest.approx(math.log(1 + math.exp(-2)), rel=1e-6)
     loss.backward()
-    assert torch.isfinite(w.grad).all() and w.grad.diagonal().lt(0).all(), "raising W's diagonal lowers the loss"
+    assert torch.isfinite(w.grad).all() and w.grad.diagonal().lt(0).all(), (
+        "raising W's diagonal lowers the loss"
+    )
     big = curl_contrastive_loss(1e3 * z, z, w.detach())  # the max subtraction keeps huge logits finite
     assert torch.isfinite(big)
 
@@ -85,16 +90,36 @@ def test_tiny_fit_trains_every_part_without_nan_and_resumes(tmp_path):
     # the 40-slot ring wrapped; the resumed run wrote 16 transitions + 1 episode-start frame after its head
     new = (model.buffer.pos.item() + torch.arange(17)) % 40
     kept = torch.ones(40, dtype=torch.bool).index_fill_(0, new, False)
-    assert torch.equal(resumed.buffer.frames[kept], model.buffer.frames[kept]), "replay restored from the checkpoint"
+    assert torch.equal(resumed.buffer.frames[kept], model.buffer.frames[kept]), (
+        "replay restored from the checkpoint"
+    )
     assert torch.equal(resumed.buffer.step[kept], model.buffer.step[kept])
     assert resumed.buffer.step[new[0]].item() == 0 and resumed.buffer.pos.item() == new[-1].item() + 1
 
 
 def test_evaluation_callback_on_pixel_env_records_video(tmp_path):
     model = CURL(total_env_steps=32, contrastive=False, **TINY)
-    cb = EvaluationCallback(every_n_env_steps=32, num_episodes=1, num_envs=1, video_every_n=1, max_video_frames=4)
+    cb = EvaluationCallback(
+        every_n_env_steps=32, num_episodes=1, num_envs=1, video_every_n=1, max_video_frames=4
+    )
     with mock.patch("leyden_rl.callbacks.log_video") as log_video:
-        quiet_trainer(max_epochs=-1, enable_checkpointing=False, default_root_dir=tmp_path, callbacks=[cb]).fit(model)
+        quiet_trainer(
+            max_epochs=-1, enable_checkpointing=False, default_root_dir=tmp_path, callbacks=[cb]
+        ).fit(model)
     assert len(cb.history) == 1 and np.isfinite(cb.history[0][1]) and cb.history[0][1] < 0  # Pendulum costs
     frames = log_video.call_args.args[2]
     assert frames.shape[0] == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8
+
+
+@pytest.mark.parametrize("config", ["curl_cartpole_swingup.yaml", "curl_pixel_sac_cartpole_swingup.yaml"])
+def test_example_config_runs_through_leyden_fit(config, tmp_path):
+    example = Path(__file__).parents[2] / "examples" / "rl" / config
+    tiny = [f"--model.init_args.{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in TINY.items()]
+    main([
+        "fit", "--config", str(example), f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false",
+        "--trainer.enable_progress_bar=false",
+        "--model.init_args.total_env_steps=32", *tiny,
+    ])  # fmt: skip
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["leyden_rl"]["env_steps"] == 32 and saved["leyden_rl"]["updates"] == 32 - 24 + 1
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())

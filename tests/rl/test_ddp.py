@@ -5,23 +5,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 HERE = Path(__file__).parent
+METHODS = ("PPO", "DQN", "SAC")
 
 
-@pytest.mark.parametrize("name", ["PPO", "SAC"])
-def test_ddp_ranks_collect_distinct_experience_and_share_weights(name, tmp_path):
+def test_ddp_ranks_collect_distinct_experience_and_share_weights(tmp_path):
     env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}  # fmt: skip
     proc = subprocess.run(
-        [sys.executable, str(HERE / "ddp_train_script.py"), name, str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=240,
+        [sys.executable, str(HERE / "ddp_train_script.py"), ",".join(METHODS), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
-    assert not torch.allclose(r0["obs"], r1["obs"]), "ranks must use different env seeds"
-    assert r0["env_steps"] == r1["env_steps"] == 96
-    for a, b in zip(r0["params"], r1["params"]):
-        assert torch.equal(a, b), "gradients are averaged, so weights must match across ranks"
+    for name in METHODS:
+        r0, r1 = (torch.load(tmp_path / f"{name}_rank{r}.pt") for r in (0, 1))
+        assert not torch.allclose(r0["obs"], r1["obs"]), f"{name}: ranks must use different env seeds"
+        assert r0["env_steps"] == r1["env_steps"] == 96
+        for a, b in zip(r0["params"], r1["params"]):
+            assert torch.equal(a, b), f"{name}: gradients are averaged, so weights must match across ranks"

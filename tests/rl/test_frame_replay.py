@@ -37,7 +37,8 @@ class CounterFrames(gym.Env):
 
 def _collect(replay: FrameReplay, steps: int, k: int = 3) -> set[tuple[bytes, bytes, float, bool]]:
     envs = SyncVectorEnv(
-        [lambda i=i: StackFrames(CounterFrames(i), k) for i in range(2)], autoreset_mode=AutoresetMode.SAME_STEP
+        [lambda i=i: StackFrames(CounterFrames(i), k) for i in range(2)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
     )
     obs, _ = envs.reset(seed=[0, 1])
     truth = set()

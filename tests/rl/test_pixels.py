@@ -21,7 +21,10 @@ def test_pixel_env_passes_the_gymnasium_checker():
 
 
 def test_action_repeat_sums_rewards_and_counts_env_steps():
-    base, rep = gym.make("Pendulum-v1"), make_env("pixels/Pendulum-v1", env_kwargs={"size": 16, "action_repeat": 3})
+    base, rep = (
+        gym.make("Pendulum-v1"),
+        make_env("pixels/Pendulum-v1", env_kwargs={"size": 16, "action_repeat": 3}),
+    )
     base.reset(seed=1)
     rep.reset(seed=1)
     action = np.array([0.5], np.float32)

@@ -103,3 +103,36 @@ def test_bad_parameters_raise():
         PhysicsRange(0.0, 1.0, "loguniform")
     with pytest.raises(LeydenConfigError):
         PhysicsRandomization(gym.make("MountainCar-v0"), {"gravity": PhysicsRange(1, 2)})
+
+
+class _Drifter(gym.Env):
+    """A stand-in env declaring the generic protocol: its step reads ``mass`` and ``damping``."""
+
+    physics_parameters = ("mass", "damping")
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float64)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def __init__(self) -> None:
+        self.mass, self.damping, self.velocity = 1.0, 0.2, 0.0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.velocity = 0.0
+        return np.zeros(1), {}
+
+    def step(self, action):
+        self.velocity = (1 - self.damping) * self.velocity + float(action[0]) / self.mass
+        return np.array([self.velocity]), 0.0, False, False, {}
+
+
+def test_generic_physics_parameters_protocol():
+    ranges = {"mass": PhysicsRange(2.0, 4.0), "damping": PhysicsRange(0.5, 0.5, mode="set")}
+    env = PhysicsRandomization(_Drifter(), ranges)
+    _, info = env.reset(seed=0)
+    assert 2.0 <= info["physics"]["mass"] == env.unwrapped.mass <= 4.0
+    assert env.unwrapped.damping == info["physics"]["damping"] == 0.5
+    assert env.step(np.ones(1))[0][0] == pytest.approx(1.0 / info["physics"]["mass"])
+    assert env.reset()[1]["physics"]["mass"] != info["physics"]["mass"]  # scaled from nominal 1.0 again
+    assert 2.0 <= env.unwrapped.mass <= 4.0
+    with pytest.raises(LeydenConfigError, match="unknown"):
+        PhysicsRandomization(_Drifter(), {"gravity": PhysicsRange(1.0, 2.0)})

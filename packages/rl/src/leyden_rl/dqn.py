@@ -123,12 +123,21 @@ class DQN(OnlineRLModule):
         eps = self.collect()
         metrics: dict[str, Any] = {"train/epsilon": eps}
         if self.env_steps >= hp.learning_starts:
-            refreshes = (self.env_steps - self.last_target_update) // hp.target_update_interval
-            if refreshes:  # the refreshes due since the last iteration, folded into one average
-                polyak_update(self.q_target, self.q, 1.0 - (1.0 - hp.tau) ** refreshes)
-                self.last_target_update += refreshes * hp.target_update_interval
+            self.refresh_target()
             metrics["train/td_loss"] = self.update()
         self.end_iteration(metrics)
+
+    def refresh_target(self) -> None:
+        """Apply the target refreshes due since the last one (one per ``target_update_interval`` env steps).
+
+        ``k`` Polyak steps with the same online weights equal one step with ``1 − (1 − tau)^k`` — the
+        target SB3 reaches by refreshing during collection; with ``tau = 1`` it is a hard copy.
+        """
+        hp = self.hparams
+        refreshes = (self.env_steps - self.last_target_update) // hp.target_update_interval
+        if refreshes:
+            polyak_update(self.q_target, self.q, 1.0 - (1.0 - hp.tau) ** refreshes)
+            self.last_target_update += refreshes * hp.target_update_interval
 
     def update(self) -> float:
         hp = self.hparams

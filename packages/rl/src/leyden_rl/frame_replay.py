@@ -28,7 +28,9 @@ class FrameReplay:
     ) -> None:  # fmt: skip
         channels, *hw = obs_shape
         if channels % frame_stack:
-            raise ValueError(f"observation channels {channels} are not a multiple of frame_stack={frame_stack}")
+            raise ValueError(
+                f"observation channels {channels} are not a multiple of frame_stack={frame_stack}"
+            )
         self.k, self.c = frame_stack, channels // frame_stack
         self.rows, self.num_envs = max(capacity // num_envs, frame_stack + 2), num_envs
         shape = (self.rows, num_envs)
@@ -113,7 +115,11 @@ class FrameReplay:
     def state_dict(self) -> dict:
         n = int(self.size.max())
         fields = ("frames", "step", "actions", "rewards", "terminated")
-        return {**{f: getattr(self, f)[:n].clone() for f in fields}, "pos": self.pos.clone(), "size": self.size.clone()}
+        return {
+            **{f: getattr(self, f)[:n].clone() for f in fields},
+            "pos": self.pos.clone(),
+            "size": self.size.clone(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         n = len(state["step"])

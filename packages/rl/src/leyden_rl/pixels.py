@@ -26,7 +26,9 @@ class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def __init__(self, env: gym.Env, action_repeat: int) -> None:
         if action_repeat < 1:
-            raise LeydenConfigError(f"action_repeat must be ≥ 1, got {action_repeat}", "use e.g. 1, 2, 4 or 8")
+            raise LeydenConfigError(
+                f"action_repeat must be ≥ 1, got {action_repeat}", "use e.g. 1, 2, 4 or 8"
+            )
         gym.utils.RecordConstructorArgs.__init__(self, action_repeat=action_repeat)
         super().__init__(env)
         self.action_repeat = action_repeat

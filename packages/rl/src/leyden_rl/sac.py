@@ -24,6 +24,7 @@ the same pass, so the all-reduce that ``manual_backward`` triggers averages all 
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import Any
 
 import gymnasium as gym
@@ -76,8 +77,12 @@ class SAC(OnlineRLModule):
         alpha_learning_rate: float | None = None,
         target_update_interval: int = 1,
     ) -> None:
+        init_args = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
         self.save_hyperparameters()
+        # SAC's settings as given to SAC: hparams hold only the outermost class's arguments when
+        # LightningCLI builds a subclass (CURL), and resuming re-creates the model from those.
+        self.config = SimpleNamespace(**init_args)
         if not isinstance(self.action_space, gym.spaces.Box):
             raise LeydenConfigError(
                 f"SAC needs a Box (continuous) action space; {env_id!r} has {self.action_space}",
@@ -93,13 +98,15 @@ class SAC(OnlineRLModule):
         self.log_alpha = torch.nn.Parameter(torch.tensor(float(np.log(init_alpha))), requires_grad=auto_alpha)
         n_act = action_dim(self.action_space)
         self.target_entropy = float(-n_act if target_entropy is None else target_entropy)
-        self.buffer = self.build_buffer(min(buffer_size, max(total_env_steps // self.action_repeat, num_envs)))
+        self.buffer = self.build_buffer(
+            min(buffer_size, max(total_env_steps // self.action_repeat, num_envs))
+        )
         self.updates = 0
 
     # ---------------------------------------------------------------------------- hooks
     def build_encoder(self) -> torch.nn.Module:
         """Observation → features for actor and critics (``num_features`` wide); here a plain flatten."""
-        return FlattenMLP(int(np.prod(self.observation_space.shape)), (), self.hparams.activation)
+        return FlattenMLP(int(np.prod(self.observation_space.shape)), (), self.config.activation)
 
     def build_buffer(self, capacity: int) -> ReplayBuffer | FrameReplay:
         space = self.observation_space
@@ -118,12 +125,12 @@ class SAC(OnlineRLModule):
 
     @property
     def steps_per_iteration(self) -> int:
-        return self.hparams.num_envs * self.hparams.train_freq * self.action_repeat
+        return self.config.num_envs * self.config.train_freq * self.action_repeat
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # One optimizer (α in its own group for its own step size): the single backward pass below
         # fills every gradient, which is what lets DDP all-reduce them together.
-        hp = self.hparams
+        hp = self.config
         params = [p for n, p in self.named_parameters() if p.requires_grad and n != "log_alpha"]
         groups = [{"params": params}]
         if hp.auto_alpha:
@@ -138,8 +145,8 @@ class SAC(OnlineRLModule):
     @torch.no_grad()
     def collect(self) -> None:
         obs = self.obs
-        for _ in range(self.hparams.train_freq):
-            if self.env_steps < self.hparams.learning_starts:
+        for _ in range(self.config.train_freq):
+            if self.env_steps < self.config.learning_starts:
                 actions = np.stack([self.action_space.sample() for _ in range(self.num_envs)])
             else:
                 actions = self.policy(obs)[0].cpu().numpy()
@@ -156,17 +163,19 @@ class SAC(OnlineRLModule):
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         self.collect()
         metrics: dict[str, Any] = {}
-        if self.env_steps >= self.hparams.learning_starts:
+        if self.env_steps >= self.config.learning_starts:
             metrics = self.update()
         self.end_iteration(metrics)
 
     def update(self) -> dict[str, float]:
-        hp = self.hparams
+        hp = self.config
         opt = self.optimizers()
         frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
         for _ in range(hp.gradient_steps):
             b = self.buffer.sample(hp.batch_size, hp.gamma)
-            b = ReplayBatch(*(t.to(self.device) for t in (b.obs, b.actions, b.rewards, b.next_obs, b.discount)))
+            b = ReplayBatch(
+                *(t.to(self.device) for t in (b.obs, b.actions, b.rewards, b.next_obs, b.discount))
+            )
             alpha = self.log_alpha.detach().exp()
             with torch.no_grad():
                 next_obs = self.view(b.next_obs, train=True)
@@ -198,7 +207,7 @@ class SAC(OnlineRLModule):
         }
 
     def update_targets(self) -> None:
-        polyak_update(self.critic_target, self.critic, self.hparams.tau)
+        polyak_update(self.critic_target, self.critic, self.config.tau)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:

@@ -2,8 +2,11 @@
 
 Supported: CartPole (masscart, masspole, length, gravity, force_mag; total_mass and
 polemass_length are recomputed), Pendulum (g, m, l), Acrobot (link_length_1/2, link_mass_1/2,
-link_com_pos_1/2, link_moi) and MuJoCo environments (body_mass, geom_friction, dof_damping:
-whole arrays of the compiled model, scaled or shifted together). Values are drawn from fixed
+link_com_pos_1/2, link_moi), MuJoCo environments (body_mass, geom_friction, dof_damping:
+whole arrays of the compiled model, scaled or shifted together) and any environment that declares
+the :data:`PHYSICS_PARAMETERS` protocol: a class attribute ``physics_parameters = ("mass",
+"damping")`` naming float attributes that its ``reset`` and ``step`` read, so a wrapper may set
+them before ``reset`` (no import of this package is needed to declare it). Values are drawn from fixed
 :class:`PhysicsRange` s or from an :class:`~leyden_sim.adr.ADR` controller; the physical values
 of the episode are in ``info["physics"]``.
 """
@@ -33,6 +36,7 @@ ACROBOT = (
     "link_moi",
 )
 MUJOCO = ("body_mass", "geom_friction", "dof_damping")
+PHYSICS_PARAMETERS = "physics_parameters"  # the generic protocol's attribute name
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ def apply_mode(nominal: Any, value: float, mode: str) -> Any:
 
 def _supported(env: gym.Env) -> tuple[str, ...]:
     base = env.unwrapped
+    if hasattr(base, PHYSICS_PARAMETERS):
+        return tuple(getattr(base, PHYSICS_PARAMETERS))
     if isinstance(base, CartPoleEnv):
         return CARTPOLE
     if isinstance(base, PendulumEnv):
@@ -81,12 +87,15 @@ def _supported(env: gym.Env) -> tuple[str, ...]:
         return MUJOCO
     raise LeydenConfigError(
         f"physics randomization does not know {type(base).__name__}",
-        "use CartPole, Pendulum, Acrobot or a MuJoCo environment (pip install 'leyden-sim[mujoco]')",
+        "use CartPole, Pendulum, Acrobot, a MuJoCo environment (pip install 'leyden-sim[mujoco]') or "
+        "declare physics_parameters = ('mass', ...) (float attributes) on the environment class",
     )
 
 
 def _get(env: gym.Env, name: str) -> Any:
     base = env.unwrapped
+    if hasattr(base, PHYSICS_PARAMETERS):
+        return float(getattr(base, name))
     if name in MUJOCO:
         return np.array(getattr(base.model, name))
     return float(getattr(base, name.upper() if name in ACROBOT else name))
@@ -94,6 +103,9 @@ def _get(env: gym.Env, name: str) -> Any:
 
 def _set(env: gym.Env, name: str, value: Any) -> None:
     base = env.unwrapped
+    if hasattr(base, PHYSICS_PARAMETERS):
+        setattr(base, name, float(value))
+        return
     if name in MUJOCO:
         getattr(base.model, name)[:] = value
         return

@@ -1,0 +1,244 @@
+"""CURL vs pixel SAC on DeepMind Control from pixels (Laskin et al., 2020), Leyden's `leyden_rl.curl.CURL`.
+
+Each (task, method, seed) runs in its own process with 1 torch thread; ``--jobs`` of them at once.
+Per run: final evaluation return (10 episodes, deterministic policy, centre crop), the mean return
+of the first and of the last 5 training episodes, env steps/s (simulator steps, action repeats
+counted, training included), updates/s (time inside the gradient updates only), and the share of
+wall time spent rendering. Writes ``benchmarks/results/curl_dmc[_quick|_paper].json``.
+
+    python benchmarks/curl_dmc.py --quick                        # cartpole swingup, 1 seed, minutes
+    python benchmarks/curl_dmc.py                                # CPU scale: 2 tasks x 2 methods x 3 seeds
+    python benchmarks/curl_dmc.py --protocol paper --device cuda # 100k steps, six tasks, paper settings
+
+CPU scale is not the paper's setting: to fit 2 CPU cores it renders 64x64 and crops 56 (the
+paper's 100 -> 84), uses batch 32 and a budget of a few thousand updates (see PROTOCOLS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+PAPER_TASKS = (
+    "finger-spin",
+    "cartpole-swingup",
+    "reacher-easy",
+    "cheetah-run",
+    "walker-walk",
+    "ball_in_cup-catch",
+)
+PROTOCOLS = {
+    # env steps per task, render size, crop, batch, seeds
+    "quick": dict(
+        tasks=("cartpole-swingup",), steps={"cartpole-swingup": 4000}, render=64, crop=56, batch=32, seeds=1
+    ),
+    "cpu": dict(
+        tasks=("cartpole-swingup", "finger-spin"),
+        steps={"cartpole-swingup": 20_000, "finger-spin": 4000},
+        render=64,
+        crop=56,
+        batch=32,
+        seeds=3,
+    ),  # fmt: skip
+    "paper": dict(
+        tasks=PAPER_TASKS, steps=dict.fromkeys(PAPER_TASKS, 100_000), render=100, crop=84, batch=128, seeds=3
+    ),
+}
+METHODS = {"leyden.CURL": dict(contrastive=True), "leyden.pixel_SAC_crop": dict(contrastive=False)}
+
+
+def evaluate(model, env_id: str, env_kwargs: dict, episodes: int = 10, seed: int = 10_000) -> float:
+    import torch
+
+    from leyden_rl.envs import make_env
+
+    env = make_env(env_id, env_kwargs=env_kwargs)
+    returns = []
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed + ep)
+        done, total = False, 0.0
+        while not done:
+            action = model.act(torch.as_tensor(obs, device=model.device)[None]).cpu().numpy()[0]
+            obs, r, term, trunc, _ = env.step(action)
+            total += r
+            done = term or trunc
+        returns.append(total)
+    env.close()
+    return sum(returns) / len(returns)
+
+
+def worker(spec: dict) -> dict:
+    """One training run; returns its measurements."""
+    import lightning.pytorch as pl
+    import torch
+
+    from leyden_rl import dmc
+    from leyden_rl.curl import CURL
+
+    torch.set_num_threads(1)
+    render_s = [0.0]
+    observe = dmc.DMCEnv._observe
+
+    def timed_observe(self):
+        t = time.perf_counter()
+        out = observe(self)
+        render_s[0] += time.perf_counter() - t
+        return out
+
+    dmc.DMCEnv._observe = timed_observe
+    pl.seed_everything(spec["seed"], verbose=False)
+    env_id, env_kwargs = f"dmc/{spec['task']}", {"size": spec["render"]}
+    lr = 2e-4 if spec["task"] == "cheetah-run" else 1e-3  # the paper's cheetah exception
+    model = CURL(
+        env_id=env_id, env_kwargs=env_kwargs, image_size=spec["crop"], batch_size=spec["batch"],
+        total_env_steps=spec["steps"], seed=spec["seed"], learning_rate=lr, **METHODS[spec["method"]],
+    )  # fmt: skip
+    update_s = [0.0]
+    update = model.update
+
+    def timed_update():
+        t = time.perf_counter()
+        out = update()
+        update_s[0] += time.perf_counter() - t
+        return out
+
+    model.update = timed_update
+
+    class Progress(pl.Callback):  # new training episodes to the run's log, to follow a long run
+        def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+            while self.seen < len(pl_module.episode_log):
+                steps, ret, _ = pl_module.episode_log[self.seen]
+                print(
+                    f"env_steps {steps} return {ret:.1f} ({time.perf_counter() - start:.0f}s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.seen += 1
+
+        seen = 0
+
+    trainer = pl.Trainer(
+        max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, accelerator=spec["device"], devices=1, callbacks=[Progress()],
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model)
+    wall = time.perf_counter() - start
+    train_render = render_s[0]
+    returns = [r for _, r, _ in model.episode_log]
+    final = evaluate(model, env_id, env_kwargs)
+    return {
+        "eval_return_final": final,
+        "train_return_first5": sum(returns[:5]) / max(1, len(returns[:5])),
+        "train_return_last5": sum(returns[-5:]) / max(1, len(returns[-5:])),
+        "env_steps_per_s": model.env_steps / wall,
+        "updates_per_s": model.updates / max(update_s[0], 1e-9),
+        "render_share": train_render / wall,
+        "wall_s": wall,
+        "curve": [[s, r] for s, r, _ in model.episode_log],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--protocol", choices=("cpu", "paper"), default="cpu")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--batch", type=int, help="override the protocol's batch size (paper: 128 or 512)")
+    parser.add_argument("--tasks", nargs="+")
+    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=sorted(METHODS))
+    parser.add_argument("--env-steps", type=int, help="override every task's env-step budget")
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one process, one thread each)")
+    parser.add_argument(
+        "--out", help="results JSON (default benchmarks/results/curl_dmc[_quick|_paper].json)"
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+
+    name = "quick" if args.quick else args.protocol
+    proto = PROTOCOLS[name]
+    tasks = args.tasks or proto["tasks"]
+    seeds = args.seeds or proto["seeds"]
+    specs = [
+        dict(task=t, method=m, seed=s, steps=args.env_steps or proto["steps"].get(t, 100_000),
+             render=proto["render"], crop=proto["crop"], batch=args.batch or proto["batch"], device=args.device)
+        for t in tasks for s in range(seeds) for m in args.methods
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    logdir = Path(tempfile.mkdtemp(prefix="curl_dmc_"))
+
+    def launch(spec: dict) -> tuple[dict, dict | None]:
+        tag = f"{spec['task']}_{spec['method']}_{spec['seed']}"
+        with open(logdir / f"{tag}.log", "w") as log:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", json.dumps(spec)], env=env, stdout=subprocess.PIPE,
+                stderr=log, text=True,
+            )  # fmt: skip
+        result = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+        print(f"{tag}: {result and {k: round(v, 2) for k, v in result.items() if k != 'curve'}}", flush=True)
+        if result is None:
+            print(f"  failed, see {logdir / (tag + '.log')}", flush=True)
+        return spec, result
+
+    print(f"{len(specs)} runs, {args.jobs} at a time; logs in {logdir}", flush=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(launch, specs))
+
+    rows, curves = [], []
+    for spec, res in results:
+        setting = f"dmc/{spec['task']} {spec['steps']} env steps, {spec['render']}px crop {spec['crop']}, batch {spec['batch']}"
+        for metric in ("eval_return_final", "train_return_first5", "train_return_last5", "env_steps_per_s",
+                       "updates_per_s", "render_share", "wall_s"):  # fmt: skip
+            rows.append(dict(method=spec["method"], setting=setting, seed=spec["seed"], metric=metric,
+                             value=None if res is None else round(res[metric], 4)))  # fmt: skip
+        if res is not None:
+            curves.append(
+                dict(method=spec["method"], task=spec["task"], seed=spec["seed"], curve=res["curve"])
+            )
+    for task in tasks:
+        for method in args.methods:
+            vals = [r["value"] for r in rows if r["metric"] == "eval_return_final" and r["method"] == method
+                    and r["setting"].startswith(f"dmc/{task} ") and r["value"] is not None]  # fmt: skip
+            if vals:
+                mean = sum(vals) / len(vals)
+                std = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+                print(f"{task:20s} {method:24s} eval return {mean:7.1f} ± {std:5.1f} over {len(vals)} seeds")
+    out = Path(
+        args.out or Path(__file__).parent / "results" / f"curl_dmc{'' if name == 'cpu' else '_' + name}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    doc = {
+        "benchmark": out.stem,
+        "command": "python " + " ".join([f"benchmarks/{Path(__file__).name}", *sys.argv[1:]]),
+        "machine": f"{os.cpu_count()}-core {platform.machine()} {args.device}, torch {torch.__version__}, "
+        f"{args.jobs} runs in parallel, 1 thread each",
+        "date": datetime.date.today().isoformat(),
+        "rows": rows,
+        "curves": curves,
+    }
+    out.write_text(json.dumps(doc, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -39,11 +39,15 @@ METHODS = ("nominal", "fixed_dr", "adr")
 
 
 def make_adr() -> ADR:
+    """ADR as in OpenAI et al. (2019): boundary probability 0.5, thresholds relative to task success
+    (the most a CartPole-v1 episode can score is 500: t_L = 40%, t_H = 80% of it), a buffer of 10
+    boundary episodes per decision (150k steps hold only ~300 full-length episodes: each boundary gets
+    ~35 of them, i.e. 3–4 decisions)."""
     params = {
         "length": ADRParam(nominal=1.0, delta=0.3, limits=(0.2, 5.0)),
         "masspole": ADRParam(nominal=1.0, delta=0.5, limits=(0.2, 8.0)),
     }
-    return ADR(params, boundary_prob=0.8, buffer_size=3, threshold_low=200.0, threshold_high=450.0)
+    return ADR(params, boundary_prob=0.5, buffer_size=10, threshold_low=200.0, threshold_high=400.0)
 
 
 def train(method: str, seed: int, steps: int) -> tuple[PPO, ADR | None]:
@@ -167,7 +171,9 @@ def main() -> None:
         )
         for i, mass in enumerate(MASSES):
             print(f"×{mass:<13g}" + " ".join(f"{v:7.1f}" for v in grid[i]))
-    suffix = "_quick" if args.quick else ""
+    suffix = ("_quick" if args.quick else "") + (
+        "" if args.methods == list(METHODS) else "_" + "_".join(args.methods)
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     heatmap(means, RESULTS / f"dr_cartpole{suffix}.png", f"CartPole held-out physics, PPO {args.steps} steps")
     budget = {"seeds": args.seeds, "steps": args.steps, "episodes_per_cell": args.episodes}

@@ -6,9 +6,12 @@ tasks with K = 2..6 landmarks (mixed), then evaluated closed-loop on held-out ta
 colour orders and starts from a seed stream never used in training): success = within 0.1 of the
 demonstrated landmark after 60 steps. Conditionings: ``demo`` (attention over one demonstration),
 ``none`` (same network, no demonstration), ``oracle`` (same network told the target colour).
-``demo+dr`` is trained with dynamics randomization (mass ×U[0.7, 1.5], damping U[0.1, 0.3]),
-implemented inside the env because leyden-sim's PhysicsRandomization only knows CartPole,
-Pendulum, Acrobot and MuJoCo; both demo policies are evaluated on nominal and randomized physics.
+Dynamics randomization (only when leyden-sim is installed; otherwise those rows are skipped and the
+output says so): the ranges are leyden-sim ``PhysicsRange`` s (mass U[0.7, 1.5], damping U[0.1, 0.3],
+nominal 1.0 / 0.2). ``demo+dr`` is trained on tasks whose physics is drawn from them, and both demo
+policies and the scripted expert are evaluated on held-out tasks played through
+``PhysicsRandomization(ParticleReachingEnv)`` (the env declares ``physics_parameters``), which draws
+every episode's physics, the demonstration's included.
 
 Part 2 — CartPole-v1. PPO (leyden_rl.ppo.PPO, rl-zoo settings) is trained as the expert (or loaded
 with --expert-checkpoint) and used through CheckpointExpert. BC learns from 1, 5 and 20 of its
@@ -17,6 +20,7 @@ episodes as rounds of one episode each (β_i = 0.5^i). Each policy plays 20 gree
 
     python benchmarks/one_shot_imitation.py --quick    # 1 seed, 3000 tasks x 12 epochs, 100 eval tasks per K
     python benchmarks/one_shot_imitation.py            # 5 seeds, 4000 tasks x 15 epochs, 200 eval tasks per K
+    python benchmarks/one_shot_imitation.py --policies demo demo+dr --skip-cartpole  # randomized rows only
 """
 
 from __future__ import annotations
@@ -42,30 +46,64 @@ from leyden_rl.imitation.demonstrations import (
     rollout_episodes,
 )
 from leyden_rl.imitation.experts import CheckpointExpert
-from leyden_rl.imitation.one_shot import OneShotImitation, OneShotParticleDataModule, evaluate_success
-from leyden_rl.imitation.particle_reaching import HORIZON, expert_actions, sample_states, step_states
+from leyden_rl.imitation.one_shot import (
+    OneShotImitation,
+    OneShotParticleDataModule,
+    evaluate_success,
+    evaluate_success_in_envs,
+)
+from leyden_rl.imitation.particle_reaching import (
+    HORIZON,
+    ParticleReachingEnv,
+    expert_actions,
+    sample_states,
+    step_states,
+)
 from leyden_rl.ppo import PPO
 
+try:
+    from leyden_sim.physics import PhysicsRandomization, PhysicsRange
+except ImportError:  # leyden-sim is optional: the dynamics-randomization rows need it
+    PhysicsRandomization = None
+
 LANDMARKS = (2, 3, 4, 5, 6)
-DR = {"mass_range": (0.7, 1.5), "damping_range": (0.1, 0.3)}
+POLICIES = {
+    "demo": ("demo", False),
+    "none": ("none", False),
+    "oracle": ("oracle", False),
+    "demo+dr": ("demo", True),
+}
+if (
+    PhysicsRandomization is not None
+):  # absolute values ("set"), uniform: the batched task generator draws the same
+    PHYSICS = {"mass": PhysicsRange(0.7, 1.5, mode="set"), "damping": PhysicsRange(0.1, 0.3, mode="set")}
+    TRAIN_DR = {f"{name}_range": (r.low, r.high) for name, r in PHYSICS.items()}
 EVAL_SEED = 1_000_000  # evaluation tasks come from seeds never used for training data
 DEMO_COUNTS = (1, 5, 20)
 
 
+def randomized_envs(k: int):
+    """Held-out particle-reaching envs whose every episode's physics leyden-sim draws."""
+    return lambda: PhysicsRandomization(ParticleReachingEnv(num_landmarks=k), PHYSICS)
+
+
 def one_shot(seed: int, args: argparse.Namespace, rows: list[dict]) -> None:
+    randomized = PhysicsRandomization is not None
     for k in LANDMARKS:  # the scripted expert on exactly the evaluation layouts' distribution
-        for physics, ranges in (("nominal", {}), ("dr", DR)):
-            states = sample_states(
-                np.random.default_rng([EVAL_SEED + seed, k]), args.eval_tasks, k, None, **ranges
-            )
-            for _ in range(HORIZON):
-                step_states(states, expert_actions(states))
-            rows.append(result_row("scripted_expert", f"K={k},{physics}", seed, "success_rate",
-                                   (states.distance_to_target() < 0.1).mean()))  # fmt: skip
-    for name, conditioning, ranges in (
-        ("demo", "demo", {}), ("none", "none", {}), ("oracle", "oracle", {}), ("demo+dr", "demo", DR),
-    ):  # fmt: skip
+        states = sample_states(np.random.default_rng([EVAL_SEED + seed, k]), args.eval_tasks, k)
+        for _ in range(HORIZON):
+            step_states(states, expert_actions(states))
+        rows.append(result_row("scripted_expert", f"K={k},nominal", seed, "success_rate",
+                               (states.distance_to_target() < 0.1).mean()))  # fmt: skip
+        if randomized:
+            success = evaluate_success_in_envs(None, randomized_envs(k), args.eval_tasks, EVAL_SEED + seed)
+            rows.append(result_row("scripted_expert", f"K={k},dr", seed, "success_rate", success.mean()))
+    for name in args.policies:
+        conditioning, train_dr = POLICIES[name]
+        if train_dr and not randomized:
+            continue
         pl.seed_everything(seed, verbose=False)
+        ranges = TRAIN_DR if train_dr else {}
         data = OneShotParticleDataModule(num_train_tasks=args.tasks, num_val_tasks=50, seed=seed, **ranges)
         model = OneShotImitation(conditioning, learning_rate=2e-3)
         start = time.perf_counter()
@@ -73,14 +111,19 @@ def one_shot(seed: int, args: argparse.Namespace, rows: list[dict]) -> None:
                       limit_val_batches=0).fit(model, data)  # fmt: skip
         minutes = (time.perf_counter() - start) / 60
         rows.append(result_row(f"leyden.OneShotImitation[{name}]", "train", seed, "train_minutes", minutes))
-        for physics, eval_ranges in (("nominal", {}), ("dr", DR)):
-            if physics == "dr" and conditioning != "demo":
+        for physics in ("nominal", "dr"):
+            if physics == "dr" and (conditioning != "demo" or not randomized):
                 continue
             for k in LANDMARKS:
-                success = evaluate_success(model, k, args.eval_tasks, EVAL_SEED + seed, **eval_ranges).mean()
+                if physics == "dr":
+                    success = evaluate_success_in_envs(
+                        model, randomized_envs(k), args.eval_tasks, EVAL_SEED + seed
+                    )
+                else:
+                    success = evaluate_success(model, k, args.eval_tasks, EVAL_SEED + seed)
                 rows.append(result_row(f"leyden.OneShotImitation[{name}]", f"K={k},{physics}", seed,
-                                       "success_rate", success))  # fmt: skip
-                print(f"seed {seed} {name:8s} K={k} {physics:7s} success {success:.3f}", flush=True)
+                                       "success_rate", success.mean()))  # fmt: skip
+                print(f"seed {seed} {name:8s} K={k} {physics:7s} success {success.mean():.3f}", flush=True)
 
 
 def train_ppo_expert(seed: int, steps: int, path: Path) -> None:
@@ -141,7 +184,16 @@ def main() -> None:
         "--expert-checkpoint", help="a PPO CartPole checkpoint to use instead of training one"
     )
     parser.add_argument("--skip-cartpole", action="store_true")
+    parser.add_argument(
+        "--policies",
+        nargs="*",
+        default=list(POLICIES),
+        choices=list(POLICIES),
+        help="one-shot policies to train",
+    )
     args = parser.parse_args()
+    if PhysicsRandomization is None:
+        print("leyden-sim is not installed: skipping the dynamics-randomization rows (demo+dr, physics=dr)")
     torch.set_num_threads(1)
     seeds = args.seeds or (1 if args.quick else 5)
     args.tasks, args.epochs, args.eval_tasks = (3000, 12, 100) if args.quick else (4000, 15, 200)
@@ -155,8 +207,13 @@ def main() -> None:
                 cartpole(seed, args, rows, Path(workdir))
     minutes = (time.perf_counter() - start) / 60
     print(f"total {minutes:.1f} min")
+    name = "one_shot_imitation" + ("_quick" if args.quick else "")
+    if args.skip_cartpole or args.policies != list(
+        POLICIES
+    ):  # a partial run must not overwrite the full table
+        name += "_" + "_".join(p.replace("+", "_") for p in args.policies)
     write_results(
-        "one_shot_imitation_quick" if args.quick else "one_shot_imitation", rows,
+        name, rows,
         budget={"one_shot_tasks": args.tasks, "one_shot_epochs": args.epochs, "eval_tasks_per_k": args.eval_tasks,
                 "ppo_env_steps": args.ppo_steps, "bc_updates": args.updates, "eval_episodes": args.eval_episodes},
         wall_minutes=minutes,

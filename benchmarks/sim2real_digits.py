@@ -52,7 +52,7 @@ def run(method: str, exclude: list[str] | None, seed: int, args: argparse.Namesp
     costs no training. DANN trains with per-domain BatchNorm and is tested after AdaBN.
     """
     pl.seed_everything(seed, workers=True)
-    randomizers = [] if exclude is None else digits_randomization(exclude)
+    randomizers = [] if exclude is None else digits_randomization(exclude, args.slant, args.elastic)
     data = SynDigitsDataModule(
         randomizers,
         length=args.length,
@@ -72,6 +72,7 @@ def run(method: str, exclude: list[str] | None, seed: int, args: argparse.Namesp
         anneal_lr=not args.constant_lr,
         discriminator_width=args.dann_width,
         per_domain_bn=method == "dann",
+        label_smoothing=args.label_smoothing,
     )
     trainer = pl.Trainer(
         max_epochs=args.epochs,
@@ -102,6 +103,9 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="small budget: 1 seed, 3k images, 4 epochs")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--length", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--image-size", type=int, default=16)
@@ -111,6 +115,9 @@ def main() -> None:
     parser.add_argument("--objective", default="dann", choices=["dann", "confusion"])
     parser.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
     parser.add_argument("--constant-lr", action="store_true", help="no lr / (1 + 10 p)^0.75 annealing")
+    parser.add_argument("--slant", type=float, default=0.35, help="Stroke slant range ±")
+    parser.add_argument("--elastic", type=float, default=3.0, help="Stroke elastic amplitude range 0..(px)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="of the classification loss")
     parser.add_argument("--dann-width", type=int, default=256, help="discriminator hidden width")
     parser.add_argument(
         "--ablation-seeds", type=int, help="seeds for the family-removed rows (default: --seeds)"
@@ -125,7 +132,7 @@ def main() -> None:
     rows, seconds = [], []
     for method, setting, exclude in settings(args.only):
         seeds = args.seeds if args.ablation_seeds is None or "_minus_" not in setting else args.ablation_seeds
-        for seed in range(seeds):
+        for seed in range(args.first_seed, args.first_seed + seeds):
             start = time.time()
             for name, accuracy in run(method, exclude, seed, args).items():
                 rows.append(result_row(f"leyden.{name}", setting, seed, "real_test_acc", round(accuracy, 4)))

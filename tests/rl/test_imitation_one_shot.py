@@ -13,6 +13,7 @@ from leyden_rl.imitation.one_shot import (
     OneShotImitation,
     OneShotParticleDataModule,
     evaluate_success,
+    evaluate_success_in_envs,
     sample_tasks,
 )
 from leyden_rl.imitation.particle_reaching import (
@@ -107,3 +108,25 @@ def test_train_validate_and_checkpoint_round_trip(tmp_path):
     assert success.shape == (8,) and success.dtype == bool
     with pytest.raises(LeydenConfigError, match="conditioning"):
         OneShotImitation("telepathy")
+
+
+def test_leyden_sim_physics_randomization_drives_the_particle_env():
+    physics = pytest.importorskip("leyden_sim.physics")
+    ranges = {
+        "mass": physics.PhysicsRange(2.0, 3.0, mode="set"),
+        "damping": physics.PhysicsRange(0.05, 0.1, mode="set"),
+    }
+    env = physics.PhysicsRandomization(ParticleReachingEnv(num_landmarks=3), ranges)
+    _, info = env.reset(seed=0)
+    assert 2.0 <= info["physics"]["mass"] <= 3.0 and 0.05 <= info["physics"]["damping"] <= 0.1
+    assert env.unwrapped.state.mass[0] == info["physics"]["mass"]  # the episode's dynamics use the draw
+    assert env.unwrapped.state.damping[0] == info["physics"]["damping"]
+
+    def make():
+        return physics.PhysicsRandomization(ParticleReachingEnv(num_landmarks=3), ranges)
+
+    expert = evaluate_success_in_envs(None, make, 20, seed=0)
+    assert expert.shape == (20,) and expert.mean() >= 0.9  # the expert copes with heavy particles
+    model = OneShotImitation("demo", width=16)
+    success = evaluate_success_in_envs(model, make, 6, seed=0)
+    assert success.shape == (6,) and success.dtype == bool

@@ -95,6 +95,27 @@ def test_wrapper_reports_boundary_episodes_to_adr():
         ADR({"x": ADRParam()}, threshold_low=5, threshold_high=1)
 
 
+@pytest.mark.parametrize("mode", [gym.vector.AutoresetMode.SAME_STEP, gym.vector.AutoresetMode.NEXT_STEP])
+def test_vector_env_autoreset_reports_every_boundary_episode(mode):
+    """Envs sharing one ADR inside a vector env (as an RL learner steps them): every finished episode's
+    full return reaches ``ADR.record``, whichever autoreset mode the vector env uses."""
+    adr = ADR({"length": ADRParam(delta=0.2)}, 1.0, buffer_size=10_000, threshold_low=0, threshold_high=1e9)
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: PhysicsRandomization(gym.make("CartPole-v1"), adr=adr)] * 3, autoreset_mode=mode
+    )
+    envs.reset(seed=0)
+    running, finished, skip = np.zeros(3), [], np.zeros(3, bool)
+    for _ in range(300):
+        _, reward, terminated, truncated, _ = envs.step(envs.action_space.sample())
+        running += reward * ~skip  # NEXT_STEP: the step after an episode's end is its reset, not a step
+        done = terminated | truncated
+        finished += running[done].tolist()
+        running[done] = 0.0
+        skip = done if mode == gym.vector.AutoresetMode.NEXT_STEP else np.zeros(3, bool)
+    recorded = sum(adr.buffers.values(), [])
+    assert len(finished) > 10 and sorted(recorded) == sorted(finished)
+
+
 class _Tiny(pl.LightningModule):
     def __init__(self):
         super().__init__()

@@ -89,6 +89,13 @@ def test_source_only_path_needs_no_target():
     assert "train/domain_loss" not in trainer.callback_metrics
 
 
+def test_label_smoothing_penalizes_certainty():
+    logits, labels = torch.tensor([[20.0, 0.0, 0.0]]), torch.tensor([0])
+    plain = DANN(num_classes=3, discriminator_width=16).class_loss(logits, labels)
+    smoothed = DANN(num_classes=3, discriminator_width=16, label_smoothing=0.3).class_loss(logits, labels)
+    assert plain < 1e-6 and smoothed == pytest.approx(0.2 * 20, rel=1e-3)  # (ε·(K−1)/K) × logit gap
+
+
 def test_dann_checkpoint_round_trip(tmp_path):
     model = DANN(discriminator_width=16)
     trainer, _ = _fit(model, max_steps=2)

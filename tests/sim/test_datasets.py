@@ -34,6 +34,12 @@ def test_sensor_quantizes_like_the_real_digits():
     assert torch.allclose(image * 16, (image * 16).round(), atol=1e-5)
 
 
+def test_digits_randomization_handwriting_ranges():
+    stroke = digits_randomization(exclude=["distractors"], slant=0.5, elastic=4.0)[0]
+    assert stroke.slant == (-0.5, 0.5) and stroke.elastic == (0.0, 4.0)
+    assert len(digits_randomization()) == len(digits_randomization(["distractors"])) + 1
+
+
 def test_materialize_matches_indexing():
     dataset = syn_digits(digits_randomization(), length=6, image_size=8)
     tensors = dataset.materialize().tensors

@@ -9,7 +9,9 @@ Labeled source (SynDigits) and unlabeled target (real digits) batches arrive tog
    forward passes, so BatchNorm normalizes each domain with its own batch statistics — the
    trunk need not spend capacity on the domains' first and second moments; pair it with
    :class:`~leyden_sim.adabn.AdaBN` so evaluation uses the target's statistics too)
-3. classification loss on the source features only (target labels are never read)
+3. classification loss on the source features only (target labels are never read); with
+   ``label_smoothing`` > 0 the targets are smoothed, so the classifier is not pushed to be
+   certain about renders — synthetic confidence does not transfer to real images
 4. ``objective="dann"``: the domain discriminator sees the features through a gradient
    reversal layer scaled by λ; minimizing its loss trains the discriminator and, reversed,
    pushes the trunk towards domain-invariant features.
@@ -58,6 +60,7 @@ class DANN(pl.LightningModule):
         weight_decay: float = 5e-4,
         anneal_lr: bool = False,
         per_domain_bn: bool = False,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -107,7 +110,7 @@ class DANN(pl.LightningModule):
         else:
             features = self.net.features(torch.cat([source_x, target_x]))
         source_features, n_source = features[: len(source_x)], len(source_x)
-        class_loss = F.cross_entropy(self.net.heads["classifier"](source_features), source_y)
+        class_loss = self.class_loss(self.net.heads["classifier"](source_features), source_y)
 
         discriminator = self.net.heads["domain"]
         if self.hparams.objective == "dann":
@@ -134,11 +137,14 @@ class DANN(pl.LightningModule):
         )
         return loss
 
+    def class_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+
     def source_only_step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The baseline: the same network, optimizer and schedule, trained on the source alone."""
         if self.global_step == 0:
             log_image_grid(self.trainer, "samples/source", images[:64])
-        loss = F.cross_entropy(self(images), labels)
+        loss = self.class_loss(self(images), labels)
         self.log("train/class_loss", loss)
         return loss
 

@@ -26,14 +26,17 @@ from leyden_sim.randomizers import Blur, Camera, Colour, Distractors, Lighting, 
 from leyden_sim.scene import Randomizer
 
 
-def digits_randomization(exclude: Sequence[str] = ()) -> list[Randomizer]:
+def digits_randomization(
+    exclude: Sequence[str] = (), slant: float = 0.35, elastic: float = 3.0
+) -> list[Randomizer]:
     """Every randomizer family with ranges suited to a grey digit scanner, minus ``exclude``.
+    ``slant`` (shear, ±) and ``elastic`` (px, from 0) bound the handwriting model of ``Stroke``.
 
     The ranges keep ink brighter than paper (scikit-learn's digits count "on" pixels) and keep
     textures, distractors and noise faint enough that a 4×4-pixel sensor cell can still see ink.
     """
     families = {
-        "stroke": Stroke(width=(0.5, 3.5), slant=(-0.35, 0.35), aspect=(0.55, 1.0), elastic=(0.0, 3.0)),
+        "stroke": Stroke(width=(0.5, 3.5), slant=(-slant, slant), aspect=(0.55, 1.0), elastic=(0.0, elastic)),
         "distractors": Distractors(count=(0, 2), size=(0.05, 0.2)),
         "colour": Colour(background=(0.0, 0.15), objects=(0.75, 1.0), saturation=(0.0, 0.5)),
         "texture": Texture(probability=0.5, strength=(0.0, 0.3)),

@@ -20,7 +20,9 @@ targets. Two baselines share the network and the data and change only ``c``:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import gymnasium as gym
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -315,3 +317,50 @@ def evaluate_success(
     )
     model.eval()
     return run_policy(model, states, {k: v.to(model.device) for k, v in tasks.items()})
+
+
+@torch.no_grad()
+def evaluate_success_in_envs(
+    model: OneShotImitation | None, make_env: Callable[[], gym.Env], num_tasks: int, seed: int,
+    demo_stride: int = 5,
+) -> np.ndarray:  # fmt: skip
+    """Success (N,) on ``num_tasks`` tasks played through gymnasium envs from ``make_env``.
+
+    ``make_env`` builds a :class:`~leyden_rl.imitation.particle_reaching.ParticleReachingEnv`, possibly
+    wrapped — e.g. by leyden-sim's ``PhysicsRandomization``, which then draws every episode's physics
+    through the env's ``physics_parameters``. Per task the scripted expert demonstrates in one episode
+    and ``model`` acts in a fresh episode of the same colour (``model=None``: the expert acts, the
+    reference row). Success is judged on the last step, as in :func:`evaluate_success`.
+    """
+    rng = np.random.default_rng([seed, 3])
+    colours, seeds = rng.integers(NUM_COLOURS, size=num_tasks), rng.integers(2**31, size=(num_tasks, 2))
+    envs = [make_env() for _ in range(num_tasks)]
+    demo_obs, demo_actions = [], []
+    for env, colour, (demo_seed, _) in zip(envs, colours, seeds):
+        obs, _ = env.reset(seed=int(demo_seed), options={"target_colour": int(colour)})
+        steps = []
+        for _ in range(HORIZON):
+            action = expert_actions(env.unwrapped.state)[0]
+            steps.append((obs, action))
+            obs = env.step(action)[0]
+        demo_obs.append(np.stack([o for o, _ in steps[::demo_stride]]))
+        demo_actions.append(np.stack([a for _, a in steps[::demo_stride]]))
+    obs = np.stack([
+        env.reset(seed=int(s), options={"target_colour": int(c)})[0] for env, c, (_, s) in zip(envs, colours, seeds)
+    ])  # fmt: skip
+    if model is not None:
+        model.eval()
+        batch = {
+            "demo_obs": torch.from_numpy(np.stack(demo_obs)), "demo_actions": torch.from_numpy(np.stack(demo_actions)),
+            "demo_mask": torch.ones(num_tasks, len(demo_obs[0]), dtype=torch.bool),
+            "target_colour": torch.from_numpy(colours),
+        }  # fmt: skip
+        batch = {k: v.to(model.device) for k, v in batch.items()}
+    for _ in range(HORIZON):
+        if model is None:
+            actions = np.concatenate([expert_actions(env.unwrapped.state) for env in envs])
+        else:
+            actions = model.act(obs, batch)
+        results = [env.step(a) for env, a in zip(envs, actions)]
+        obs = np.stack([r[0] for r in results])
+    return np.array([r[4]["success"] for r in results])

@@ -13,8 +13,9 @@ of a batch of one, so the same physics serves ``gym.make`` and the benchmark.
 Observation (58 floats, whatever K): agent position (2), velocity (2), then 6 landmark slots of
 ``[present, landmark − agent (2), colour one-hot (6)]``; slots beyond K are zero.
 Action: a force in [−1, 1]², integrated as ``v ← (1 − damping)·v + dt·a/mass``, ``x ← x + dt·v``.
-Mass and damping are plain attributes (a generic physics-randomization wrapper can set them) and
-are redrawn on each reset when ``mass_range`` / ``damping_range`` are given.
+Mass and damping are float attributes declared in ``physics_parameters``: leyden-sim's
+``PhysicsRandomization`` (or any wrapper) may set them before ``reset``; the env redraws them itself
+on each reset only when ``mass_range`` / ``damping_range`` are given.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class ParticleReachingEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    physics_parameters = ("mass", "damping")  # leyden-sim's PhysicsRandomization may set these before reset
 
     def __init__(
         self,

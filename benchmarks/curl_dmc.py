@@ -17,16 +17,16 @@ paper's 100 -> 84), uses batch 32 and a budget of a few thousand updates (see PR
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from leyden_core.benchmarking import result_row, write_results
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -207,8 +207,8 @@ def main() -> None:
         setting = f"dmc/{spec['task']} {spec['steps']} env steps, {spec['render']}px crop {spec['crop']}, batch {spec['batch']}"
         for metric in ("eval_return_final", "train_return_first5", "train_return_last5", "env_steps_per_s",
                        "updates_per_s", "render_share", "wall_s"):  # fmt: skip
-            rows.append(dict(method=spec["method"], setting=setting, seed=spec["seed"], metric=metric,
-                             value=None if res is None else round(res[metric], 4)))  # fmt: skip
+            rows.append(result_row(spec["method"], setting, spec["seed"], metric,
+                                   None if res is None else round(res[metric], 4)))  # fmt: skip
         if res is not None:
             curves.append(
                 dict(method=spec["method"], task=spec["task"], seed=spec["seed"], curve=res["curve"])
@@ -224,20 +224,15 @@ def main() -> None:
     out = Path(
         args.out or Path(__file__).parent / "results" / f"curl_dmc{'' if name == 'cpu' else '_' + name}.json"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    import torch
-
-    doc = {
-        "benchmark": out.stem,
-        "command": "python " + " ".join([f"benchmarks/{Path(__file__).name}", *sys.argv[1:]]),
-        "machine": f"{os.cpu_count()}-core {platform.machine()} {args.device}, torch {torch.__version__}, "
-        f"{args.jobs} runs in parallel, 1 thread each",
-        "date": datetime.date.today().isoformat(),
-        "rows": rows,
-        "curves": curves,
-    }
-    out.write_text(json.dumps(doc, indent=1))
-    print(f"wrote {out}")
+    write_results(
+        out.stem,
+        rows,
+        device=args.device,
+        results_dir=out.parent,
+        parallel_runs=args.jobs,
+        torch_threads_per_run=1,
+        curves=curves,
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -25,7 +24,7 @@ import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from leyden_core.benchmarking import result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import Clock, result_row, write_results  # noqa: E402
 
 THRESHOLD, WINDOW = 475.0, 20
 RATES = ("env_steps_per_s", "env_steps_per_cpu_s")  # wall-clock and CPU-time rates
@@ -48,20 +47,6 @@ class StopAtThreshold(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if steps_to_threshold([(s, r) for s, r, _ in pl_module.episode_log[-WINDOW:]]) is not None:
             trainer.should_stop = True
-
-
-class Clock:
-    """Wall time and this process's CPU time since creation.
-
-    On a shared machine the wall-clock rate depends on what else runs; every run here is one
-    thread, so steps per CPU-second compare the libraries' own cost independently of the load.
-    """
-
-    def __init__(self) -> None:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def read(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, float]:

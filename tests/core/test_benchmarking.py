@@ -31,3 +31,14 @@ def test_write_results_rejects_untidy_rows(tmp_path):
 
 def test_machine_description_names_threads():
     assert "torch thread" in machine_description()
+
+
+def test_clock_counts_cpu_time_of_busy_work_not_of_sleep():
+    import time
+
+    from leyden_core.benchmarking import Clock
+
+    clock = Clock()
+    time.sleep(0.2)
+    wall, cpu = clock.read()
+    assert wall >= 0.2 and cpu < 0.1

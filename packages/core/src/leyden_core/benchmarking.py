@@ -13,6 +13,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,21 @@ def result_row(method: str, setting: str | None, seed: int | None, metric: str, 
         if not math.isfinite(value):
             value = None
     return {"method": method, "setting": setting, "seed": seed, "metric": metric, "value": value}
+
+
+class Clock:
+    """Wall time and this process's CPU time since creation.
+
+    On a shared machine a wall-clock rate depends on whatever else runs; for single-threaded runs,
+    work per CPU-second compares the methods' own cost independently of the load.
+    """
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        """(wall seconds, CPU seconds) since creation."""
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 def cpu_model() -> str:

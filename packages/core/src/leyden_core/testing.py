@@ -56,5 +56,10 @@ def quiet_trainer(**kwargs: Any):
     fixture every plugin's tests build. Keyword arguments are passed on (and may override)."""
     import lightning.pytorch as pl
 
-    defaults = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False, "enable_model_summary": False}
+    defaults = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
     return pl.Trainer(**{**defaults, **kwargs})

@@ -73,6 +73,8 @@ def run(method: str, exclude: list[str] | None, seed: int, args: argparse.Namesp
         discriminator_width=args.dann_width,
         per_domain_bn=method == "dann",
         label_smoothing=args.label_smoothing,
+        backbone_kwargs={"width": args.width},
+        mixup_alpha=args.mixup if method == "source_only" else 0.0,
     )
     trainer = pl.Trainer(
         max_epochs=args.epochs,
@@ -117,6 +119,8 @@ def main() -> None:
     parser.add_argument("--constant-lr", action="store_true", help="no lr / (1 + 10 p)^0.75 annealing")
     parser.add_argument("--slant", type=float, default=0.35, help="Stroke slant range ±")
     parser.add_argument("--elastic", type=float, default=3.0, help="Stroke elastic amplitude range 0..(px)")
+    parser.add_argument("--width", type=int, default=32, help="leyden_tiny_cnn width (features: 2×width)")
+    parser.add_argument("--mixup", type=float, default=0.0, help="mixup α for the source-only rows (0: off)")
     parser.add_argument("--label-smoothing", type=float, default=0.0, help="of the classification loss")
     parser.add_argument("--dann-width", type=int, default=256, help="discriminator hidden width")
     parser.add_argument(

@@ -96,6 +96,23 @@ def test_label_smoothing_penalizes_certainty():
     assert plain < 1e-6 and smoothed == pytest.approx(0.2 * 20, rel=1e-3)  # (ε·(K−1)/K) × logit gap
 
 
+def test_backbone_kwargs_reach_the_trunk():
+    assert DANN(backbone_kwargs={"width": 8}, discriminator_width=16).net.feature_dim == 16
+    assert DANN(discriminator_width=16).net.feature_dim == 64  # leyden_tiny_cnn's default width 32
+
+
+def test_mixup_source_only_trains_and_dann_rejects_it():
+    torch.manual_seed(0)
+    model = DANN(domain_weight=0.0, discriminator_width=16, mixup_alpha=0.4)
+    before = [p.detach().clone() for p in model.net.trunk.parameters()]
+    data = SynDigitsDataModule(length=32, image_size=8, batch_size=16)
+    quiet_trainer(max_steps=2, enable_checkpointing=False, limit_val_batches=0).fit(model, datamodule=data)
+    assert torch.isfinite(model.trainer.callback_metrics["train/class_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.net.trunk.parameters()))
+    with pytest.raises(LeydenConfigError, match="mixup"):
+        DANN(domain_weight=0.3, mixup_alpha=0.4)
+
+
 def test_dann_checkpoint_round_trip(tmp_path):
     model = DANN(discriminator_width=16)
     trainer, _ = _fit(model, max_steps=2)

@@ -26,6 +26,7 @@ same network, optimizer and schedule, no target data.
 from __future__ import annotations
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,6 +49,7 @@ class DANN(pl.LightningModule):
     def __init__(
         self,
         backbone: str = "leyden_tiny_cnn",
+        backbone_kwargs: dict | None = None,
         small_images: bool = True,
         in_chans: int = 1,
         num_classes: int = 10,
@@ -61,14 +63,23 @@ class DANN(pl.LightningModule):
         anneal_lr: bool = False,
         per_domain_bn: bool = False,
         label_smoothing: float = 0.0,
+        mixup_alpha: float = 0.0,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
             raise LeydenConfigError(f"unknown objective {objective!r}", f"use one of {OBJECTIVES}")
         if optimizer not in ("adamw", "sgd"):
             raise LeydenConfigError(f"unknown optimizer {optimizer!r}", "use 'adamw' or 'sgd' (momentum 0.9)")
+        if mixup_alpha > 0 and domain_weight > 0:
+            raise LeydenConfigError(
+                "mixup_alpha is implemented for the source-only classifier (domain_weight: 0)",
+                "set mixup_alpha: 0 for DANN, or domain_weight: 0",
+            )
         self.save_hyperparameters()
-        self.net = MultiHeadNet(create_backbone(backbone, small_images=small_images, in_chans=in_chans))
+        trunk = create_backbone(
+            backbone, small_images=small_images, in_chans=in_chans, **(backbone_kwargs or {})
+        )
+        self.net = MultiHeadNet(trunk)
         self.net.add_linear_head("classifier", num_classes)
         width = discriminator_width
         self.net.add_head(
@@ -144,7 +155,13 @@ class DANN(pl.LightningModule):
         """The baseline: the same network, optimizer and schedule, trained on the source alone."""
         if self.global_step == 0:
             log_image_grid(self.trainer, "samples/source", images[:64])
-        loss = self.class_loss(self(images), labels)
+        if self.hparams.mixup_alpha > 0:  # mixup (Zhang et al. 2018): convex pairs of renders and labels
+            mix = float(np.random.beta(self.hparams.mixup_alpha, self.hparams.mixup_alpha))
+            order = torch.randperm(len(images), device=images.device)
+            logits = self(mix * images + (1 - mix) * images[order])
+            loss = mix * self.class_loss(logits, labels) + (1 - mix) * self.class_loss(logits, labels[order])
+        else:
+            loss = self.class_loss(self(images), labels)
         self.log("train/class_loss", loss)
         return loss
 

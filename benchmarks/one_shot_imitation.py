@@ -73,9 +73,8 @@ POLICIES = {
     "oracle": ("oracle", False),
     "demo+dr": ("demo", True),
 }
-if (
-    PhysicsRandomization is not None
-):  # absolute values ("set"), uniform: the batched task generator draws the same
+# Absolute values ("set"), uniform; training tasks are drawn from the same ranges by the batched generator.
+if PhysicsRandomization is not None:
     PHYSICS = {"mass": PhysicsRange(0.7, 1.5, mode="set"), "damping": PhysicsRange(0.1, 0.3, mode="set")}
     TRAIN_DR = {f"{name}_range": (r.low, r.high) for name, r in PHYSICS.items()}
 EVAL_SEED = 1_000_000  # evaluation tasks come from seeds never used for training data

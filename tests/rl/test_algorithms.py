@@ -16,14 +16,14 @@ TINY = {
                 batch_size=16, hidden_sizes=(16,), n_step=3, dueling=True, buffer_size=1000),
     "SAC": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
                 batch_size=16, hidden_sizes=(16,)),
+    "CURL": dict(env_id="pixels/Pendulum-v1", env_kwargs={"size": 20}, image_size=16, learning_starts=24,
+                 batch_size=8, hidden_sizes=(16,), features=8, filters=4),
 }  # fmt: skip
 MODELS = {
     path.rsplit(".", 1)[1]: path
     for path in plugin.models
-    if path.startswith("leyden_rl.")
-    and not path.startswith(("leyden_rl.meta.", "leyden_rl.imitation.", "leyden_rl.curl."))
-}  # imitation methods are not online RL modules (test_imitation_methods.py covers them); CURL (pixel SAC on
-# dm_control) is covered by its own test file
+    if path.startswith("leyden_rl.") and not path.startswith(("leyden_rl.meta.", "leyden_rl.imitation."))
+}  # imitation methods are not online RL modules (test_imitation_methods.py covers them)
 
 
 def _trainer(tmp_path, **kw):
@@ -58,13 +58,16 @@ def test_train_no_nan_and_resume(name, tmp_path):
     resumed_trainer.fit(resumed, ckpt_path=ckpt)
     assert resumed.env_steps == 256, "counters continue from the checkpoint"
     assert resumed.episode_log[: len(model.episode_log)] == model.episode_log
-    if hasattr(model, "buffer"):  # replay restored, then extended
-        rows = model.buffer.size
-        assert (
-            torch.equal(resumed.buffer.obs[:rows], model.buffer.obs[:rows])
-            or resumed.buffer.size == resumed.buffer.rows
-        )
-        assert resumed.buffer.size == min(resumed.buffer.rows, 256 // TINY[name]["num_envs"])
+    if hasattr(model, "buffer"):  # replay restored, then extended (frame replay stores frames, not obs)
+        field = "frames" if hasattr(model.buffer, "frames") else "obs"
+        rows = int(torch.as_tensor(model.buffer.size).max())
+        old, new = getattr(model.buffer, field)[:rows], getattr(resumed.buffer, field)[:rows]
+        assert torch.equal(new, old) or int(torch.as_tensor(resumed.buffer.size).max()) == resumed.buffer.rows
+        transitions = 256 // (resumed.num_envs * resumed.action_repeat)  # per env
+        if field == "obs":
+            assert resumed.buffer.size == min(resumed.buffer.rows, transitions)
+        else:  # one frame slot per transition plus one per episode start
+            assert int(resumed.buffer.size.min()) >= min(resumed.buffer.rows, transitions)
 
 
 def test_wrong_action_space_is_a_config_error():

@@ -62,19 +62,11 @@ METHODS = {"leyden.CURL": dict(contrastive=True), "leyden.pixel_SAC_crop": dict(
 def evaluate(model, env_id: str, env_kwargs: dict, episodes: int = 10, seed: int = 10_000) -> float:
     import torch
 
-    from leyden_rl.envs import make_env
+    from leyden_rl.envs import episode_returns, make_env
 
     env = make_env(env_id, env_kwargs=env_kwargs)
-    returns = []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        done, total = False, 0.0
-        while not done:
-            action = model.act(torch.as_tensor(obs, device=model.device)[None]).cpu().numpy()[0]
-            obs, r, term, trunc, _ = env.step(action)
-            total += r
-            done = term or trunc
-        returns.append(total)
+    act = lambda obs: model.act(torch.as_tensor(obs, device=model.device)[None]).cpu().numpy()[0]  # noqa: E731
+    returns = episode_returns(env, act, episodes, seed)
     env.close()
     return sum(returns) / len(returns)
 

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from leyden_core.benchmarking import result_row, write_results  # noqa: E402
+from leyden_rl.envs import episode_returns  # noqa: E402
 
 THRESHOLD, WINDOW = -200.0, 10
 SAC_ZOO = dict(learning_rate=1e-3, batch_size=256, learning_starts=100, gamma=0.99, tau=0.005,
@@ -35,17 +36,7 @@ def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
 
 
 def evaluate(act, episodes: int = 10, seed: int = 10_000) -> float:
-    env = gym.make("Pendulum-v1")
-    returns = []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        done, total = False, 0.0
-        while not done:
-            obs, r, term, trunc, _ = env.step(act(obs))
-            total += r
-            done = term or trunc
-        returns.append(total)
-    return float(np.mean(returns))
+    return float(np.mean(episode_returns(gym.make("Pendulum-v1"), act, episodes, seed)))
 
 
 class StopAtThreshold(pl.Callback):

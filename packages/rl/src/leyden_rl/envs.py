@@ -127,3 +127,23 @@ def check_render(envs: VectorEnv, env_id: str) -> None:
             f"environment {env_id!r} cannot render rgb_array frames, so no episode video can be recorded",
             "set the evaluation callback's video_every_n=0, or use an env with render_mode='rgb_array'",
         )
+
+
+def episode_returns(
+    env: gym.Env, act: Callable[[np.ndarray], np.ndarray], num_episodes: int, seed: int
+) -> list[float]:
+    """Returns of ``num_episodes`` complete episodes of one env, episode ``i`` reset with ``seed + i``.
+
+    ``act`` maps one observation to one action, so any policy (a Leyden module, an SB3 model, a
+    scripted expert) is evaluated on the same episodes.
+    """
+    returns = []
+    for episode in range(num_episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done, total = False, 0.0
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return returns

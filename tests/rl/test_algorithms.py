@@ -1,7 +1,9 @@
 """Every registered RL method: trains a few iterations without NaN, and a resumed run continues."""
 
 import math
+import os
 
+import lightning.pytorch as pl
 import pytest
 import torch
 
@@ -82,3 +84,27 @@ def test_ppo_continuous_actions_learn_shapes(tmp_path):
     _trainer(tmp_path).fit(model)
     a = model.act(model.to_tensor(model.observation_space.sample()[None]))
     assert a.shape == (1, 1) and (a.abs() <= 2.0).all()
+
+
+def test_metrics_logged_at_the_loggers_cadence_and_at_the_end(tmp_path, monkeypatch):
+    """Step metrics reach the logger every ``log_every_n_steps`` iterations and on the last one."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    model = import_object(MODELS["PPO"])(total_env_steps=7 * 32, seed=0, **TINY["PPO"])  # 7 iterations
+    logger = CSVLogger(tmp_path, name="csv")
+    seen = []
+
+    class RecordCheck(pl.Callback):
+        def on_train_batch_end(self, *args) -> None:
+            seen.append(os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK"))
+
+    _trainer(tmp_path, logger=logger, log_every_n_steps=3, callbacks=[RecordCheck()]).fit(model)
+    assert seen == [None] * 7, "during fit torch's default (cached) CUDA check is used"
+    logger.save()
+    rows = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    env_steps = sorted(float(r.split(",")[header.index("train/env_steps")]) for r in rows[1:])
+    assert env_steps == [3 * 32, 6 * 32, 7 * 32]
+    # the fast CUDA check is only for the fit itself: Lightning's setting is back afterwards
+    assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"

@@ -23,7 +23,7 @@ import torch
 
 from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
-from leyden_rl.base import OnlineRLModule
+from leyden_rl.base import OnlineRLModule, linear_schedule
 from leyden_rl.buffers import ReplayBuffer, torch_dtype
 from leyden_rl.losses import double_dqn_next_q, dqn_loss, td_target
 from leyden_rl.networks import QNetwork
@@ -35,6 +35,8 @@ class DQN(OnlineRLModule):
     Args:
         buffer_size: replay capacity in transitions (this rank). learning_starts: env steps of
             random play before learning. batch_size, learning_rate, gamma: the usual.
+        anneal_lr: decay the learning rate linearly to 0 over the budget (late updates stay small,
+            so a policy that has learned stops oscillating).
         train_freq: vector steps collected per iteration; gradient_steps: updates per iteration.
         target_update_interval (env steps) and tau: target-network refresh (tau=1: hard copy).
         double_q, dueling, n_step, huber: the Rainbow-style switches named in the paper titles.
@@ -50,6 +52,7 @@ class DQN(OnlineRLModule):
         learning_starts: int = 1_000,
         batch_size: int = 64,
         learning_rate: float = 2.3e-3,
+        anneal_lr: bool = False,
         gamma: float = 0.99,
         train_freq: int = 256,
         gradient_steps: int = 128,
@@ -142,6 +145,9 @@ class DQN(OnlineRLModule):
     def update(self) -> float:
         hp = self.hparams
         opt = self.optimizers()
+        lr = linear_schedule(hp.learning_rate, self.env_steps / hp.total_env_steps, hp.anneal_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
         total = 0.0
         for _ in range(hp.gradient_steps):
             b = self.buffer.sample(hp.batch_size, hp.gamma, hp.n_step)

@@ -26,15 +26,10 @@ import numpy as np
 import torch
 
 from leyden_rl.advantages import gae
-from leyden_rl.base import OnlineRLModule
+from leyden_rl.base import OnlineRLModule, linear_schedule
 from leyden_rl.buffers import RolloutBuffer, torch_dtype
 from leyden_rl.losses import ppo_loss
 from leyden_rl.networks import ActorCritic, action_dim
-
-
-def linear_schedule(start: float, progress: float, anneal: bool) -> float:
-    """``start`` decayed linearly to 0 over training (``progress`` in [0, 1]) when ``anneal``."""
-    return start * max(0.0, 1.0 - progress) if anneal else start
 
 
 class PPOUpdate:

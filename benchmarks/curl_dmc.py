@@ -4,7 +4,9 @@ Each (task, method, seed) runs in its own process with 1 torch thread; ``--jobs`
 Per run: final evaluation return (10 episodes, deterministic policy, centre crop), the mean return
 of the first and of the last 5 training episodes, env steps/s (simulator steps, action repeats
 counted, training included), updates/s (time inside the gradient updates only), and the share of
-wall time spent rendering. Writes ``benchmarks/results/curl_dmc[_quick|_paper].json``.
+wall time spent rendering. The reference row ``uniform_random_actions`` evaluates random actions on
+the same evaluation episodes (what a policy that learned nothing gets).
+Writes ``benchmarks/results/curl_dmc[_quick|_paper].json``.
 
     python benchmarks/curl_dmc.py --quick                        # cartpole swingup, 1 seed, minutes
     python benchmarks/curl_dmc.py                                # CPU scale: 2 tasks x 2 methods x 3 seeds
@@ -46,7 +48,7 @@ PROTOCOLS = {
     ),
     "cpu": dict(
         tasks=("cartpole-swingup", "finger-spin"),
-        steps={"cartpole-swingup": 20_000, "finger-spin": 4000},
+        steps={"cartpole-swingup": 40_000, "finger-spin": 4000},
         render=64,
         crop=56,
         batch=32,
@@ -57,6 +59,7 @@ PROTOCOLS = {
     ),
 }
 METHODS = {"leyden.CURL": dict(contrastive=True), "leyden.pixel_SAC_crop": dict(contrastive=False)}
+RANDOM = "uniform_random_actions"  # the reference: what the evaluation gives a policy that learned nothing
 
 
 def evaluate(model, env_id: str, env_kwargs: dict, episodes: int = 10, seed: int = 10_000) -> float:
@@ -71,10 +74,25 @@ def evaluate(model, env_id: str, env_kwargs: dict, episodes: int = 10, seed: int
     return sum(returns) / len(returns)
 
 
+def random_actions_return(env_id: str, env_kwargs: dict, seed: int, episodes: int = 10) -> float:
+    """Mean return of uniformly random actions on the evaluation episodes (seeds 10000+)."""
+    from leyden_rl.envs import episode_returns, make_env
+
+    env = make_env(env_id, env_kwargs=env_kwargs)
+    env.action_space.seed(seed)
+    returns = episode_returns(env, lambda obs: env.action_space.sample(), episodes, 10_000)
+    env.close()
+    return sum(returns) / len(returns)
+
+
 def worker(spec: dict) -> dict:
     """One training run; returns its measurements."""
     import lightning.pytorch as pl
     import torch
+
+    if spec["method"] == RANDOM:
+        env_kwargs = {"size": spec["render"]}
+        return {"eval_return_final": random_actions_return(f"dmc/{spec['task']}", env_kwargs, spec["seed"])}
 
     from leyden_rl import dmc
     from leyden_rl.curl import CURL
@@ -153,7 +171,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--batch", type=int, help="override the protocol's batch size (paper: 128 or 512)")
     parser.add_argument("--tasks", nargs="+")
-    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=sorted(METHODS))
+    parser.add_argument(
+        "--methods", nargs="+", choices=[*sorted(METHODS), RANDOM], default=[*sorted(METHODS), RANDOM]
+    )
     parser.add_argument("--env-steps", type=int, help="override every task's env-step budget")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one process, one thread each)")
     parser.add_argument(
@@ -197,11 +217,13 @@ def main() -> None:
     rows, curves = [], []
     for spec, res in results:
         setting = f"dmc/{spec['task']} {spec['steps']} env steps, {spec['render']}px crop {spec['crop']}, batch {spec['batch']}"
-        for metric in ("eval_return_final", "train_return_first5", "train_return_last5", "env_steps_per_s",
-                       "updates_per_s", "render_share", "wall_s"):  # fmt: skip
+        metrics = ("eval_return_final",) if spec["method"] == RANDOM else (
+            "eval_return_final", "train_return_first5", "train_return_last5", "env_steps_per_s", "updates_per_s",
+            "render_share", "wall_s")  # fmt: skip
+        for metric in metrics:
             rows.append(result_row(spec["method"], setting, spec["seed"], metric,
                                    None if res is None else round(res[metric], 4)))  # fmt: skip
-        if res is not None:
+        if res is not None and "curve" in res:
             curves.append(
                 dict(method=spec["method"], task=spec["task"], seed=spec["seed"], curve=res["curve"])
             )

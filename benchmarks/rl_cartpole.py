@@ -6,8 +6,9 @@ thread; plus the env-only ceiling (random actions through the same gymnasium Syn
 Both libraries get the same hyperparameters. PPO: rl-zoo's for CartPole-v1 except shorter rollouts
 and smaller minibatches (num_steps 16, batch 64, 10 epochs: 20 gradient steps per 128 env steps),
 which made Leyden reach the bar sooner in tuning; SB3 runs with exactly these. DQN: rl-zoo's plus
-3-step returns (both libraries) and, for Leyden only, a dueling head and Double-DQN targets (SB3's
-DQN has neither).
+3-step returns and a learning rate decayed linearly to 0 over the 50k budget (both libraries; with
+rl-zoo's constant rate Leyden missed the bar in seeds 0 and 1, see benchmarks/rl.md) and,
+for Leyden only, a dueling head and Double-DQN targets (SB3's DQN has neither).
 
     python benchmarks/rl_cartpole.py --quick        # PPO 2 seeds, DQN 1 seed
     python benchmarks/rl_cartpole.py --seeds 5      # the full benchmark
@@ -30,9 +31,9 @@ THRESHOLD, WINDOW = 475.0, 20
 RATES = ("env_steps_per_s", "env_steps_per_cpu_s")  # wall-clock and CPU-time rates
 PPO_HP = dict(num_envs=8, num_steps=16, batch_size=64, update_epochs=10, gae_lambda=0.8, gamma=0.98,
               learning_rate=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True, ent_coef=0.0)  # fmt: skip
-DQN_HP = dict(num_envs=1, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000,
-              gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128, n_step=3,
-              exploration_fraction=0.16, exploration_final_eps=0.04, hidden_sizes=(256, 256))  # fmt: skip
+DQN_HP = dict(num_envs=1, learning_rate=2.3e-3, anneal_lr=True, batch_size=64, buffer_size=100_000,
+              learning_starts=1000, gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
+              n_step=3, exploration_fraction=0.16, exploration_final_eps=0.04, hidden_sizes=(256, 256))  # fmt: skip
 DQN_LEYDEN_ONLY = dict(dueling=True, double_q=True)
 
 
@@ -87,7 +88,7 @@ def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, 
     else:
         hp = DQN_HP
         env = make_vec_env("CartPole-v1", n_envs=1, seed=seed)
-        model = DQN("MlpPolicy", env, learning_rate=hp["learning_rate"], batch_size=hp["batch_size"],
+        model = DQN("MlpPolicy", env, learning_rate=lambda f: f * hp["learning_rate"], batch_size=hp["batch_size"],
                     buffer_size=hp["buffer_size"], learning_starts=hp["learning_starts"], gamma=hp["gamma"],
                     target_update_interval=hp["target_update_interval"], train_freq=hp["train_freq"],
                     gradient_steps=hp["gradient_steps"], n_steps=hp["n_step"], exploration_fraction=hp["exploration_fraction"],

@@ -2,7 +2,8 @@
 
 Per seed: env steps until the mean return of the last 10 training episodes reaches −200 (null if
 never within the budget; training stops there, as in rl_cartpole.py), the deterministic evaluation
-return (10 episodes) of the policy at that point, and env steps/s including training.
+return (10 episodes) of the policy at that point, and env steps per wall- and per CPU-second
+(training included; the CPU rate does not depend on what else shares the machine).
 
     python benchmarks/rl_pendulum.py --quick        # 1 seed, 8k steps
     python benchmarks/rl_pendulum.py --seeds 5      # the full benchmark, 20k steps
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 import gymnasium as gym  # noqa: E402
@@ -20,7 +20,7 @@ import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from leyden_core.benchmarking import result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import Clock, result_row, write_results  # noqa: E402
 from leyden_rl.envs import episode_returns  # noqa: E402
 
 THRESHOLD, WINDOW = -200.0, 10
@@ -45,21 +45,22 @@ class StopAtThreshold(pl.Callback):
             trainer.should_stop = True
 
 
-def run_leyden(seed: int, budget: int) -> tuple[int | None, float, float]:
+def run_leyden(seed: int, budget: int) -> tuple[int | None, float, float, float]:
     from leyden_rl.sac import SAC
 
     pl.seed_everything(seed, verbose=False)
     model = SAC(env_id="Pendulum-v1", total_env_steps=budget, seed=seed, **SAC_ZOO)
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[StopAtThreshold()])  # fmt: skip
-    start = time.perf_counter()
+    clock = Clock()
     trainer.fit(model)
-    sps = model.env_steps / (time.perf_counter() - start)
+    wall, cpu = clock.read()
     final = evaluate(lambda o: model.act(torch.as_tensor(o)[None]).numpy()[0])
-    return steps_to_threshold([(s, r) for s, r, _ in model.episode_log]), final, sps
+    reached = steps_to_threshold([(s, r) for s, r, _ in model.episode_log])
+    return reached, final, model.env_steps / wall, model.env_steps / cpu
 
 
-def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float]:
+def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float, float]:
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -77,11 +78,11 @@ def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float]:
     model = SAC("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1, seed=seed), learning_rate=hp["learning_rate"],
                 batch_size=hp["batch_size"], learning_starts=hp["learning_starts"], gamma=hp["gamma"], tau=hp["tau"],
                 train_freq=1, gradient_steps=1, seed=seed, device="cpu")  # fmt: skip
-    start = time.perf_counter()
+    clock = Clock()
     model.learn(budget, callback=Record())
-    sps = model.num_timesteps / (time.perf_counter() - start)
+    wall, cpu = clock.read()
     final = evaluate(lambda o: model.predict(o, deterministic=True)[0])
-    return steps_to_threshold(log), final, sps
+    return steps_to_threshold(log), final, model.num_timesteps / wall, model.num_timesteps / cpu
 
 
 def main() -> None:
@@ -99,15 +100,17 @@ def main() -> None:
     libs = (("leyden", run_leyden),) if args.skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
     for seed in range(seeds):
         for lib, fn in libs:
-            reached, final, sps = fn(seed, budget)
+            reached, final, sps, per_cpu_s = fn(seed, budget)
             for metric, value in (
                 ("steps_to_-200", reached),
                 ("final_eval_return", final),
                 ("env_steps_per_s", sps),
+                ("env_steps_per_cpu_s", per_cpu_s),
             ):
                 rows.append(result_row(f"{lib}.SAC", f"Pendulum-v1/{budget}", seed, metric, value))
             print(
-                f"{lib}.SAC seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f}",
+                f"{lib}.SAC seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f} "
+                f"per CPU-s={per_cpu_s:.0f}",
                 flush=True,
             )
             write_results("rl_pendulum_quick" if args.quick else "rl_pendulum", rows)  # after every run

@@ -46,6 +46,27 @@ def test_n_step_truncation_keeps_bootstrap():
     assert ret.item() == 1.0 and abs(discount.item() - 0.9) < 1e-6 and length.item() == 1
 
 
+def test_n_step_returns_match_a_per_sample_walk():
+    """Random windows with episode ends anywhere: the batched fold equals walking each window by hand."""
+    gen = torch.Generator().manual_seed(0)
+    n, batch, gamma = 5, 200, 0.9
+    rewards = torch.randn(n, batch, generator=gen)
+    term = torch.rand(n, batch, generator=gen) < 0.15
+    trunc = torch.rand(n, batch, generator=gen) < 0.15
+    ret, discount, length = n_step_returns(rewards, term, trunc, gamma)
+    for b in range(batch):
+        expected_ret, k, disc = 0.0, 0, 1.0
+        for t in range(n):
+            expected_ret += gamma**t * float(rewards[t, b])
+            k, disc = t + 1, gamma ** (t + 1)
+            if term[t, b]:
+                disc = 0.0
+            if term[t, b] or trunc[t, b]:
+                break
+        assert abs(float(ret[b]) - expected_ret) < 1e-5
+        assert abs(float(discount[b]) - disc) < 1e-6 and int(length[b]) == k
+
+
 def test_ppo_policy_loss_clips():
     old = torch.zeros(2)
     new = torch.log(torch.tensor([2.0, 0.5]))

@@ -72,16 +72,13 @@ def n_step_returns(
         The caller bootstraps from the next observation of step ``k - 1``.
     """
     n = rewards.shape[0]
-    ret = torch.zeros_like(rewards[0], dtype=torch.float32)
-    alive = torch.ones_like(ret)  # 1 while the episode has not ended inside the window
-    length = torch.zeros_like(ret, dtype=torch.long)
-    discount = torch.ones_like(ret)
-    for k in range(n):
-        ret = ret + alive * discount * rewards[k].float()
-        length = length + alive.long()
-        discount = torch.where(alive.bool(), discount * gamma, discount)
-        ended_term = alive * terminated[k].float()
-        ended = alive * torch.logical_or(terminated[k].bool(), truncated[k].bool()).float()
-        discount = discount * (1.0 - ended_term)
-        alive = alive - ended
+    ended = torch.logical_or(terminated.bool(), truncated.bool()).float()
+    # alive[k] = 1 while no episode end happened before step k inside the window
+    alive = torch.cumprod(torch.cat([torch.ones_like(ended[:1]), 1.0 - ended[:-1]]), dim=0)
+    powers = gamma ** torch.arange(n, dtype=torch.float32, device=rewards.device)
+    powers = powers.view(n, *([1] * (rewards.dim() - 1)))
+    ret = (alive * powers * rewards.float()).sum(0)
+    length = alive.sum(0).long()
+    hit_terminal = (alive * terminated.float()).sum(0) > 0
+    discount = torch.where(hit_terminal, 0.0, gamma ** length.float())
     return ret, discount, length

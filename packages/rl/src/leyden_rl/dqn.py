@@ -93,7 +93,7 @@ class DQN(OnlineRLModule):
         return self.hparams.num_envs * self.hparams.train_freq
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.q.parameters(), lr=self.hparams.learning_rate)
+        return torch.optim.Adam(self.q.parameters(), lr=self.hparams.learning_rate, fused=True)
 
     def epsilon(self) -> float:
         hp = self.hparams

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from leyden_sim.content import FONTS, glyph
+from leyden_sim.content import TYPESET, glyph
 from leyden_sim.datamodules import SynDigitsDataModule, digits_randomization
 from leyden_sim.datasets import EndlessRandomizedDataset, syn_digits, tobin_localization
 
@@ -22,8 +22,8 @@ def test_syn_digits_seeded_and_shaped():
     assert [dataset[i][1] for i in range(20)] == [i % 10 for i in range(20)]
 
 
-def test_every_font_renders_every_digit():
-    for font in FONTS:
+def test_every_typeset_font_renders_every_digit():
+    for font in TYPESET:
         for digit in "0123456789":
             ink = glyph(font, digit)
             assert ink.shape[0] > 10 and ink.max() > 0.5, (font, digit)

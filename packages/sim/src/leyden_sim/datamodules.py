@@ -27,16 +27,20 @@ from leyden_sim.scene import Randomizer
 
 
 def digits_randomization(
-    exclude: Sequence[str] = (), slant: float = 0.35, elastic: float = 3.0
+    exclude: Sequence[str] = (),
+    slant: float = 0.35,
+    elastic: float = 3.0,
+    aspect: tuple[float, float] = (0.55, 1.0),
 ) -> list[Randomizer]:
     """Every randomizer family with ranges suited to a grey digit scanner, minus ``exclude``.
-    ``slant`` (shear, ±) and ``elastic`` (px, from 0) bound the handwriting model of ``Stroke``.
+    ``slant`` (shear, ±), ``elastic`` (px, from 0) and ``aspect`` (width scale; > 1 widens) bound the
+    handwriting model of ``Stroke``.
 
     The ranges keep ink brighter than paper (scikit-learn's digits count "on" pixels) and keep
     textures, distractors and noise faint enough that a 4×4-pixel sensor cell can still see ink.
     """
     families = {
-        "stroke": Stroke(width=(0.5, 3.5), slant=(-slant, slant), aspect=(0.55, 1.0), elastic=(0.0, elastic)),
+        "stroke": Stroke(width=(0.5, 3.5), slant=(-slant, slant), aspect=aspect, elastic=(0.0, elastic)),
         "distractors": Distractors(count=(0, 2), size=(0.05, 0.2)),
         "colour": Colour(background=(0.0, 0.15), objects=(0.75, 1.0), saturation=(0.0, 0.5)),
         "texture": Texture(probability=0.5, strength=(0.0, 0.3)),
@@ -72,6 +76,8 @@ class SynDigitsDataModule(pl.LightningDataModule):
         length: synthetic training items (map-style, rendered once in ``setup``); ``endless=True``
             streams fresh items instead.
         with_target: also yield real digits without labels (``{"source", "target"}`` batches) for DANN.
+        fonts, pen_fraction: the digit fonts and the share of procedural handwriting
+            (:class:`~leyden_sim.content.DigitContent`).
         image_size, channels: model input; the real digits are resized the same way.
         seed: fixes the synthetic items and the real splits.
     """
@@ -85,6 +91,7 @@ class SynDigitsDataModule(pl.LightningDataModule):
         endless: bool = False,
         with_target: bool = False,
         fonts: Sequence[str] = FONTS,
+        pen_fraction: float | None = 0.65,
         image_size: int = 16,
         channels: int = 1,
         batch_size: int = 128,
@@ -114,7 +121,9 @@ class SynDigitsDataModule(pl.LightningDataModule):
             )
         self.real.setup(stage)
         if self.source is None:  # rendered once; a caller may also hand in an already rendered source
-            synthetic = syn_digits(self.randomizers, hp.length, hp.seed, hp.fonts, hp.image_size, hp.channels)
+            synthetic = syn_digits(
+                self.randomizers, hp.length, hp.seed, hp.fonts, hp.pen_fraction, hp.image_size, hp.channels
+            )
             self.source = EndlessRandomizedDataset(synthetic) if hp.endless else synthetic.materialize()
         target_images = self.real.train.tensors[0]  # the labels of these images are never used
         self.target = TensorDataset(target_images, torch.full((len(target_images),), -1))

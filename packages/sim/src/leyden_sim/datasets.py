@@ -142,6 +142,7 @@ def syn_digits(
     length: int = 10_000,
     seed: int = 0,
     fonts: Sequence[str] = FONTS,
+    pen_fraction: float | None = 0.65,
     image_size: int = 16,
     channels: int = 1,
     render_size: int = 32,
@@ -149,9 +150,11 @@ def syn_digits(
     levels: int | None = 16,
     binarize: float | None = 0.5,
 ) -> RandomizedImageDataset:
-    """SynDigits: digits 0–9 from offline fonts, rendered like scikit-learn's digits were scanned."""
+    """SynDigits: digits 0–9 from offline fonts, rendered like scikit-learn's digits were scanned.
+
+    ``pen_fraction``: share of procedurally handwritten digits (see :class:`DigitContent`)."""
     return RandomizedImageDataset(
-        DigitContent(tuple(fonts)),
+        DigitContent(tuple(fonts), pen_fraction=pen_fraction),
         randomizers,
         length,
         seed,

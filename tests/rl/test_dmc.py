@@ -33,3 +33,21 @@ def test_unknown_task_is_a_config_error():
         from leyden_rl.dmc import make_dmc_env
 
         make_dmc_env("cartpole", "juggle")
+
+
+def test_state_observations_same_task_no_frames():
+    """observation='state': the flattened proprioceptive state, same action repeat and rewards as pixels."""
+    from gymnasium.utils.env_checker import check_env
+
+    env = make_env("dmc/cartpole-swingup", env_kwargs={"observation": "state", "size": 32})
+    assert env.observation_space.shape == (5,) and env.observation_space.dtype == np.float32
+    pixels = make_env("dmc/cartpole-swingup", env_kwargs={"size": 32})
+    (s, _), _ = env.reset(seed=1), pixels.reset(seed=1)
+    for _ in range(5):
+        s, r_state, *_ = env.step(np.full(1, 0.5, np.float32))
+        _, r_pixels, *_ = pixels.step(np.full(1, 0.5, np.float32))
+        assert r_state == r_pixels and s.shape == (5,) and np.isfinite(s).all()
+    assert env.render().shape == (32, 32, 3), "frames are still available for videos"
+    check_env(env.unwrapped, skip_render_check=True)
+    with pytest.raises(LeydenConfigError, match="observation"):
+        make_env("dmc/cartpole-swingup", env_kwargs={"observation": "rgb"})

@@ -4,8 +4,10 @@ Each (task, method, seed) runs in its own process with 1 torch thread; ``--jobs`
 Per run: final evaluation return (10 episodes, deterministic policy, centre crop), the mean return
 of the first and of the last 5 training episodes, env steps/s (simulator steps, action repeats
 counted, training included), updates/s (time inside the gradient updates only), and the share of
-wall time spent rendering. The reference row ``uniform_random_actions`` evaluates random actions on
-the same evaluation episodes (what a policy that learned nothing gets).
+wall time spent rendering. Two reference rows: ``uniform_random_actions`` evaluates random actions on
+the same evaluation episodes (what a policy that learned nothing gets) and ``leyden.SAC_state`` is the
+same SAC with CURL's settings given the task's state instead of pixels (what the RL part alone does
+with this budget).
 Writes ``benchmarks/results/curl_dmc[_quick|_paper].json``.
 
     python benchmarks/curl_dmc.py --quick                        # cartpole swingup, 1 seed, minutes
@@ -19,6 +21,7 @@ paper's 100 -> 84), uses batch 32 and a budget of a few thousand updates (see PR
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import subprocess
@@ -60,6 +63,7 @@ PROTOCOLS = {
 }
 METHODS = {"leyden.CURL": dict(contrastive=True), "leyden.pixel_SAC_crop": dict(contrastive=False)}
 RANDOM = "uniform_random_actions"  # the reference: what the evaluation gives a policy that learned nothing
+STATE_SAC = "leyden.SAC_state"  # the other reference: the same SAC, given the task's state instead of pixels
 
 
 def evaluate(model, env_id: str, env_kwargs: dict, episodes: int = 10, seed: int = 10_000) -> float:
@@ -96,6 +100,7 @@ def worker(spec: dict) -> dict:
 
     from leyden_rl import dmc
     from leyden_rl.curl import CURL
+    from leyden_rl.sac import SAC
 
     torch.set_num_threads(1)
     render_s = [0.0]
@@ -111,10 +116,17 @@ def worker(spec: dict) -> dict:
     pl.seed_everything(spec["seed"], verbose=False)
     env_id, env_kwargs = f"dmc/{spec['task']}", {"size": spec["render"]}
     lr = 2e-4 if spec["task"] == "cheetah-run" else 1e-3  # the paper's cheetah exception
-    model = CURL(
-        env_id=env_id, env_kwargs=env_kwargs, image_size=spec["crop"], batch_size=spec["batch"],
-        total_env_steps=spec["steps"], seed=spec["seed"], learning_rate=lr, **METHODS[spec["method"]],
-    )  # fmt: skip
+    common = dict(env_id=env_id, batch_size=spec["batch"], total_env_steps=spec["steps"], seed=spec["seed"],
+                  learning_rate=lr)  # fmt: skip
+    if spec["method"] == STATE_SAC:  # CURL's SAC settings (its defaults), on state observations
+        sac_args = inspect.signature(SAC.__init__).parameters
+        curl_defaults = {
+            name: p.default for name, p in inspect.signature(CURL.__init__).parameters.items()
+            if name in sac_args and name not in common and p.default is not inspect.Parameter.empty
+        }  # fmt: skip
+        model = SAC(**{**curl_defaults, **common, "env_kwargs": {**env_kwargs, "observation": "state"}})
+    else:
+        model = CURL(**common, env_kwargs=env_kwargs, image_size=spec["crop"], **METHODS[spec["method"]])
     update_s = [0.0]
     update = model.update
 
@@ -148,7 +160,7 @@ def worker(spec: dict) -> dict:
     wall = time.perf_counter() - start
     train_render = render_s[0]
     returns = [r for _, r, _ in model.episode_log]
-    final = evaluate(model, env_id, env_kwargs)
+    final = evaluate(model, env_id, model.env_kwargs)
     return {
         "eval_return_final": final,
         "train_return_first5": sum(returns[:5]) / max(1, len(returns[:5])),
@@ -171,8 +183,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--batch", type=int, help="override the protocol's batch size (paper: 128 or 512)")
     parser.add_argument("--tasks", nargs="+")
+    references = [RANDOM, STATE_SAC]
     parser.add_argument(
-        "--methods", nargs="+", choices=[*sorted(METHODS), RANDOM], default=[*sorted(METHODS), RANDOM]
+        "--methods",
+        nargs="+",
+        choices=[*sorted(METHODS), *references],
+        default=[*sorted(METHODS), *references],
     )
     parser.add_argument("--env-steps", type=int, help="override every task's env-step budget")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one process, one thread each)")

@@ -28,6 +28,7 @@ import torch
 
 from leyden_core.benchmarking import result_row, write_results
 from leyden_sim.adabn import AdaBN
+from leyden_sim.content import PEN_FRACTION
 from leyden_sim.dann import DANN
 from leyden_sim.datamodules import SynDigitsDataModule, digits_randomization
 from leyden_sim.randomizers import FAMILIES
@@ -137,7 +138,7 @@ def main() -> None:
     parser.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
     parser.add_argument("--constant-lr", action="store_true", help="no lr / (1 + 10 p)^0.75 annealing")
     parser.add_argument(
-        "--pen-fraction", type=float, default=0.65, help="share of procedurally handwritten SynDigits"
+        "--pen-fraction", type=float, default=PEN_FRACTION, help="share of procedurally handwritten SynDigits"
     )
     parser.add_argument("--slant", type=float, default=0.35, help="Stroke slant range ±")
     parser.add_argument("--elastic", type=float, default=3.0, help="Stroke elastic amplitude range 0..(px)")

@@ -39,6 +39,8 @@ DEJAVU = (
 TYPESET = ("pillow", *DEJAVU)
 PEN = "pen"
 FONTS = (*TYPESET, PEN)
+# Share of "pen" items by default; chosen on the real validation split (benchmarks/sim.md).
+PEN_FRACTION = 0.65
 
 Polyline = list[tuple[float, float]]
 
@@ -214,15 +216,15 @@ class DigitContent:
     Args:
         fonts: the fonts to draw from (names in ``FONTS``; ``"pen"`` is the procedural handwriting).
         pen_fraction: share of items drawn with ``"pen"`` when ``fonts`` holds it and typeset fonts;
-            the rest is uniform over the typeset fonts. ``None``: every font equally likely. The
-            default 0.65 was chosen on the real digits' validation split (benchmarks/sim.md).
+            the rest is uniform over the typeset fonts. ``None``: every font equally likely. Default
+            ``PEN_FRACTION``.
         height: glyph height as a fraction of the canvas.
     """
 
     num_classes = 10
 
     def __init__(
-        self, fonts: tuple[str, ...] = FONTS, height: float = 1.0, pen_fraction: float | None = 0.65
+        self, fonts: tuple[str, ...] = FONTS, height: float = 1.0, pen_fraction: float | None = PEN_FRACTION
     ) -> None:
         if not fonts or any(font not in FONTS for font in fonts):
             raise LeydenConfigError(f"unknown fonts in {tuple(fonts)!r}", f"use fonts from {FONTS}")

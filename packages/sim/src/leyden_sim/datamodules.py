@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
-from leyden_sim.content import FONTS
+from leyden_sim.content import FONTS, PEN_FRACTION
 from leyden_sim.datasets import EndlessRandomizedDataset, syn_digits, tobin_localization
 from leyden_sim.randomizers import Blur, Camera, Colour, Distractors, Lighting, Noise, Stroke, Texture
 from leyden_sim.scene import Randomizer
@@ -91,7 +91,7 @@ class SynDigitsDataModule(pl.LightningDataModule):
         endless: bool = False,
         with_target: bool = False,
         fonts: Sequence[str] = FONTS,
-        pen_fraction: float | None = 0.65,
+        pen_fraction: float | None = PEN_FRACTION,
         image_size: int = 16,
         channels: int = 1,
         batch_size: int = 128,

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, IterableDataset, TensorDataset, get_worker
 
 from leyden_core import distributed
 from leyden_core.errors import LeydenConfigError
-from leyden_sim.content import FONTS, DigitContent, ShapeContent
+from leyden_sim.content import FONTS, PEN_FRACTION, DigitContent, ShapeContent
 from leyden_sim.randomizers import SHAPES, Distractors, Texture
 from leyden_sim.scene import Randomizer, Renderer
 
@@ -142,7 +142,7 @@ def syn_digits(
     length: int = 10_000,
     seed: int = 0,
     fonts: Sequence[str] = FONTS,
-    pen_fraction: float | None = 0.65,
+    pen_fraction: float | None = PEN_FRACTION,
     image_size: int = 16,
     channels: int = 1,
     render_size: int = 32,

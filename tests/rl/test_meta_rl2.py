@@ -40,13 +40,24 @@ def test_hidden_state_persists_within_and_resets_between_trials():
     assert (agent.hidden == 0).all()
 
 
-def test_replay_from_zero_state_reproduces_collection():
-    model = _small()
+@pytest.mark.parametrize("separate_value", [False, True])
+def test_replay_from_zero_state_reproduces_collection(separate_value):
+    model = _small(separate_value=separate_value)
     data = model.collect_trials()
     log_prob, entropy, value = model.evaluate_actions({"obs": data["obs"], "actions": data["actions"]})
     torch.testing.assert_close(log_prob, data["log_probs"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(value, data["values"], atol=1e-5, rtol=1e-5)
     assert (entropy > 0).all()
+
+
+def test_separate_value_gru_keeps_the_policy_out_of_the_value_loss():
+    model = _small(separate_value=True)
+    obs = model.collect_trials()["obs"]
+    _, values, hidden = model.policy(obs, model.policy.initial_state(obs.shape[1]))
+    assert hidden.shape == (1, obs.shape[1], 2 * model.hparams.hidden_size)
+    values.sum().backward()
+    assert model.policy.gru.weight_ih_l0.grad is None  # the policy's GRU gets no value gradient
+    assert model.policy.value_gru.weight_ih_l0.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("task", ["bandit", "mdp"])

@@ -135,7 +135,7 @@ class SAC(OnlineRLModule):
         groups = [{"params": params}]
         if hp.auto_alpha:
             groups.append({"params": [self.log_alpha], "lr": hp.alpha_learning_rate or hp.learning_rate})
-        return torch.optim.Adam(groups, lr=hp.learning_rate)
+        return torch.optim.Adam(groups, lr=hp.learning_rate, fused=True)
 
     def policy(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(action, log_prob)`` for raw observations, as the agent acts."""

@@ -55,11 +55,20 @@ def make_task_distribution(
 
 
 class GRUPolicy(nn.Module):
-    """GRU trunk with a softmax policy head and a value head, both reading the hidden state."""
+    """GRU trunk with a softmax policy head and a value head.
 
-    def __init__(self, obs_size: int, num_actions: int, hidden_size: int) -> None:
+    ``separate_value=True`` gives the value head its own GRU (the paper's baseline is a separate
+    RNN): with one shared trunk, the value loss of long trials (MDP returns ~100–450) competes
+    with the policy gradient for the same memory. The hidden state then holds both GRUs' states,
+    concatenated along the feature axis.
+    """
+
+    def __init__(
+        self, obs_size: int, num_actions: int, hidden_size: int, separate_value: bool = False
+    ) -> None:
         super().__init__()
         self.gru = nn.GRU(obs_size, hidden_size)
+        self.value_gru = nn.GRU(obs_size, hidden_size) if separate_value else None
         self.policy_head = nn.Linear(hidden_size, num_actions)
         self.value_head = nn.Linear(hidden_size, 1)
         nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
@@ -67,15 +76,22 @@ class GRUPolicy(nn.Module):
         self.hidden_size = hidden_size
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
-        """The zero memory every trial starts from: (1, batch, hidden)."""
-        return torch.zeros(1, batch, self.hidden_size, device=device)
+        """The zero memory every trial starts from: (1, batch, hidden), or (1, batch, 2·hidden) with a value GRU."""
+        width = self.hidden_size * (1 if self.value_gru is None else 2)
+        return torch.zeros(1, batch, width, device=device)
 
     def forward(
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (T, N, D), hidden (1, N, H) → logits (T, N, A), values (T, N), next hidden."""
-        out, hidden = self.gru(obs, hidden)
-        return self.policy_head(out), self.value_head(out).squeeze(-1), hidden
+        if self.value_gru is None:
+            out, hidden = self.gru(obs, hidden)
+            return self.policy_head(out), self.value_head(out).squeeze(-1), hidden
+        policy_hidden, value_hidden = hidden.chunk(2, dim=-1)
+        out, policy_hidden = self.gru(obs, policy_hidden.contiguous())
+        value_out, value_hidden = self.value_gru(obs, value_hidden.contiguous())
+        values = self.value_head(value_out).squeeze(-1)
+        return self.policy_head(out), values, torch.cat([policy_hidden, value_hidden], dim=-1)
 
 
 class RL2(PPOUpdate, pl.LightningModule):
@@ -91,6 +107,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             (minibatches split the trials, so each holds ``num_trials / num_minibatches`` whole trials).
         reward_scale: multiplies rewards for the PPO targets only (MDP trial returns are ~100–450;
             scaling them keeps the value loss from swamping the policy gradient in the shared GRU).
+        separate_value: give the value head its own GRU (see :class:`GRUPolicy`).
         seed: seeds task sampling and the env.
     """
 
@@ -117,6 +134,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         max_grad_norm: float = 0.5,
         normalize_advantage: bool = True,
         reward_scale: float = 1.0,
+        separate_value: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -128,7 +146,7 @@ class RL2(PPOUpdate, pl.LightningModule):
                 "choose num_trials a multiple of num_minibatches",
             )
         self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
-        self.policy = GRUPolicy(obs_dim(self.dist), self.dist.num_actions, hidden_size)
+        self.policy = GRUPolicy(obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value)
         self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
         self.trial_length = self.env.trial_length
         self.env_steps = 0

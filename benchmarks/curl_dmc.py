@@ -15,7 +15,7 @@ Writes ``benchmarks/results/curl_dmc[_quick|_paper].json``.
     python benchmarks/curl_dmc.py --protocol paper --device cuda # 100k steps, six tasks, paper settings
 
 CPU scale is not the paper's setting: to fit 2 CPU cores it renders 32x32 and crops 28 (the
-paper's 100 -> 84), uses batch 32 and a budget of 7,500-8,000 updates per run (see PROTOCOLS).
+paper's 100 -> 84), uses batch 32 and a budget of 5,000-7,500 updates per run (see PROTOCOLS).
 Default methods: CURL and pixel SAC (no augmentation, no contrastive head); add
 ``leyden.pixel_SAC_crop`` (crop only) or the two references with ``--methods``.
 """
@@ -52,8 +52,8 @@ PROTOCOLS = {
         tasks=("cartpole-swingup",), steps={"cartpole-swingup": 4000}, render=32, crop=28, batch=32, seeds=1
     ),
     "cpu": dict(
-        tasks=("cartpole-swingup", "finger-spin"),
-        steps={"cartpole-swingup": 60_000, "finger-spin": 16_000},
+        tasks=("cartpole-swingup", "cartpole-balance"),
+        steps={"cartpole-swingup": 60_000, "cartpole-balance": 40_000},
         render=32,
         crop=28,
         batch=32,

@@ -83,7 +83,7 @@ class GRUPolicy(nn.Module):
     def forward(
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """obs (T, N, D), hidden (1, N, H) → logits (T, N, A), values (T, N), next hidden."""
+        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
         if self.value_gru is None:
             out, hidden = self.gru(obs, hidden)
             return self.policy_head(out), self.value_head(out).squeeze(-1), hidden

@@ -186,7 +186,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--protocol", choices=("cpu", "paper"), default="cpu")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--seeds", type=int, help="number of seeds (default: the protocol's)")
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--batch", type=int, help="override the protocol's batch size (paper: 128 or 512)")
     parser.add_argument("--tasks", nargs="+")
     references = [RANDOM, STATE_SAC]
@@ -214,7 +215,7 @@ def main() -> None:
     specs = [
         dict(task=t, method=m, seed=s, steps=args.env_steps or proto["steps"].get(t, 100_000),
              render=proto["render"], crop=proto["crop"], batch=args.batch or proto["batch"], device=args.device)
-        for t in tasks for s in range(seeds) for m in args.methods
+        for t in tasks for s in range(args.first_seed, args.first_seed + seeds) for m in args.methods
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     logdir = Path(tempfile.mkdtemp(prefix="curl_dmc_"))

@@ -7,7 +7,9 @@ this script
    by grid search on *tuning* trials whose tasks are disjoint from the evaluation trials;
 2. evaluates every baseline on the same ``--trials`` evaluation tasks (seed 0);
 3. evaluates RL² from ``--ckpt-dir/rl2_<setting>.ckpt`` (trained first with ``--train-rl2``);
-   a setting without a checkpoint is reported as "not yet run";
+   a setting without a checkpoint is reported as "not yet run". Earlier trainings kept beside it as
+   ``rl2_<setting>_<tag>.ckpt`` are candidates too: the one with the best mean on the *tuning* trials
+   is evaluated, as the baselines' hyperparameters are chosen, so no evaluation task picks a checkpoint;
 4. prints the table in the paper's layout, ours beside the paper's figure; ``*`` marks entries a
    one-sided Welch t-test (p < 0.05) does not find worse than the row's best (the paper's bold);
 5. writes ``benchmarks/results/rl2_table.json`` (``--quick``: ``rl2_table_quick.json``).
@@ -90,6 +92,18 @@ def tune(family: str, dist, trials: int) -> dict[str, float]:
     return best
 
 
+def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, dict[str, float]]:
+    """The checkpoint with the best mean total reward on the tuning tasks, and every candidate's mean."""
+    scores = {
+        path.name: run_trials(
+            RL2Agent(RL2.load_from_checkpoint(path, map_location="cpu").policy), dist, trials, TUNE_SEED
+        ).mean().item()
+        for path in candidates
+    }
+    best = max(candidates, key=lambda path: scores[path.name])
+    return best, {name: round(score, 4) for name, score in scores.items()}
+
+
 def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict) -> float:
     """Train RL² for at most ``minutes`` (wall clock) and save the checkpoint; returns seconds spent."""
     import lightning.pytorch as pl
@@ -150,6 +164,9 @@ def main() -> None:
                 train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, json.loads(args.rl2_args)), 1
             )
         if ckpt.exists():
+            candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
+            if len(candidates) > 1:
+                ckpt, info["rl2_candidates_tuning_mean"] = select_checkpoint(candidates, dist, args.tune_trials)
             model = RL2.load_from_checkpoint(ckpt, map_location="cpu")
             info["rl2_env_steps"] = model.env_steps
             info["rl2_train_seconds"] = round(model.train_seconds, 1)

@@ -72,6 +72,17 @@ def test_train_no_nan_and_resume(name, tmp_path):
             assert int(resumed.buffer.size.min()) >= min(resumed.buffer.rows, transitions)
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_same_seed_same_run(name, tmp_path):
+    """Two fits with one seed end with identical weights: warm-up actions, envs and sampling are all seeded."""
+    runs = []
+    for attempt in range(2):
+        model = import_object(MODELS[name])(total_env_steps=128, seed=3, **TINY[name])
+        _trainer(tmp_path / str(attempt)).fit(model)
+        runs.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
 def test_wrong_action_space_is_a_config_error():
     with pytest.raises(LeydenConfigError, match="Discrete"):
         import_object(MODELS["DQN"])(env_id="Pendulum-v1")

@@ -80,6 +80,9 @@ class OnlineRLModule(pl.LightningModule):
         env_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        # The networks a subclass builds after this call start from ``seed``, so one seed is one run
+        # (and every DDP rank starts from the same weights).
+        torch.manual_seed(seed)
         self.automatic_optimization = False
         probe = make_env(env_id, env_kwargs=env_kwargs)  # spaces (and bad ids/extras) known at construction
         self.observation_space, self.action_space = probe.observation_space, probe.action_space

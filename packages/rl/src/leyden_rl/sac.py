@@ -147,7 +147,7 @@ class SAC(OnlineRLModule):
         obs = self.obs
         for _ in range(self.config.train_freq):
             if self.env_steps < self.config.learning_starts:
-                actions = np.stack([self.action_space.sample() for _ in range(self.num_envs)])
+                actions = self.envs.action_space.sample()  # seeded with the run's seed (make_vector_env)
             else:
                 actions = self.policy(obs)[0].cpu().numpy()
             next_obs, reward, terminated, truncated, info = self.step_envs(actions)

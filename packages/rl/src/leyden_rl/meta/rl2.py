@@ -146,6 +146,8 @@ class RL2(PPOUpdate, pl.LightningModule):
                 "choose num_trials a multiple of num_minibatches",
             )
         self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
+        # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
+        torch.manual_seed(seed)
         self.policy = GRUPolicy(obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value)
         self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
         self.trial_length = self.env.trial_length

@@ -86,7 +86,9 @@ def test_same_seed_same_run(tmp_path):
     runs = []
     for attempt in range(2):
         model = _small(seed=5)
-        trainer = quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path / str(attempt))
+        trainer = quiet_trainer(
+            max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path / str(attempt)
+        )
         trainer.fit(model)
         runs.append([p.detach().clone() for p in model.policy.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*runs))

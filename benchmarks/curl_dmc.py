@@ -187,7 +187,9 @@ def main() -> None:
     parser.add_argument("--protocol", choices=("cpu", "paper"), default="cpu")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seeds", type=int, help="number of seeds (default: the protocol's)")
-    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--batch", type=int, help="override the protocol's batch size (paper: 128 or 512)")
     parser.add_argument("--tasks", nargs="+")
     references = [RANDOM, STATE_SAC]

@@ -97,7 +97,9 @@ def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, 
     scores = {
         path.name: run_trials(
             RL2Agent(RL2.load_from_checkpoint(path, map_location="cpu").policy), dist, trials, TUNE_SEED
-        ).mean().item()
+        )
+        .mean()
+        .item()
         for path in candidates
     }
     best = max(candidates, key=lambda path: scores[path.name])
@@ -110,7 +112,7 @@ def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overri
 
     model = RL2(task=family, **task_kwargs, **overrides)
     trainer = pl.Trainer(
-        max_epochs=1, max_time={"minutes": minutes}, logger=False, enable_checkpointing=False,
+        max_epochs=-1, max_time={"minutes": minutes}, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
     start = time.time()
@@ -166,7 +168,9 @@ def main() -> None:
         if ckpt.exists():
             candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
             if len(candidates) > 1:
-                ckpt, info["rl2_candidates_tuning_mean"] = select_checkpoint(candidates, dist, args.tune_trials)
+                ckpt, info["rl2_candidates_tuning_mean"] = select_checkpoint(
+                    candidates, dist, args.tune_trials
+                )
             model = RL2.load_from_checkpoint(ckpt, map_location="cpu")
             info["rl2_env_steps"] = model.env_steps
             info["rl2_train_seconds"] = round(model.train_seconds, 1)

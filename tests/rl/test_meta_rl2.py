@@ -1,4 +1,10 @@
-"""RL²: memory persists within a trial and resets between trials; a training step and a checkpoint round trip."""
+"""RL²: memory persists within a trial and resets between trials; a training step, a checkpoint
+round trip, an interrupted run that resumes exactly, and 2-process DDP."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -92,6 +98,41 @@ def test_same_seed_same_run(tmp_path):
         trainer.fit(model)
         runs.append([p.detach().clone() for p in model.policy.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    def trainer(**kw):
+        return quiet_trainer(enable_checkpointing=False, default_root_dir=tmp_path, **kw)
+
+    budget = 4 * 16 * 5  # four iterations of 16 five-pull trials
+    whole = _small(total_env_steps=budget)
+    trainer(max_epochs=-1).fit(whole)
+    interrupted = _small(total_env_steps=budget)
+    hp = interrupted.hparams
+    stopper = trainer(max_steps=2 * hp.update_epochs * hp.num_minibatches)  # optimizer steps of 2 iterations
+    stopper.fit(interrupted)
+    assert interrupted.iterations == 2
+    stopper.save_checkpoint(tmp_path / "half.ckpt")
+    resumed = _small(total_env_steps=budget)
+    trainer(max_epochs=-1).fit(resumed, ckpt_path=tmp_path / "half.ckpt")
+    assert resumed.iterations == whole.iterations == 4 and resumed.env_steps == budget
+    for a, b in zip(whole.policy.parameters(), resumed.policy.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_ddp_ranks_play_different_tasks_and_share_weights(tmp_path):
+    here = Path(__file__).parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    proc = subprocess.run(
+        [sys.executable, str(here / "rl2_ddp_script.py"), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert not torch.allclose(r0["arm_means"], r1["arm_means"]), "ranks must sample different tasks"
+    assert r0["env_steps"] == r1["env_steps"] == 80
+    for a, b in zip(r0["params"], r1["params"]):
+        assert torch.equal(a, b), "gradients are averaged, so weights must match across ranks"
 
 
 def test_bad_config_raises():

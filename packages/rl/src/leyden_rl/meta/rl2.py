@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from leyden_core.distributed import rank
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
 from leyden_rl.base import steps_dataloader
@@ -61,14 +62,28 @@ class GRUPolicy(nn.Module):
     RNN): with one shared trunk, the value loss of long trials (MDP returns ~100–450) competes
     with the policy gradient for the same memory. The hidden state then holds both GRUs' states,
     concatenated along the feature axis.
+
+    ``embed_size`` puts a ReLU layer φ(s, a, r, d) before the GRU(s), as the paper's policy embeds
+    its input: the GRU must credit the previous reward to the previous action, a product of two
+    inputs that one ReLU layer forms directly (relu(a_i + r − 1) = a_i·r for binary a_i, r ∈ [0, 1])
+    but a GRU's gates only learn slowly.
     """
 
     def __init__(
-        self, obs_size: int, num_actions: int, hidden_size: int, separate_value: bool = False
+        self,
+        obs_size: int,
+        num_actions: int,
+        hidden_size: int,
+        separate_value: bool = False,
+        embed_size: int | None = None,
     ) -> None:
         super().__init__()
-        self.gru = nn.GRU(obs_size, hidden_size)
-        self.value_gru = nn.GRU(obs_size, hidden_size) if separate_value else None
+        self.embed = (
+            nn.Sequential(nn.Linear(obs_size, embed_size), nn.ReLU()) if embed_size else nn.Identity()
+        )
+        gru_input = embed_size or obs_size
+        self.gru = nn.GRU(gru_input, hidden_size)
+        self.value_gru = nn.GRU(gru_input, hidden_size) if separate_value else None
         self.policy_head = nn.Linear(hidden_size, num_actions)
         self.value_head = nn.Linear(hidden_size, 1)
         nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
@@ -84,6 +99,7 @@ class GRUPolicy(nn.Module):
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
+        obs = self.embed(obs)
         if self.value_gru is None:
             out, hidden = self.gru(obs, hidden)
             return self.policy_head(out), self.value_head(out).squeeze(-1), hidden
@@ -100,7 +116,7 @@ class RL2(PPOUpdate, pl.LightningModule):
     Args:
         task: "bandit" or "mdp". num_arms, num_pulls: bandit k and n. num_episodes: MDP episodes per trial.
         num_trials: trials (sampled tasks) per PPO iteration; each is a whole trial of env steps.
-        total_env_steps: training budget in env steps; training stops there.
+        total_env_steps: training budget in env steps (per DDP rank, as PPO's); training stops there.
         hidden_size: GRU width (the paper: 256).
         learning_rate, anneal_lr, clip_range, anneal_clip, clip_range_vf, update_epochs, num_minibatches,
         gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, normalize_advantage: PPO's knobs
@@ -108,7 +124,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         reward_scale: multiplies rewards for the PPO targets only (MDP trial returns are ~100–450;
             scaling them keeps the value loss from swamping the policy gradient in the shared GRU).
         separate_value: give the value head its own GRU (see :class:`GRUPolicy`).
-        seed: seeds task sampling and the env.
+        embed_size: width of a ReLU input embedding before the GRU (None: the observation goes in as is).
+        seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
     def __init__(
@@ -135,6 +152,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         normalize_advantage: bool = True,
         reward_scale: float = 1.0,
         separate_value: bool = False,
+        embed_size: int | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -148,12 +166,18 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
         torch.manual_seed(seed)
-        self.policy = GRUPolicy(obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value)
+        self.policy = GRUPolicy(
+            obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size
+        )
         self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
+        # Action draws and minibatch shuffles get their own generator, so nothing else that draws
+        # from torch's global one (a DataLoader starting an epoch) shifts a run, resumed or not.
+        self.generator = torch.Generator().manual_seed(seed)
         self.trial_length = self.env.trial_length
         self.env_steps = 0
         self.iterations = 0
         self.train_seconds = 0.0  # wall time spent in training steps, for the benchmark's report
+        self._resume: dict[str, Any] | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.policy.parameters(), lr=self.hparams.learning_rate, eps=1e-5)
@@ -161,6 +185,22 @@ class RL2(PPOUpdate, pl.LightningModule):
     def train_dataloader(self) -> DataLoader:
         per_iteration = self.hparams.num_trials * self.trial_length
         return steps_dataloader(math.ceil(self.hparams.total_env_steps / per_iteration))
+
+    def on_train_start(self) -> None:
+        """Give every DDP rank its own tasks and action draws; without this all ranks play the same trials.
+
+        Rank r of a fresh run draws from ``seed + 1000·r`` (rank 0 of a single process: ``seed``
+        itself). A resumed run continues rank 0's saved streams exactly; the other ranks, whose
+        streams the checkpoint does not hold, start new ones that depend on rank and iteration.
+        """
+        resume, self._resume = self._resume, None
+        stream_seed = self.hparams.seed + 1000 * rank() + (7919 * self.iterations if resume else 0)
+        self.env = BatchedTrialEnv(self.dist, self.hparams.num_trials, seed=stream_seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(stream_seed)
+        if resume is not None and rank() == 0:
+            self.env.generator.set_state(resume["env_rng"])
+            if "action_rng" in resume:  # absent from checkpoints written before it had its own generator
+                self.generator.set_state(resume["action_rng"])
 
     # ---------------------------------------------------------------------------- 1. play trials
     @torch.no_grad()
@@ -179,7 +219,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         for t in range(t_len):
             logits, value, hidden = self.policy(obs[None], hidden)
             log_p = F.log_softmax(logits[0], -1)
-            action = torch.multinomial(log_p.exp(), 1).squeeze(1)
+            action = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
             data["obs"][t] = obs
             data["actions"][t] = action
             data["log_probs"][t] = log_p.gather(1, action[:, None]).squeeze(1)
@@ -215,7 +255,7 @@ class RL2(PPOUpdate, pl.LightningModule):
     def minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
         """Split the trials (axis 1) into ``num_minibatches`` groups of whole sequences."""
         n = self.hparams.num_trials
-        perm = torch.randperm(n, device=self.device)
+        perm = torch.randperm(n, device=self.device, generator=self.generator)
         for idx in perm.chunk(self.hparams.num_minibatches):
             yield {k: v[:, idx] for k, v in data.items()}
 
@@ -236,7 +276,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             "iterations": self.iterations,
             "train_seconds": self.train_seconds,
             "env_rng": self.env.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "action_rng": self.generator.get_state(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -244,7 +284,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.env_steps, self.iterations = state["env_steps"], state["iterations"]
         self.train_seconds = state["train_seconds"]
         self.env.generator.set_state(state["env_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        self._resume = state
 
 
 class RL2Agent:

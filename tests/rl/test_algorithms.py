@@ -10,6 +10,7 @@ import torch
 from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import import_object
 from leyden_core.testing import quiet_trainer
+from leyden_rl.base import steps_dataloader
 from leyden_rl.plugin import plugin
 
 TINY = {
@@ -119,3 +120,10 @@ def test_metrics_logged_at_the_loggers_cadence_and_at_the_end(tmp_path, monkeypa
     assert env_steps == [3 * 32, 6 * 32, 7 * 32]
     # the fast CUDA check is only for the fit itself: Lightning's setting is back afterwards
     assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
+
+
+def test_steps_dataloader_is_lazy():
+    """A budget of billions of iterations must not build a tensor per iteration before the first one."""
+    loader = steps_dataloader(10**10)
+    assert len(loader) == 10**10
+    assert next(iter(loader)).tolist() == [0]

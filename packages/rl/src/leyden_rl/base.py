@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -55,8 +56,9 @@ class StepsDataset(IterableDataset):
     def __init__(self, length: int) -> None:
         self.length = length
 
-    def __iter__(self):
-        return iter(torch.arange(self.length).split(1))
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        # Lazily: a large env-step budget is millions of iterations, too many tensors to build up front.
+        return (torch.tensor([i]) for i in range(self.length))
 
     def __len__(self) -> int:
         return self.length

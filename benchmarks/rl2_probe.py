@@ -1,0 +1,84 @@
+"""Short RL² training probes: compare settings by their learning curves at equal wall-clock time.
+
+A 30-minute training per setting is too dear to tune RL² by; a probe trains one setting for a few
+minutes with a constant learning rate (a budget of 10⁹ env steps, out of reach, so nothing anneals)
+and every ``--every`` seconds scores the current policy on ``--trials`` fresh trials. Those tasks
+come from ``--eval-seed`` (default 777), which is neither the table's evaluation seed (0) nor its
+tuning seed (10 000), so probing never looks at the tasks the table reports on.
+
+Run probes one thread each (``OMP_NUM_THREADS=1``), at most one per core, so the curves compare
+at equal compute::
+
+    OMP_NUM_THREADS=1 python benchmarks/rl2_probe.py --minutes 9 --name base \\
+        --rl2-args '{"task": "bandit", "num_pulls": 100, "num_arms": 5, "num_trials": 50}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import lightning.pytorch as pl
+import torch
+
+from leyden_rl.meta.evaluate import run_trials
+from leyden_rl.meta.rl2 import RL2, RL2Agent
+
+
+class LearningCurve(pl.Callback):
+    """Every ``every`` seconds: env steps so far, mean training trial return, evaluation mean."""
+
+    def __init__(self, name: str, every: float, trials: int, eval_seed: int) -> None:
+        self.name, self.every, self.trials, self.eval_seed = name, every, trials, eval_seed
+        self.start = self.last = time.time()
+        self.train_returns: list[float] = []
+
+    def evaluate(self, model: RL2, trials: int) -> torch.Tensor:
+        returns = run_trials(RL2Agent(model.policy), model.dist, trials, self.eval_seed)
+        model.policy.train()
+        return returns
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.train_returns.append(trainer.callback_metrics["train/trial_return"].item())
+        if time.time() - self.last < self.every:
+            return
+        self.last = time.time()
+        recent = self.train_returns[-50:]
+        print(
+            f"{self.name} t={self.last - self.start:5.0f}s env_steps={pl_module.env_steps / 1e6:.2f}M "
+            f"iterations={pl_module.iterations} train_return={sum(recent) / len(recent):.2f} "
+            f"eval={self.evaluate(pl_module, self.trials).mean():.2f}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--name", default="probe", help="label printed on every line")
+    parser.add_argument("--minutes", type=float, default=9.0, help="wall-clock training time")
+    parser.add_argument("--rl2-args", default="{}", help="JSON of RL2 init arguments")
+    parser.add_argument("--every", type=float, default=120.0, help="seconds between evaluations")
+    parser.add_argument("--trials", type=int, default=1000, help="trials per periodic evaluation")
+    parser.add_argument("--eval-seed", type=int, default=777)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model = RL2(**{"total_env_steps": 10**9, **json.loads(args.rl2_args)})
+    curve = LearningCurve(args.name, args.every, args.trials, args.eval_seed)
+    trainer = pl.Trainer(
+        max_epochs=-1, max_time={"minutes": args.minutes}, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=[curve],
+    )  # fmt: skip
+    trainer.fit(model)
+    final = curve.evaluate(model, 2 * args.trials)
+    print(
+        f"{args.name} FINAL env_steps={model.env_steps / 1e6:.2f}M "
+        f"eval={final.mean():.3f} ± {final.std() / len(final) ** 0.5:.3f} ({len(final)} trials)",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -142,13 +142,26 @@ def test_bad_config_raises():
         _small(num_trials=15, num_minibatches=2)
 
 
-@pytest.mark.parametrize("name", ["rl2_bandits.yaml", "rl2_mdp.yaml"])
-def test_example_configs_build_the_model(name):
-    from pathlib import Path
+EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"
 
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("rl2_*.yaml")))
+def test_example_configs_build_the_model(name):
     import yaml
 
-    config = yaml.safe_load((Path(__file__).parents[2] / "examples" / "rl" / name).read_text())
+    config = yaml.safe_load((EXAMPLES / name).read_text())
     assert config["model"]["class_path"] == "leyden_rl.meta.rl2.RL2"
     model = RL2(**config["model"]["init_args"])
     assert model.hparams.task in ("bandit", "mdp")
+
+
+def test_leyden_fit_runs_an_example_config(tmp_path):
+    from leyden_core.cli import main
+
+    main([
+        "fit", "--config", str(EXAMPLES / "rl2_bandits_n100.yaml"), f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.enable_progress_bar=false", "--trainer.logger=false", "--trainer.accelerator=cpu",
+        "--model.init_args.total_env_steps=20000",  # two iterations of 100 trials × 100 pulls
+    ])  # fmt: skip
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert saved["leyden_rl2"]["env_steps"] == 20000 and saved["leyden_rl2"]["iterations"] == 2

@@ -57,3 +57,12 @@ def test_gather_uneven_keeps_every_rank_rows_in_rank_order():
     results = run_distributed(_uneven_rows, 2)
     expected = torch.cat([torch.arange(3)[:, None].repeat(1, 2), torch.arange(5)[:, None].repeat(1, 2) + 100])
     assert torch.equal(results[0], expected) and torch.equal(results[1], expected)
+
+
+def _rank_seed_of_7(rank: int, world_size: int) -> int:
+    return distributed.rank_seed(7)
+
+
+def test_rank_seed_differs_per_rank_and_is_the_seed_alone():
+    assert distributed.rank_seed(7) == 7  # one process: the run's seed itself
+    assert run_distributed(_rank_seed_of_7, 2) == [7, 1007]

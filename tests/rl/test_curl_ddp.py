@@ -5,23 +5,19 @@ single GPU); what DDP must guarantee is that every gradient, W's and the encoder
 all-reduced so the ranks never drift apart. Run as a script, this file is one DDP rank's training.
 """
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
+
+from leyden_core.testing import run_ddp_script
 
 TINY = dict(env_id="pixels/Pendulum-v1", env_kwargs={"size": 20}, image_size=16, learning_starts=16,
             batch_size=8, hidden_sizes=(16,), features=8, filters=4, buffer_size=100)  # fmt: skip
 
 
 def test_ddp_curl_ranks_share_weights(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    proc = subprocess.run(
-        [sys.executable, __file__, str(tmp_path)], env=env, capture_output=True, text=True, timeout=240
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_ddp_script(__file__, str(tmp_path), timeout=240)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert not torch.equal(r0["frames"], r1["frames"]), "ranks must see differently seeded envs"
     assert r0["env_steps"] == r1["env_steps"] == 32 and r0["updates"] == 17

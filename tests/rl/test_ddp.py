@@ -1,24 +1,17 @@
 """2-process CPU DDP: each rank steps its own differently seeded envs; weights stay identical."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
+
+from leyden_core.testing import run_ddp_script
 
 HERE = Path(__file__).parent
 METHODS = ("PPO", "DQN", "SAC")
 
 
 def test_ddp_ranks_collect_distinct_experience_and_share_weights(tmp_path):
-    env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "ddp_train_script.py"), ",".join(METHODS), str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=400,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_ddp_script(HERE / "ddp_train_script.py", ",".join(METHODS), str(tmp_path), timeout=400)
     for name in METHODS:
         r0, r1 = (torch.load(tmp_path / f"{name}_rank{r}.pt") for r in (0, 1))
         assert not torch.allclose(r0["obs"], r1["obs"]), f"{name}: ranks must use different env seeds"

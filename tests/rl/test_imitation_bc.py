@@ -1,8 +1,5 @@
 """Behaviour cloning and DAgger: they learn scripted tasks, DAgger aggregates, runs resume, DDP agrees."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +7,7 @@ import pytest
 import torch
 
 from leyden_core.errors import LeydenConfigError
-from leyden_core.testing import quiet_trainer
+from leyden_core.testing import quiet_trainer, run_ddp_script
 from leyden_rl.imitation.bc import BehaviourCloning
 from leyden_rl.imitation.dagger import DAgger
 from leyden_rl.imitation.demonstrations import DemonstrationDataModule, record_demonstrations
@@ -99,13 +96,7 @@ def test_dagger_resumes_from_its_checkpoint(tmp_path):
 
 
 def test_ddp_bc_dagger_one_shot_weights_identical_across_ranks(tmp_path):
-    env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "imitation_ddp_script.py"), str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_ddp_script(HERE / "imitation_ddp_script.py", str(tmp_path), timeout=240)
     for name in ("bc", "dagger", "one_shot"):
         r0, r1 = (torch.load(tmp_path / f"{name}_rank{r}.pt") for r in (0, 1))
         for a, b in zip(r0["params"], r1["params"]):

@@ -1,16 +1,13 @@
 """RL²: memory persists within a trial and resets between trials; a training step, a checkpoint
 round trip, an interrupted run that resumes exactly, and 2-process DDP."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from leyden_core.errors import LeydenConfigError
-from leyden_core.testing import quiet_trainer
+from leyden_core.testing import quiet_trainer, run_ddp_script
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
 from leyden_rl.meta.tasks import BatchedTrialEnv
@@ -121,13 +118,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
 
 
 def test_ddp_ranks_play_different_tasks_and_share_weights(tmp_path):
-    here = Path(__file__).parent
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    proc = subprocess.run(
-        [sys.executable, str(here / "rl2_ddp_script.py"), str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_ddp_script(Path(__file__).parent / "rl2_ddp_script.py", str(tmp_path))
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert not torch.allclose(r0["arm_means"], r1["arm_means"]), "ranks must sample different tasks"
     assert r0["env_steps"] == r1["env_steps"] == 80

@@ -23,6 +23,15 @@ def rank() -> int:
     return dist.get_rank() if is_distributed() else 0
 
 
+def rank_seed(seed: int) -> int:
+    """This rank's seed of a run: ``seed + 1000 · rank`` (rank 0, or a single process: ``seed``).
+
+    Every rank must draw its own experience — ranks seeded alike collect identical data and DDP
+    gains nothing; 1000 apart leaves room for per-env offsets ``+ i`` within a rank.
+    """
+    return seed + 1000 * rank()
+
+
 class _GatherWithGrad(torch.autograd.Function):
     """all_gather whose backward hands each rank the summed gradient of its own slice.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -63,3 +65,24 @@ def quiet_trainer(**kwargs: Any):
         "enable_model_summary": False,
     }
     return pl.Trainer(**{**defaults, **kwargs})
+
+
+def run_ddp_script(script: str | os.PathLike, *args: str, timeout: float = 300) -> None:
+    """Run ``python script *args`` as a separate process that launches its own DDP ranks.
+
+    Lightning's ``strategy="ddp"`` re-executes the calling script for every rank, which a pytest
+    process cannot host; so DDP tests write a small script, run it here, and read what each rank
+    saved. One torch thread per rank, W&B off; the script's folder is importable by every rank.
+    Raises ``AssertionError`` with the tail of stderr if the script fails.
+    """
+    folder = os.path.dirname(os.path.abspath(script))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([folder, os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "WANDB_MODE": "disabled",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(script), *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]

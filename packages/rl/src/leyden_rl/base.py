@@ -29,7 +29,7 @@ import torch
 from gymnasium.vector import VectorEnv
 from torch.utils.data import DataLoader, IterableDataset
 
-from leyden_core.distributed import rank
+from leyden_core.distributed import rank_seed
 from leyden_rl.envs import env_seeds, make_env, make_vector_env
 
 
@@ -135,10 +135,10 @@ class OnlineRLModule(pl.LightningModule):
         """Seed this rank and reset the envs, or restore what a checkpoint left."""
         resume, self._resume = self._resume, None
         if resume is None:
-            rank_seed = self.seed + 1000 * rank()
-            random.seed(rank_seed)
-            np.random.seed(rank_seed % 2**32)
-            torch.manual_seed(rank_seed)
+            seed = rank_seed(self.seed)
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
+            torch.manual_seed(seed)
             obs, _ = self.envs.reset(seed=env_seeds(self.seed, self.num_envs))
         else:
             version, internal, gauss = resume["python_rng"]

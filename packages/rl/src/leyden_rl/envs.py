@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from leyden_core.distributed import rank
+from leyden_core.distributed import rank_seed
 from leyden_core.errors import LeydenConfigError
 
 MUJOCO_ENVS = (
@@ -46,7 +46,7 @@ def _require(module: str, extra: str, env_id: str) -> None:
 
 def env_seeds(seed: int, num_envs: int) -> list[int]:
     """Distinct seeds for each env of each DDP rank: ``seed + 1000 · rank + i``."""
-    return [seed + 1000 * rank() + i for i in range(num_envs)]
+    return [rank_seed(seed) + i for i in range(num_envs)]
 
 
 def make_env(
@@ -115,7 +115,7 @@ def make_vector_env(
     make_env(env_id, env_kwargs=env_kwargs).close()  # fail here, in this process, on a bad id/extra
     cls = gym.vector.SyncVectorEnv if vectorization == "sync" else gym.vector.AsyncVectorEnv
     envs = cls([thunk] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
-    envs.action_space.seed(seed + 1000 * rank())
+    envs.action_space.seed(rank_seed(seed))
     return envs
 
 

@@ -21,7 +21,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from leyden_core.distributed import rank
+from leyden_core.distributed import rank_seed
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.envs import make_env
 from leyden_rl.imitation.demonstrations import episode_returns, rollout_episodes
@@ -105,7 +105,7 @@ class BehaviourCloning(pl.LightningModule):
     def log_evaluation(self) -> None:
         """Log ``val/episode_return`` over ``eval_episodes`` greedy episodes per rank (if any)."""
         if self.hparams.eval_episodes:
-            returns = self.evaluate(self.hparams.eval_episodes, self.hparams.eval_seed + 1000 * rank())
+            returns = self.evaluate(self.hparams.eval_episodes, rank_seed(self.hparams.eval_seed))
             self.eval_return.update(torch.as_tensor(returns, dtype=torch.float32, device=self.device))
             self.log("val/episode_return", self.eval_return, prog_bar=True)
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from leyden_core.distributed import gather_uneven, rank
+from leyden_core.distributed import gather_uneven, rank, rank_seed
 from leyden_rl.envs import make_env
 from leyden_rl.imitation.bc import BehaviourCloning
 from leyden_rl.imitation.demonstrations import episode_returns, rollout_episodes
@@ -40,7 +40,7 @@ class _Round(IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         d = self.dagger
         d.collect_round()
-        g = torch.Generator().manual_seed(d.hparams.seed + 1000 * rank() + d.rounds_done)
+        g = torch.Generator().manual_seed(rank_seed(d.hparams.seed) + d.rounds_done)
         for _ in range(len(self)):
             idx = torch.randint(len(d.data_obs), (d.hparams.batch_size,), generator=g)
             yield d.data_obs[idx], d.data_actions[idx]
@@ -105,7 +105,7 @@ class DAgger(BehaviourCloning):
         was_training = self.training
         self.eval()
         episodes = rollout_episodes(
-            env, mixture, hp.episodes_per_round, hp.seed + 1000 * rank() + 100_000 * i, label=self.expert
+            env, mixture, hp.episodes_per_round, rank_seed(hp.seed) + 100_000 * i, label=self.expert
         )
         self.train(was_training)
         env.close()

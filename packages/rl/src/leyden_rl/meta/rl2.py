@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from leyden_core.distributed import rank
+from leyden_core.distributed import rank, rank_seed
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
 from leyden_rl.base import steps_dataloader
@@ -194,7 +194,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         streams the checkpoint does not hold, start new ones that depend on rank and iteration.
         """
         resume, self._resume = self._resume, None
-        stream_seed = self.hparams.seed + 1000 * rank() + (7919 * self.iterations if resume else 0)
+        stream_seed = rank_seed(self.hparams.seed) + (7919 * self.iterations if resume else 0)
         self.env = BatchedTrialEnv(self.dist, self.hparams.num_trials, seed=stream_seed)
         self.generator = torch.Generator(device=self.device).manual_seed(stream_seed)
         if resume is not None and rank() == 0:

@@ -10,6 +10,7 @@ this script
    a setting without a checkpoint is reported as "not yet run". Earlier trainings kept beside it as
    ``rl2_<setting>_<tag>.ckpt`` are candidates too: the one with the best mean on the *tuning* trials
    is evaluated, as the baselines' hyperparameters are chosen, so no evaluation task picks a checkpoint;
+   the tuning trials also choose between sampling the policy's actions and taking their argmax;
 4. prints the table in the paper's layout, ours beside the paper's figure; ``*`` marks entries a
    one-sided Welch t-test (p < 0.05) does not find worse than the row's best (the paper's bold);
 5. writes ``benchmarks/results/rl2_table.json`` (``--quick``: ``rl2_table_quick.json``).
@@ -92,18 +93,20 @@ def tune(family: str, dist, trials: int) -> dict[str, float]:
     return best
 
 
-def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, dict[str, float]]:
-    """The checkpoint with the best mean total reward on the tuning tasks, and every candidate's mean."""
-    scores = {
-        path.name: run_trials(
-            RL2Agent(RL2.load_from_checkpoint(path, map_location="cpu").policy), dist, trials, TUNE_SEED
-        )
-        .mean()
-        .item()
-        for path in candidates
-    }
-    best = max(candidates, key=lambda path: scores[path.name])
-    return best, {name: round(score, 4) for name, score in scores.items()}
+def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, bool, dict[str, float]]:
+    """The checkpoint and action choice (sampled or argmax) with the best mean total reward on the
+    tuning tasks, and every candidate's mean. Sampling is how the policy was trained; the argmax of
+    a policy that has settled on near-deterministic choices can do better or worse, so the tuning
+    tasks decide, as they decide the baselines' hyperparameters."""
+    scores = {}
+    for path in candidates:
+        policy = RL2.load_from_checkpoint(path, map_location="cpu").policy
+        for greedy in (False, True):
+            returns = run_trials(RL2Agent(policy, greedy=greedy), dist, trials, TUNE_SEED)
+            scores[(path, greedy)] = returns.mean().item()
+    path, greedy = max(scores, key=scores.get)
+    named = {f"{p.name} ({'argmax' if g else 'sampled'})": round(v, 4) for (p, g), v in scores.items()}
+    return path, greedy, named
 
 
 def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict) -> float:
@@ -167,15 +170,16 @@ def main() -> None:
             )
         if ckpt.exists():
             candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
-            if len(candidates) > 1:
-                ckpt, info["rl2_candidates_tuning_mean"] = select_checkpoint(
-                    candidates, dist, args.tune_trials
-                )
+            ckpt, greedy, info["rl2_candidates_tuning_mean"] = select_checkpoint(
+                candidates, dist, args.tune_trials
+            )
             model = RL2.load_from_checkpoint(ckpt, map_location="cpu")
             info["rl2_env_steps"] = model.env_steps
             info["rl2_train_seconds"] = round(model.train_seconds, 1)
             info["rl2_checkpoint"] = str(ckpt)
-            results["RL2"] = run_trials(RL2Agent(model.policy), dist, args.trials, EVAL_SEED)
+            info["rl2_actions"] = "argmax" if greedy else "sampled"
+            agent = RL2Agent(model.policy, greedy=greedy)
+            results["RL2"] = run_trials(agent, dist, args.trials, EVAL_SEED)
         extra[setting] = info
         best = max(results, key=lambda m: results[m].mean().item())
         cells = [label(setting)]

@@ -43,14 +43,36 @@ def test_hidden_state_persists_within_and_resets_between_trials():
     assert (agent.hidden == 0).all()
 
 
-@pytest.mark.parametrize("separate_value", [False, True])
-def test_replay_from_zero_state_reproduces_collection(separate_value):
-    model = _small(separate_value=separate_value)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"separate_value": True},
+        {"previous_obs": True, "embed_size": 8},
+        {"previous_obs": True, "separate_value": True},
+        {"bilinear_head": True, "previous_obs": True},
+    ],
+)
+def test_replay_from_zero_state_reproduces_collection(options):
+    """Step-by-step collection and the whole-trial replay of the update see the same network outputs."""
+    model = _small(task="mdp", num_episodes=2, **options)
     data = model.collect_trials()
     log_prob, entropy, value = model.evaluate_actions({"obs": data["obs"], "actions": data["actions"]})
     torch.testing.assert_close(log_prob, data["log_probs"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(value, data["values"], atol=1e-5, rtol=1e-5)
     assert (entropy > 0).all()
+
+
+def test_previous_obs_reaches_the_embedding_one_step_late():
+    model = _small(task="mdp", num_episodes=1, previous_obs=True, embed_size=8)
+    obs = model.collect_trials()["obs"]  # (T, N, D)
+    seen = []
+    model.policy.embed.register_forward_hook(lambda module, inputs, out: seen.append(inputs[0]))
+    model.policy(obs, model.policy.initial_state(obs.shape[1]))
+    d = obs.shape[-1]
+    torch.testing.assert_close(seen[0][1:, :, :d], obs[:-1])  # step t gets step t-1's observation
+    assert (seen[0][0, :, :d] == 0).all()  # nothing before the trial's first step
+    torch.testing.assert_close(seen[0][..., d:], obs)
 
 
 def test_separate_value_gru_keeps_the_policy_out_of_the_value_loss():
@@ -83,6 +105,36 @@ def test_training_step_and_checkpoint_round_trip(task, tmp_path):
     r1 = run_trials(RL2Agent(model.policy, seed=1), model.dist, 8, 0)
     r2 = run_trials(RL2Agent(loaded.policy, seed=1), loaded.dist, 8, 0)
     torch.testing.assert_close(r1, r2)
+
+
+@pytest.mark.parametrize("expected_rewards", [False, True])
+def test_ppo_targets_are_drawn_or_expected_rewards(expected_rewards, monkeypatch, tmp_path):
+    """``expected_rewards`` puts each pulled arm's mean in the returns; the observation keeps the draw."""
+    import leyden_rl.meta.rl2 as rl2_module
+
+    model = _small(expected_rewards=expected_rewards, reward_scale=0.5)
+    collect, seen = model.collect_trials, {}
+
+    def collect_and_record() -> dict:
+        data = collect()
+        seen["drawn"] = data["rewards"].clone()
+        seen["means"] = model.env.task["means"].gather(1, data["actions"].T).T  # (T, N) chosen arm means
+        return data
+
+    def record_gae(rewards, *args):
+        seen["targets"] = rewards
+        return gae(rewards, *args)
+
+    gae = rl2_module.gae
+    monkeypatch.setattr(model, "collect_trials", collect_and_record)
+    monkeypatch.setattr(rl2_module, "gae", record_gae)
+    trainer = quiet_trainer(
+        max_epochs=1, enable_checkpointing=False, limit_train_batches=1, default_root_dir=tmp_path
+    )
+    trainer.fit(model)
+    assert set(seen["drawn"].unique().tolist()) <= {0.0, 1.0}  # Bernoulli draws
+    expected = seen["means"] if expected_rewards else seen["drawn"]
+    torch.testing.assert_close(seen["targets"], 0.5 * expected)
 
 
 def test_same_seed_same_run(tmp_path):

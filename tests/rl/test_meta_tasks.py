@@ -36,6 +36,7 @@ def test_rewards_have_the_right_noise():
     _, reward, _ = env.step(torch.full((20_000,), 2))
     noise = reward - mean
     assert abs(noise.mean().item()) < 0.03 and abs(noise.std().item() - 1.0) < 0.03
+    torch.testing.assert_close(env.expected_reward, mean)  # the mean of the reward just drawn
 
 
 def test_obs_encoding():

@@ -67,6 +67,20 @@ class GRUPolicy(nn.Module):
     its input: the GRU must credit the previous reward to the previous action, a product of two
     inputs that one ReLU layer forms directly (relu(a_i + r − 1) = a_i·r for binary a_i, r ∈ [0, 1])
     but a GRU's gates only learn slowly.
+
+    ``previous_obs=True`` feeds each step the previous observation beside the current one. The
+    observation at step t is ``[s_t, a_{t-1}, r_{t-1}, d_{t-1}]``: the reward it carries was earned
+    in state s_{t-1}, which only the previous observation holds. On a tabular MDP the agent must
+    file every reward under its (state, action) pair — a product of three inputs spread over two
+    steps, which otherwise the GRU must learn to carry and combine; with both observations the
+    embedding forms it in one layer. The policy still sees nothing but the paper's observations.
+    The previous observation travels in the hidden state (its last ``obs_size`` features).
+
+    ``bilinear_head=True`` makes both heads bilinear in (GRU output, current observation):
+    ``out_j = Σ h_i W_jid o_d + b_j``. A linear head reads the memory the same way in every state,
+    so to act on what it learnt about the state it is in, the GRU must first move that state's
+    entries to where the head looks. With a one-hot state in the observation the bilinear head is a
+    separate linear readout per state (and, since the one-hot sums to 1, it contains the linear head).
     """
 
     def __init__(
@@ -76,38 +90,60 @@ class GRUPolicy(nn.Module):
         hidden_size: int,
         separate_value: bool = False,
         embed_size: int | None = None,
+        previous_obs: bool = False,
+        bilinear_head: bool = False,
     ) -> None:
         super().__init__()
+        self.previous_obs_size = obs_size if previous_obs else 0
+        input_size = obs_size + self.previous_obs_size
         self.embed = (
-            nn.Sequential(nn.Linear(obs_size, embed_size), nn.ReLU()) if embed_size else nn.Identity()
+            nn.Sequential(nn.Linear(input_size, embed_size), nn.ReLU()) if embed_size else nn.Identity()
         )
-        gru_input = embed_size or obs_size
+        gru_input = embed_size or input_size
         self.gru = nn.GRU(gru_input, hidden_size)
         self.value_gru = nn.GRU(gru_input, hidden_size) if separate_value else None
-        self.policy_head = nn.Linear(hidden_size, num_actions)
-        self.value_head = nn.Linear(hidden_size, 1)
-        nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
+        self.bilinear_head = bilinear_head
+        if bilinear_head:
+            self.policy_head: nn.Module = nn.Bilinear(hidden_size, obs_size, num_actions)
+            self.value_head: nn.Module = nn.Bilinear(hidden_size, obs_size, 1)
+            with torch.no_grad():
+                self.policy_head.weight.mul_(0.01)  # start near-uniform
+        else:
+            self.policy_head = nn.Linear(hidden_size, num_actions)
+            self.value_head = nn.Linear(hidden_size, 1)
+            nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
         nn.init.zeros_(self.policy_head.bias)
         self.hidden_size = hidden_size
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
-        """The zero memory every trial starts from: (1, batch, hidden), or (1, batch, 2·hidden) with a value GRU."""
-        width = self.hidden_size * (1 if self.value_gru is None else 2)
+        """The zero memory every trial starts from: (1, batch, hidden), (1, batch, 2·hidden) with a
+        value GRU, plus the previous observation's width with ``previous_obs`` (none yet: zeros)."""
+        width = self.hidden_size * (1 if self.value_gru is None else 2) + self.previous_obs_size
         return torch.zeros(1, batch, width, device=device)
 
     def forward(
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
-        obs = self.embed(obs)
+        carried, current = [], obs
+        if self.previous_obs_size:
+            hidden, previous = hidden[..., : -self.previous_obs_size], hidden[..., -self.previous_obs_size :]
+            obs, carried = torch.cat([torch.cat([previous, obs[:-1]]), obs], dim=-1), [obs[-1:]]
+        x = self.embed(obs)
         if self.value_gru is None:
-            out, hidden = self.gru(obs, hidden)
-            return self.policy_head(out), self.value_head(out).squeeze(-1), hidden
-        policy_hidden, value_hidden = hidden.chunk(2, dim=-1)
-        out, policy_hidden = self.gru(obs, policy_hidden.contiguous())
-        value_out, value_hidden = self.value_gru(obs, value_hidden.contiguous())
-        values = self.value_head(value_out).squeeze(-1)
-        return self.policy_head(out), values, torch.cat([policy_hidden, value_hidden], dim=-1)
+            out, hidden = self.gru(x, hidden.contiguous())
+            value_out = out
+        else:
+            policy_hidden, value_hidden = hidden.chunk(2, dim=-1)
+            out, policy_hidden = self.gru(x, policy_hidden.contiguous())
+            value_out, value_hidden = self.value_gru(x, value_hidden.contiguous())
+            hidden = torch.cat([policy_hidden, value_hidden], dim=-1)
+        logits = self._read(self.policy_head, out, current)
+        values = self._read(self.value_head, value_out, current).squeeze(-1)
+        return logits, values, torch.cat([hidden, *carried], dim=-1)
+
+    def _read(self, head: nn.Module, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        return head(out, obs) if self.bilinear_head else head(out)
 
 
 class RL2(PPOUpdate, pl.LightningModule):
@@ -125,6 +161,10 @@ class RL2(PPOUpdate, pl.LightningModule):
             scaling them keeps the value loss from swamping the policy gradient in the shared GRU).
         separate_value: give the value head its own GRU (see :class:`GRUPolicy`).
         embed_size: width of a ReLU input embedding before the GRU (None: the observation goes in as is).
+        previous_obs: feed the previous observation beside the current one (see :class:`GRUPolicy`).
+        bilinear_head: heads bilinear in (GRU output, current observation) (see :class:`GRUPolicy`).
+        expected_rewards: train on E[r | s, a] of each step instead of the reward drawn (see
+            :meth:`training_step`); the policy still observes the drawn reward, as in the paper.
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -153,6 +193,9 @@ class RL2(PPOUpdate, pl.LightningModule):
         reward_scale: float = 1.0,
         separate_value: bool = False,
         embed_size: int | None = None,
+        expected_rewards: bool = False,
+        previous_obs: bool = False,
+        bilinear_head: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -167,8 +210,9 @@ class RL2(PPOUpdate, pl.LightningModule):
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
-            obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size
-        )
+            obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
+            previous_obs, bilinear_head,
+        )  # fmt: skip
         self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
         # Action draws and minibatch shuffles get their own generator, so nothing else that draws
         # from torch's global one (a DataLoader starting an epoch) shifts a run, resumed or not.
@@ -215,6 +259,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             "log_probs": torch.zeros(t_len, n, device=self.device),
             "values": torch.zeros(t_len, n, device=self.device),
             "rewards": torch.zeros(t_len, n, device=self.device),
+            "expected_rewards": torch.zeros(t_len, n, device=self.device),
         }
         for t in range(t_len):
             logits, value, hidden = self.policy(obs[None], hidden)
@@ -226,16 +271,28 @@ class RL2(PPOUpdate, pl.LightningModule):
             data["values"][t] = value[0]
             next_obs, reward, _ = env.step(action.cpu())
             data["rewards"][t] = reward.to(self.device)
+            data["expected_rewards"][t] = env.expected_reward.to(self.device)
             obs = next_obs.to(self.device)
         self.env_steps += t_len * n
         return data
 
     # ---------------------------------------------------------------------------- 2 + 3. update
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        """One PPO iteration.
+
+        With ``expected_rewards`` the returns sum E[r_t | s_t, a_t] (the task's reward mean) instead
+        of the drawn r_t. The policy gradient stays unbiased — the noise r_t − E[r_t | s_t, a_t] is
+        drawn after every action up to a_t, so it is uncorrelated with their score functions — but
+        the noise of every later reward leaves each advantage: over a 100-step trial that is most
+        of its variance (Bernoulli arms: up to 0.25 per pull; MDPs: 1 per step). The drawn reward
+        still reaches the policy through its observation, so what it must learn is unchanged.
+        """
         start = time.perf_counter()
         progress = self.env_steps / self.hparams.total_env_steps
         data = self.collect_trials()
-        rewards, values = data["rewards"] * self.hparams.reward_scale, data["values"]
+        expected = data.pop("expected_rewards")  # not a PPO input: only a target
+        target = expected if self.hparams.expected_rewards else data["rewards"]
+        rewards, values = target * self.hparams.reward_scale, data["values"]
         terminated = torch.zeros_like(rewards, dtype=torch.bool)
         terminated[-1] = True  # the trial's end: no value beyond it
         next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])

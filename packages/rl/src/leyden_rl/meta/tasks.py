@@ -179,6 +179,8 @@ class BatchedTrialEnv:
 
     Attributes the classic baselines read: ``state`` (N,), ``step_in_episode``, ``episode``,
     ``task`` (only the *oracle* — never read by a learner; baselines get their priors from ``dist``).
+    ``expected_reward`` (N,) is the mean of the reward just sampled, E[r | s, a] of the last step:
+    an RL² trainer may use it as a lower-variance training target (never as an observation).
     """
 
     def __init__(self, dist: TaskDistribution, num_envs: int, seed: int = 0) -> None:
@@ -211,7 +213,8 @@ class BatchedTrialEnv:
             raise RuntimeError("the trial is over: call reset() before stepping again")
         idx = torch.arange(self.num_envs)
         actions = actions.long()
-        reward = self.dist.sample_reward(self._mean[idx, self.state, actions], self.generator)
+        self.expected_reward = self._mean[idx, self.state, actions]
+        reward = self.dist.sample_reward(self.expected_reward, self.generator)
         u = torch.rand(self.num_envs, 1, generator=self.generator)
         next_state = torch.searchsorted(self._cdf[idx, self.state, actions], u, right=True).squeeze(1)
         next_state = next_state.clamp_max(self.dist.num_states - 1)  # cdf rounding below 1

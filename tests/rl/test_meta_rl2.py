@@ -75,6 +75,16 @@ def test_previous_obs_reaches_the_embedding_one_step_late():
     torch.testing.assert_close(seen[0][..., d:], obs)
 
 
+def test_bilinear_readout_matches_the_bilinear_form():
+    from leyden_rl.meta.rl2 import BilinearReadout
+
+    head = BilinearReadout(6, 4, 3)
+    torch.nn.init.normal_(head.bias)
+    h, obs = torch.randn(2, 5, 6), torch.randn(2, 5, 4)
+    w = head.weight.view(6, 3, 4)  # W_ijd
+    torch.testing.assert_close(head(h, obs), torch.einsum("tni,ijd,tnd->tnj", h, w, obs) + head.bias)
+
+
 def test_separate_value_gru_keeps_the_policy_out_of_the_value_loss():
     model = _small(separate_value=True)
     obs = model.collect_trials()["obs"]

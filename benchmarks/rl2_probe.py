@@ -11,6 +11,10 @@ at equal compute::
 
     OMP_NUM_THREADS=1 python benchmarks/rl2_probe.py --minutes 9 --name base \\
         --rl2-args '{"task": "bandit", "num_pulls": 100, "num_arms": 5, "num_trials": 50}'
+
+``--reward-by-step CKPT`` instead prints what a trained agent earns at each step of a trial: the mean
+expected reward E[r | s, a] of its actions by episode (rows) and step in the episode (columns) —
+where in a trial it has learnt to exploit.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
+from leyden_rl.meta.tasks import BatchedTrialEnv
 
 
 class LearningCurve(pl.Callback):
@@ -53,6 +58,39 @@ class LearningCurve(pl.Callback):
         )
 
 
+def known_task_return(
+    means: torch.Tensor, transitions: torch.Tensor, horizon: int, policy: torch.Tensor | None
+) -> float:
+    """Mean return of one episode from state 0 with the task known, by finite-horizon value iteration:
+    of the optimal policy (``policy=None``) or of a fixed action per state (``policy`` (N, S))."""
+    value = torch.zeros(means.shape[:2])
+    for _ in range(horizon):
+        q = means + (transitions * value[:, None, None, :]).sum(-1)  # (N, S, A)
+        value = q.amax(-1) if policy is None else q.gather(-1, policy[..., None]).squeeze(-1)
+    return value[:, 0].mean().item()
+
+
+@torch.no_grad()
+def reward_by_step(checkpoint: str, trials: int, seed: int) -> None:
+    model = RL2.load_from_checkpoint(checkpoint, map_location="cpu")
+    env, agent = BatchedTrialEnv(model.dist, trials, seed=seed), RL2Agent(model.policy)
+    obs, done, expected = env.reset(), False, []
+    agent.reset(env)
+    while not done:
+        obs, _, done = env.step(agent.act(obs, env))
+        expected.append(env.expected_reward.mean())
+    means, transitions = model.dist.reward_mean(env.task), model.dist.transitions(env.task)
+    print(
+        f"{checkpoint}: {trials} trials of seed {seed}; best action of a state: "
+        f"{means.amax(-1).mean():.2f} on average; per episode with the task known: optimal "
+        f"{known_task_return(means, transitions, model.dist.horizon, None):.2f}, always the best "
+        f"mean reward {known_task_return(means, transitions, model.dist.horizon, means.argmax(-1)):.2f}"
+    )
+    rows = torch.stack(expected).view(model.dist.num_episodes, model.dist.horizon)
+    for episode, row in enumerate(rows.tolist(), 1):
+        print(f"episode {episode:3d}: " + " ".join(f"{r:5.2f}" for r in row))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -63,8 +101,11 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=120.0, help="seconds between evaluations")
     parser.add_argument("--trials", type=int, default=1000, help="trials per periodic evaluation")
     parser.add_argument("--eval-seed", type=int, default=777)
+    parser.add_argument("--reward-by-step", metavar="CKPT", help="print a trained agent's reward by step")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.reward_by_step:
+        return reward_by_step(args.reward_by_step, args.trials, args.eval_seed)
     model = RL2(**{"total_env_steps": 10**9, **json.loads(args.rl2_args)})
     curve = LearningCurve(args.name, args.every, args.trials, args.eval_seed)
     trainer = pl.Trainer(

@@ -92,7 +92,7 @@ class GRUPolicy(nn.Module):
     The previous observation travels in the hidden state (its last ``obs_size`` features).
 
     ``bilinear_head=True`` makes both heads bilinear in (GRU output, current observation):
-    ``out_j = Σ h_i W_jid o_d + b_j``. A linear head reads the memory the same way in every state,
+    ``out_j = Σ h_i W_ijd o_d + b_j``. A linear head reads the memory the same way in every state,
     so to act on what it learnt about the state it is in, the GRU must first move that state's
     entries to where the head looks. With a one-hot state in the observation the bilinear head is a
     separate linear readout per state (and, since the one-hot sums to 1, it contains the linear head).
@@ -295,9 +295,9 @@ class RL2(PPOUpdate, pl.LightningModule):
 
         With ``expected_rewards`` the returns sum E[r_t | s_t, a_t] (the task's reward mean) instead
         of the drawn r_t. The policy gradient stays unbiased — the noise r_t − E[r_t | s_t, a_t] is
-        drawn after every action up to a_t, so it is uncorrelated with their score functions — but
-        the noise of every later reward leaves each advantage: over a 100-step trial that is most
-        of its variance (Bernoulli arms: up to 0.25 per pull; MDPs: 1 per step). The drawn reward
+        drawn after every action up to a_t, so it is uncorrelated with their score functions — and
+        each advantage loses the noise of every later reward: over a 100-step trial, much of its
+        variance (Bernoulli arms: up to 0.25 per pull; MDPs: 1 per step). The drawn reward
         still reaches the policy through its observation, so what it must learn is unchanged.
         """
         start = time.perf_counter()

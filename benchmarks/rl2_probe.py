@@ -26,6 +26,7 @@ import time
 import lightning.pytorch as pl
 import torch
 
+from leyden_rl.meta.baselines.mdps import plan
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
 from leyden_rl.meta.tasks import BatchedTrialEnv
@@ -59,15 +60,17 @@ class LearningCurve(pl.Callback):
 
 
 def known_task_return(
-    means: torch.Tensor, transitions: torch.Tensor, horizon: int, policy: torch.Tensor | None
+    means: torch.Tensor, transitions: torch.Tensor, horizon: int, actions: torch.Tensor | None
 ) -> float:
-    """Mean return of one episode from state 0 with the task known, by finite-horizon value iteration:
-    of the optimal policy (``policy=None``) or of a fixed action per state (``policy`` (N, S))."""
-    value = torch.zeros(means.shape[:2])
-    for _ in range(horizon):
-        q = means + (transitions * value[:, None, None, :]).sum(-1)  # (N, S, A)
-        value = q.amax(-1) if policy is None else q.gather(-1, policy[..., None]).squeeze(-1)
-    return value[:, 0].mean().item()
+    """Mean return of one episode from state 0 with the task known (the baselines' :func:`plan`): of
+    the optimal policy (``actions=None``) or of a fixed action per state (``actions`` (N, S))."""
+    if actions is not None:  # the same MDP with only that action left in each state
+        means = means.gather(-1, actions[..., None])
+        transitions = transitions.gather(
+            2, actions[..., None, None].expand(*actions.shape, 1, transitions.shape[-1])
+        )
+    q = plan(lambda v: means + torch.einsum("nsat,nt->nsa", transitions, v), means.shape[:2], horizon)
+    return q[0, :, 0].amax(-1).mean().item()
 
 
 @torch.no_grad()

@@ -51,6 +51,8 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"previous_obs": True, "embed_size": 8},
         {"previous_obs": True, "separate_value": True},
         {"bilinear_head": True, "previous_obs": True},
+        {"pull_features": True, "embed_size": 8},
+        {"pull_features": True, "previous_obs": True, "separate_value": True},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
@@ -73,6 +75,25 @@ def test_previous_obs_reaches_the_embedding_one_step_late():
     torch.testing.assert_close(seen[0][1:, :, :d], obs[:-1])  # step t gets step t-1's observation
     assert (seen[0][0, :, :d] == 0).all()  # nothing before the trial's first step
     torch.testing.assert_close(seen[0][..., d:], obs)
+
+
+@pytest.mark.parametrize("task", ["bandit", "mdp"])
+def test_pull_features_mark_the_previous_state_action_pair_and_its_reward(task):
+    model = _small(task=task, num_episodes=2, pull_features=True, embed_size=8)
+    data = model.collect_trials()
+    seen = []
+    model.policy.embed.register_forward_hook(lambda module, inputs, out: seen.append(inputs[0]))
+    model.policy(data["obs"], model.policy.initial_state(data["obs"].shape[1]))
+    s, a, d = model.dist.num_states, model.dist.num_actions, data["obs"].shape[-1]
+    torch.testing.assert_close(seen[0][..., :d], data["obs"])  # the observation itself comes first
+    pulls = seen[0][..., d:].unflatten(-1, (2, s, a))  # [indicator, reward] × state × action
+    assert (pulls[0] == 0).all()  # nothing tried before the trial's first step
+    states = data["obs"][..., :s].argmax(-1)
+    for t in range(1, data["obs"].shape[0]):
+        expected = torch.zeros(data["obs"].shape[1], s, a)
+        expected[torch.arange(expected.shape[0]), states[t - 1], data["actions"][t - 1]] = 1.0
+        torch.testing.assert_close(pulls[t, :, 0], expected)
+        torch.testing.assert_close(pulls[t, :, 1], expected * data["rewards"][t - 1, :, None, None])
 
 
 def test_bilinear_readout_matches_the_bilinear_form():

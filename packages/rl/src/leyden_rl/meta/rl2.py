@@ -91,6 +91,14 @@ class GRUPolicy(nn.Module):
     embedding forms it in one layer. The policy still sees nothing but the paper's observations.
     The previous observation travels in the hidden state (its last ``obs_size`` features).
 
+    ``pull_features=True`` adds that product to the embedding's input outright:
+    ``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]`` — which (state, action) was tried last
+    and what it paid, one slot per pair (2·S·A features; on a bandit, S = 1: one per arm). One
+    ReLU layer can only approximate a product of three inputs, one of them an unbounded reward,
+    and needs a unit per slot to do it; with the slots given, the GRU's job is to accumulate them.
+    It needs the previous observation's state, so that is carried in the hidden state as above
+    (it enters the embedding itself only with ``previous_obs``).
+
     ``bilinear_head=True`` makes both heads bilinear in (GRU output, current observation):
     ``out_j = Σ h_i W_ijd o_d + b_j``. A linear head reads the memory the same way in every state,
     so to act on what it learnt about the state it is in, the GRU must first move that state's
@@ -107,10 +115,15 @@ class GRUPolicy(nn.Module):
         embed_size: int | None = None,
         previous_obs: bool = False,
         bilinear_head: bool = False,
+        pull_features: bool = False,
+        num_states: int = 1,
     ) -> None:
         super().__init__()
-        self.previous_obs_size = obs_size if previous_obs else 0
-        input_size = obs_size + self.previous_obs_size
+        self.previous_obs = previous_obs
+        self.num_states, self.num_actions = num_states, num_actions
+        self.pull_features = pull_features
+        self.carried_obs_size = obs_size if previous_obs or pull_features else 0
+        input_size = obs_size * (2 if previous_obs else 1) + (2 * num_states * num_actions if pull_features else 0)
         self.embed = (
             nn.Sequential(nn.Linear(input_size, embed_size), nn.ReLU()) if embed_size else nn.Identity()
         )
@@ -130,19 +143,23 @@ class GRUPolicy(nn.Module):
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
         """The zero memory every trial starts from: (1, batch, hidden), (1, batch, 2·hidden) with a
-        value GRU, plus the previous observation's width with ``previous_obs`` (none yet: zeros)."""
-        width = self.hidden_size * (1 if self.value_gru is None else 2) + self.previous_obs_size
+        value GRU, plus the previous observation's width with ``previous_obs`` or ``pull_features`` (none yet: zeros)."""
+        width = self.hidden_size * (1 if self.value_gru is None else 2) + self.carried_obs_size
         return torch.zeros(1, batch, width, device=device)
 
     def forward(
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
-        carried, current = [], obs
-        if self.previous_obs_size:
-            hidden, previous = hidden[..., : -self.previous_obs_size], hidden[..., -self.previous_obs_size :]
-            obs, carried = torch.cat([torch.cat([previous, obs[:-1]]), obs], dim=-1), [obs[-1:]]
-        x = self.embed(obs)
+        carried, inputs = [], [obs]
+        if self.carried_obs_size:
+            hidden, previous = hidden[..., : -self.carried_obs_size], hidden[..., -self.carried_obs_size :]
+            previous, carried = torch.cat([previous, obs[:-1]]), [obs[-1:]]  # step t gets step t-1's
+            if self.previous_obs:
+                inputs.insert(0, previous)
+            if self.pull_features:
+                inputs.append(self._pulls(previous, obs))
+        x = self.embed(torch.cat(inputs, dim=-1))
         if self.value_gru is None:
             out, hidden = self.gru(x, hidden.contiguous())
             value_out = out
@@ -151,9 +168,15 @@ class GRUPolicy(nn.Module):
             out, policy_hidden = self.gru(x, policy_hidden.contiguous())
             value_out, value_hidden = self.value_gru(x, value_hidden.contiguous())
             hidden = torch.cat([policy_hidden, value_hidden], dim=-1)
-        logits = self._read(self.policy_head, out, current)
-        values = self._read(self.value_head, value_out, current).squeeze(-1)
+        logits = self._read(self.policy_head, out, obs)
+        values = self._read(self.value_head, value_out, obs).squeeze(-1)
         return logits, values, torch.cat([hidden, *carried], dim=-1)
+
+    def _pulls(self, previous: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]`` from the layout of :func:`encode_obs`."""
+        s, a = self.num_states, self.num_actions
+        pulled = (previous[..., :s, None] * obs[..., None, s : s + a]).flatten(-2)  # (T, N, S·A)
+        return torch.cat([pulled, pulled * obs[..., s + a : s + a + 1]], dim=-1)
 
     def _read(self, head: nn.Module, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return head(out, obs) if self.bilinear_head else head(out)
@@ -176,6 +199,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         embed_size: width of a ReLU input embedding before the GRU (None: the observation goes in as is).
         previous_obs: feed the previous observation beside the current one (see :class:`GRUPolicy`).
         bilinear_head: heads bilinear in (GRU output, current observation) (see :class:`GRUPolicy`).
+        pull_features: give the embedding which (state, action) was tried last and its reward, one
+            slot per pair (see :class:`GRUPolicy`).
         expected_rewards: train on E[r | s, a] of each step instead of the reward drawn (see
             :meth:`training_step`); the policy still observes the drawn reward, as in the paper.
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
@@ -209,6 +234,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         expected_rewards: bool = False,
         previous_obs: bool = False,
         bilinear_head: bool = False,
+        pull_features: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -224,7 +250,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
-            previous_obs, bilinear_head,
+            previous_obs, bilinear_head, pull_features, self.dist.num_states,
         )  # fmt: skip
         self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
         # Action draws and minibatch shuffles get their own generator, so nothing else that draws

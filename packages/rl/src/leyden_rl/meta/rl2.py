@@ -123,7 +123,8 @@ class GRUPolicy(nn.Module):
         self.num_states, self.num_actions = num_states, num_actions
         self.pull_features = pull_features
         self.carried_obs_size = obs_size if previous_obs or pull_features else 0
-        input_size = obs_size * (2 if previous_obs else 1) + (2 * num_states * num_actions if pull_features else 0)
+        pulls_size = 2 * num_states * num_actions if pull_features else 0
+        input_size = obs_size * (2 if previous_obs else 1) + pulls_size
         self.embed = (
             nn.Sequential(nn.Linear(input_size, embed_size), nn.ReLU()) if embed_size else nn.Identity()
         )

@@ -93,7 +93,7 @@ class GRUPolicy(nn.Module):
 
     ``pull_features=True`` adds that product to the embedding's input outright:
     ``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]`` — which (state, action) was tried last
-    and what it paid, one slot per pair (2·S·A features; on a bandit, S = 1: one per arm). One
+    and what it paid, one slot per pair (2·S·A features; on a bandit, S = 1: one slot per arm). One
     ReLU layer can only approximate a product of three inputs, one of them an unbounded reward,
     and needs a unit per slot to do it; with the slots given, the GRU's job is to accumulate them.
     It needs the previous observation's state, so that is carried in the hidden state as above
@@ -122,6 +122,12 @@ class GRUPolicy(nn.Module):
         self.previous_obs = previous_obs
         self.num_states, self.num_actions = num_states, num_actions
         self.pull_features = pull_features
+        if pull_features and obs_size != num_states + num_actions + 2:
+            raise LeydenConfigError(
+                f"pull_features reads the layout [state (S), previous action (A), reward, done], "
+                f"but obs_size={obs_size} != num_states={num_states} + num_actions={num_actions} + 2",
+                "pass the task's num_states (RL2 does this itself)",
+            )
         self.carried_obs_size = obs_size if previous_obs or pull_features else 0
         pulls_size = 2 * num_states * num_actions if pull_features else 0
         input_size = obs_size * (2 if previous_obs else 1) + pulls_size

@@ -96,13 +96,6 @@ def test_pull_features_mark_the_previous_state_action_pair_and_its_reward(task):
         torch.testing.assert_close(pulls[t, :, 1], expected * data["rewards"][t - 1, :, None, None])
 
 
-def test_pull_features_reject_an_observation_of_another_layout():
-    from leyden_rl.meta.rl2 import GRUPolicy
-
-    with pytest.raises(LeydenConfigError, match="num_states"):
-        GRUPolicy(obs_size=17, num_actions=5, hidden_size=8, pull_features=True)  # MDP obs, S left at 1
-
-
 def test_bilinear_readout_matches_the_bilinear_form():
     from leyden_rl.meta.rl2 import BilinearReadout
 

@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.meta.gym_envs import BernoulliBanditEnv, TabularMDPEnv, TrialEnv
-from leyden_rl.meta.tasks import BatchedTrialEnv, BernoulliBandits, RandomTabularMDPs, encode_obs
+from leyden_rl.meta.tasks import BatchedTrialEnv, BernoulliBandits, RandomTabularMDPs, encode_obs, split_obs
 
 
 def test_bandit_means_are_uniform():
@@ -45,6 +45,12 @@ def test_obs_encoding():
     )
     expected = torch.tensor([[0, 0, 1, 0, 1, 0, 0, 0.5, 1], [1, 0, 0, 0, 0, 0, 0, 0, 0]])
     torch.testing.assert_close(obs, expected.float())
+    state, action, reward, done = split_obs(obs, num_actions=4)  # and back
+    assert state.argmax(-1).tolist() == [2, 0] and action.sum(-1).tolist() == [1.0, 0.0]
+    assert action[0].argmax().item() == 1
+    assert reward[:, 0].tolist() == [0.5, 0.0] and done[:, 0].tolist() == [1.0, 0.0]
+    with pytest.raises(LeydenConfigError, match="cannot hold a state"):
+        split_obs(obs, num_actions=7)
 
 
 def test_batched_env_episode_structure():

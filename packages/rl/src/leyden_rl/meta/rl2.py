@@ -39,6 +39,7 @@ from leyden_rl.meta.tasks import (
     RandomTabularMDPs,
     TaskDistribution,
     obs_dim,
+    split_obs,
     stream_generator,
 )
 from leyden_rl.ppo import PPOUpdate
@@ -116,20 +117,11 @@ class GRUPolicy(nn.Module):
         previous_obs: bool = False,
         bilinear_head: bool = False,
         pull_features: bool = False,
-        num_states: int = 1,
     ) -> None:
         super().__init__()
-        self.previous_obs = previous_obs
-        self.num_states, self.num_actions = num_states, num_actions
-        self.pull_features = pull_features
-        if pull_features and obs_size != num_states + num_actions + 2:
-            raise LeydenConfigError(
-                f"pull_features reads the layout [state (S), previous action (A), reward, done], "
-                f"but obs_size={obs_size} != num_states={num_states} + num_actions={num_actions} + 2",
-                "pass the task's num_states (RL2 does this itself)",
-            )
+        self.previous_obs, self.pull_features, self.num_actions = previous_obs, pull_features, num_actions
         self.carried_obs_size = obs_size if previous_obs or pull_features else 0
-        pulls_size = 2 * num_states * num_actions if pull_features else 0
+        pulls_size = 2 * (obs_size - num_actions - 2) * num_actions if pull_features else 0  # 2·S·A
         input_size = obs_size * (2 if previous_obs else 1) + pulls_size
         self.embed = (
             nn.Sequential(nn.Linear(input_size, embed_size), nn.ReLU()) if embed_size else nn.Identity()
@@ -180,10 +172,11 @@ class GRUPolicy(nn.Module):
         return logits, values, torch.cat([hidden, *carried], dim=-1)
 
     def _pulls(self, previous: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        """``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]`` from the layout of :func:`encode_obs`."""
-        s, a = self.num_states, self.num_actions
-        pulled = (previous[..., :s, None] * obs[..., None, s : s + a]).flatten(-2)  # (T, N, S·A)
-        return torch.cat([pulled, pulled * obs[..., s + a : s + a + 1]], dim=-1)
+        """``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]``: s_{t-1} from the previous observation."""
+        previous_state = split_obs(previous, self.num_actions)[0]
+        _, previous_action, reward, _ = split_obs(obs, self.num_actions)
+        pulled = (previous_state[..., :, None] * previous_action[..., None, :]).flatten(-2)  # (T, N, S·A)
+        return torch.cat([pulled, pulled * reward], dim=-1)
 
     def _read(self, head: nn.Module, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return head(out, obs) if self.bilinear_head else head(out)
@@ -257,7 +250,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
-            previous_obs, bilinear_head, pull_features, self.dist.num_states,
+            previous_obs, bilinear_head, pull_features,
         )  # fmt: skip
         self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
         # Action draws and minibatch shuffles get their own generator, so nothing else that draws

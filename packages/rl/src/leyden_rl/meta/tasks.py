@@ -168,6 +168,18 @@ def encode_obs(
     return obs
 
 
+def split_obs(obs: torch.Tensor, num_actions: int) -> tuple[torch.Tensor, ...]:
+    """The fields of :func:`encode_obs`'s layout, any leading shape: ``(one_hot(state), one_hot(prev_action),
+    prev_reward, prev_done)``, the last two keeping a trailing axis of 1."""
+    num_states = obs.shape[-1] - num_actions - 2
+    if num_states < 1:
+        raise LeydenConfigError(
+            f"an RL² observation of width {obs.shape[-1]} cannot hold a state, {num_actions} actions, reward and done",
+            "build the observation with encode_obs (width num_states + num_actions + 2)",
+        )
+    return obs.split([num_states, num_actions, 1, 1], dim=-1)
+
+
 class BatchedTrialEnv:
     """``num_envs`` trials of a task distribution stepped together, all in lock-step.
 

@@ -180,24 +180,52 @@ def test_same_seed_same_run(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
-def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+# Four iterations of 16 five-pull trials; with the curriculum, three of two-pull trials first.
+@pytest.mark.parametrize(
+    "curriculum, iterations",
+    [({}, 4), ({"curriculum_length": 2, "curriculum_fraction": 0.25}, 6)],
+    ids=["plain", "curriculum"],
+)
+def test_resumed_run_matches_an_uninterrupted_one(curriculum, iterations, tmp_path):
     def trainer(**kw):
         return quiet_trainer(enable_checkpointing=False, default_root_dir=tmp_path, **kw)
 
-    budget = 4 * 16 * 5  # four iterations of 16 five-pull trials
-    whole = _small(total_env_steps=budget)
+    budget = 4 * 16 * 5
+    whole = _small(total_env_steps=budget, **curriculum)
     trainer(max_epochs=-1).fit(whole)
-    interrupted = _small(total_env_steps=budget)
+    interrupted = _small(total_env_steps=budget, **curriculum)
     hp = interrupted.hparams
     stopper = trainer(max_steps=2 * hp.update_epochs * hp.num_minibatches)  # optimizer steps of 2 iterations
     stopper.fit(interrupted)
-    assert interrupted.iterations == 2
+    assert interrupted.iterations == 2  # with the curriculum: still in it, the switch comes after resuming
     stopper.save_checkpoint(tmp_path / "half.ckpt")
-    resumed = _small(total_env_steps=budget)
+    resumed = _small(total_env_steps=budget, **curriculum)
     trainer(max_epochs=-1).fit(resumed, ckpt_path=tmp_path / "half.ckpt")
-    assert resumed.iterations == whole.iterations == 4 and resumed.env_steps == budget
+    assert resumed.iterations == whole.iterations == iterations
+    assert resumed.env_steps == whole.env_steps >= budget
     for a, b in zip(whole.policy.parameters(), resumed.policy.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("task, short, full", [("bandit", 2, 5), ("mdp", 10, 30)])
+def test_curriculum_plays_short_trials_then_the_tasks_own(task, short, full, tmp_path):
+    """Short trials until ``curriculum_fraction`` of the budget is spent, then full ones; ``dist`` stays full."""
+    budget = 2 * 16 * short + 2 * 16 * full
+    model = _small(
+        task=task, num_episodes=3, curriculum_length=1 if task == "mdp" else 2,
+        curriculum_fraction=2 * 16 * short / budget, total_env_steps=budget,
+    )  # fmt: skip
+    lengths, collect = [], model.collect_trials
+
+    def collect_and_record() -> dict:
+        data = collect()
+        lengths.append(data["obs"].shape[0])
+        return data
+
+    model.collect_trials = collect_and_record
+    quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path).fit(model)
+    assert lengths == [short, short, full, full] and model.env_steps == budget
+    assert BatchedTrialEnv(model.dist, 1).trial_length == full
 
 
 def test_ddp_ranks_play_different_tasks_and_share_weights(tmp_path):
@@ -214,6 +242,10 @@ def test_bad_config_raises():
         _small(task="pomdp")
     with pytest.raises(LeydenConfigError):
         _small(num_trials=15, num_minibatches=2)
+    with pytest.raises(LeydenConfigError, match="curriculum_length"):
+        _small(curriculum_length=5)  # no shorter than the 5-pull trials
+    with pytest.raises(LeydenConfigError, match="curriculum_fraction"):
+        _small(curriculum_length=2, curriculum_fraction=0.0)
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

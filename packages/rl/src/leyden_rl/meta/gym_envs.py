@@ -17,7 +17,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from leyden_rl.meta.tasks import BernoulliBandits, RandomTabularMDPs, TaskDistribution, encode_obs, obs_dim
+from leyden_rl.meta.tasks import (
+    BernoulliBandits,
+    RandomTabularMDPs,
+    TaskDistribution,
+    encode_obs,
+    obs_dim,
+    trial_length,
+)
 
 
 class TrialEnv(gym.Env):
@@ -32,7 +39,7 @@ class TrialEnv(gym.Env):
             low[-2], high[-2] = -np.inf, np.inf
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
         self.action_space = gym.spaces.Discrete(dist.num_actions)
-        self.trial_length = dist.num_episodes * dist.horizon
+        self.trial_length = trial_length(dist)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

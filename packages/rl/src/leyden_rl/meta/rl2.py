@@ -41,6 +41,7 @@ from leyden_rl.meta.tasks import (
     obs_dim,
     split_obs,
     stream_generator,
+    trial_length,
 )
 from leyden_rl.ppo import PPOUpdate
 
@@ -203,6 +204,12 @@ class RL2(PPOUpdate, pl.LightningModule):
             slot per pair (see :class:`GRUPolicy`).
         expected_rewards: train on E[r | s, a] of each step instead of the reward drawn (see
             :meth:`training_step`); the policy still observes the drawn reward, as in the paper.
+        curriculum_length, curriculum_fraction: play shorter trials — ``curriculum_length`` episodes
+            (MDP) or pulls (bandit) — for the first ``curriculum_fraction`` of the env-step budget,
+            then the task's own length. Learning to explore and exploit from scratch over a 250-step
+            trial is slow; what an agent learns over 10 episodes carries to 25 (see
+            benchmarks/rl2.md, session 9). ``dist`` (what the agent is evaluated on) is always
+            the full-length task.
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -235,6 +242,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         previous_obs: bool = False,
         bilinear_head: bool = False,
         pull_features: bool = False,
+        curriculum_length: int | None = None,
+        curriculum_fraction: float = 0.5,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -246,27 +255,46 @@ class RL2(PPOUpdate, pl.LightningModule):
                 "choose num_trials a multiple of num_minibatches",
             )
         self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
+        self.curriculum_dist = self._curriculum_dist(curriculum_length, curriculum_fraction)
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
             previous_obs, bilinear_head, pull_features,
         )  # fmt: skip
-        self.env = BatchedTrialEnv(self.dist, num_trials, seed=seed)
+        self.env_steps = 0
+        self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
         # Action draws and minibatch shuffles get their own generator, so nothing else that draws
         # from torch's global one (a DataLoader starting an epoch) shifts a run, resumed or not.
         self.generator = torch.Generator().manual_seed(seed)
-        self.trial_length = self.env.trial_length
-        self.env_steps = 0
         self.iterations = 0
         self.train_seconds = 0.0  # wall time spent in training steps, for the benchmark's report
         self._resume: dict[str, Any] | None = None
+
+    def _curriculum_dist(self, length: int | None, fraction: float) -> TaskDistribution | None:
+        if length is None:
+            return None
+        hp = self.hparams
+        full_length = hp.num_pulls if hp.task == "bandit" else hp.num_episodes
+        if not 1 <= length < full_length or not 0 < fraction <= 1:
+            raise LeydenConfigError(
+                f"curriculum_length={length}, curriculum_fraction={fraction} do not make a curriculum "
+                f"for trials of {full_length} {'pulls' if hp.task == 'bandit' else 'episodes'}",
+                f"choose 1 <= curriculum_length < {full_length} and 0 < curriculum_fraction <= 1",
+            )
+        return make_task_distribution(hp.task, hp.num_arms, length, length)
+
+    def training_dist(self) -> TaskDistribution:
+        """The tasks trials are played on now: the curriculum's short ones until its share of the budget is spent."""
+        in_curriculum = self.env_steps < self.hparams.curriculum_fraction * self.hparams.total_env_steps
+        return self.curriculum_dist if self.curriculum_dist is not None and in_curriculum else self.dist
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.policy.parameters(), lr=self.hparams.learning_rate, eps=1e-5)
 
     def train_dataloader(self) -> DataLoader:
-        per_iteration = self.hparams.num_trials * self.trial_length
+        shortest = trial_length(self.curriculum_dist or self.dist)  # enough iterations for the budget
+        per_iteration = self.hparams.num_trials * shortest
         return steps_dataloader(math.ceil(self.hparams.total_env_steps / per_iteration))
 
     def on_train_start(self) -> None:
@@ -277,19 +305,25 @@ class RL2(PPOUpdate, pl.LightningModule):
         streams the checkpoint does not hold, start new ones that depend on rank and iteration.
         """
         resume, self._resume = self._resume, None
-        stream_seed = rank_seed(self.hparams.seed) + (7919 * self.iterations if resume else 0)
-        self.env = BatchedTrialEnv(self.dist, self.hparams.num_trials, seed=stream_seed)
-        self.generator = torch.Generator(device=self.device).manual_seed(stream_seed)
+        self.env = self.new_env()
+        self.generator = torch.Generator(device=self.device).manual_seed(self.stream_seed())
         if resume is not None and rank() == 0:
             self.env.generator.set_state(resume["env_rng"])
             if "action_rng" in resume:  # absent from checkpoints written before it had its own generator
                 self.generator.set_state(resume["action_rng"])
 
+    def stream_seed(self) -> int:
+        """This rank's seed for streams started at the current iteration (a fresh run: ``rank_seed(seed)``)."""
+        return rank_seed(self.hparams.seed) + 7919 * self.iterations
+
+    def new_env(self) -> BatchedTrialEnv:
+        return BatchedTrialEnv(self.training_dist(), self.hparams.num_trials, seed=self.stream_seed())
+
     # ---------------------------------------------------------------------------- 1. play trials
     @torch.no_grad()
     def collect_trials(self) -> dict[str, torch.Tensor]:
         """One whole trial of ``num_trials`` fresh tasks; the GRU memory starts at zero and persists across episodes."""
-        env, t_len, n = self.env, self.trial_length, self.hparams.num_trials
+        env, t_len, n = self.env, self.env.trial_length, self.hparams.num_trials
         obs = env.reset().to(self.device)
         hidden = self.policy.initial_state(n, self.device)
         data = {
@@ -328,6 +362,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         """
         start = time.perf_counter()
         progress = self.env_steps / self.hparams.total_env_steps
+        if self.env.dist is not self.training_dist():  # the curriculum's share of the budget is spent
+            self.env = self.new_env()
         data = self.collect_trials()
         expected = data.pop("expected_rewards")  # not a PPO input: only a target
         target = expected if self.hparams.expected_rewards else data["rewards"]

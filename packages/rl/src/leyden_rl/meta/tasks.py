@@ -141,6 +141,11 @@ def stream_generator(seed: int, stream: str) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
 
 
+def trial_length(dist: TaskDistribution) -> int:
+    """Env steps in one trial: every episode of the trial runs its full horizon."""
+    return dist.num_episodes * dist.horizon
+
+
 def obs_dim(dist: TaskDistribution) -> int:
     """Width of the RL² observation: one-hot state + one-hot previous action + reward + done."""
     return dist.num_states + dist.num_actions + 2
@@ -199,7 +204,7 @@ class BatchedTrialEnv:
         self.dist = dist
         self.num_envs = num_envs
         self.generator = stream_generator(seed, "env")
-        self.trial_length = dist.num_episodes * dist.horizon
+        self.trial_length = trial_length(dist)
         self.obs_dim = obs_dim(dist)
 
     def reset(self, task: dict[str, torch.Tensor] | None = None) -> torch.Tensor:

@@ -271,3 +271,13 @@ def test_leyden_fit_runs_an_example_config(tmp_path):
     ])  # fmt: skip
     saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
     assert saved["leyden_rl2"]["env_steps"] == 20000 and saved["leyden_rl2"]["iterations"] == 2
+
+
+@pytest.mark.parametrize("anneal_ent, last", [(False, 0.1), (True, 0.1 * (1 - 3 / 4))])
+def test_entropy_bonus_anneals_with_progress_when_asked(anneal_ent, last, tmp_path):
+    """The last of four iterations starts at 3/4 of the budget: its bonus is 1/4 of the start with ``anneal_ent``."""
+    model = _small(ent_coef=0.1, anneal_ent=anneal_ent, total_env_steps=4 * 16 * 5)
+    trainer = quiet_trainer(max_epochs=-1, enable_checkpointing=False, default_root_dir=tmp_path)
+    trainer.fit(model)
+    assert model.iterations == 4
+    assert trainer.callback_metrics["train/ent_coef"].item() == pytest.approx(last)

@@ -37,7 +37,7 @@ class PPOUpdate:
 
     The host class provides ``self.policy`` (the module whose gradient norm is clipped), hparams
     ``learning_rate, anneal_lr, clip_range, anneal_clip, clip_range_vf, update_epochs, vf_coef,
-    ent_coef, max_grad_norm, normalize_advantage``, and the two policy-specific methods below.
+    ent_coef, anneal_ent, max_grad_norm, normalize_advantage``, and the two policy-specific methods below.
     """
 
     def minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
@@ -55,7 +55,7 @@ class PPOUpdate:
 
         ``data`` holds (T, N, ...) tensors ``obs, actions, log_probs, values, advantages, returns``
         (plus anything the host's :meth:`minibatches`/:meth:`evaluate_actions` need).
-        ``progress`` ∈ [0, 1] drives the learning-rate and clip-range annealing.
+        ``progress`` ∈ [0, 1] drives the learning-rate, clip-range and entropy-bonus annealing.
         """
         hp = self.hparams
         opt = self.optimizers()
@@ -63,6 +63,7 @@ class PPOUpdate:
         for group in opt.param_groups:
             group["lr"] = lr
         clip = linear_schedule(hp.clip_range, progress, hp.anneal_clip)
+        ent_coef = linear_schedule(hp.ent_coef, progress, hp.anneal_ent)
         sums: dict[str, float] = {}
         n = 0
         for _ in range(hp.update_epochs):
@@ -70,7 +71,7 @@ class PPOUpdate:
                 log_prob, entropy, value = self.evaluate_actions(mb)
                 loss, parts = ppo_loss(
                     log_prob, mb["log_probs"], mb["advantages"], value, mb["returns"], mb["values"], entropy,
-                    clip, hp.clip_range_vf, hp.vf_coef, hp.ent_coef, hp.normalize_advantage,
+                    clip, hp.clip_range_vf, hp.vf_coef, ent_coef, hp.normalize_advantage,
                 )  # fmt: skip
                 opt.zero_grad(set_to_none=True)
                 self.manual_backward(loss)
@@ -80,7 +81,7 @@ class PPOUpdate:
                     sums[k] = sums.get(k, 0.0) + v
                 n += 1
         metrics = {f"train/{k}": float(v) / n for k, v in sums.items()}
-        metrics.update({"train/lr": lr, "train/clip_range": clip})
+        metrics.update({"train/lr": lr, "train/clip_range": clip, "train/ent_coef": ent_coef})
         return metrics
 
 
@@ -97,6 +98,7 @@ class PPO(PPOUpdate, OnlineRLModule):
         clip_range_vf: clip the value update to this range around the old value (None = off).
         gamma, gae_lambda: discount and GAE λ.
         ent_coef, vf_coef, max_grad_norm, normalize_advantage: the usual loss weights and switches.
+        anneal_ent: decay the entropy bonus linearly to 0 over training, as the learning rate.
         hidden_sizes, activation: MLP shape (ignored for image observations).
         seed: base seed; envs get ``seed + 1000·rank + i``.
         vectorization: "sync" or "async" vector env.
@@ -118,6 +120,7 @@ class PPO(PPOUpdate, OnlineRLModule):
         gamma: float = 0.98,
         gae_lambda: float = 0.8,
         ent_coef: float = 0.0,
+        anneal_ent: bool = False,
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         normalize_advantage: bool = True,

@@ -192,7 +192,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         total_env_steps: training budget in env steps (per DDP rank, as PPO's); training stops there.
         hidden_size: GRU width (the paper: 256).
         learning_rate, anneal_lr, clip_range, anneal_clip, clip_range_vf, update_epochs, num_minibatches,
-        gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, normalize_advantage: PPO's knobs
+        gamma, gae_lambda, ent_coef, anneal_ent, vf_coef, max_grad_norm, normalize_advantage: PPO's knobs
             (minibatches split the trials, so each holds ``num_trials / num_minibatches`` whole trials).
         reward_scale: multiplies rewards for the PPO targets only (MDP trial returns are ~100–450;
             scaling them keeps the value loss from swamping the policy gradient in the shared GRU).
@@ -232,6 +232,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         gamma: float = 0.99,
         gae_lambda: float = 0.95,
         ent_coef: float = 0.0,
+        anneal_ent: bool = False,
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         normalize_advantage: bool = True,

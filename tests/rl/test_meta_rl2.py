@@ -180,13 +180,17 @@ def test_same_seed_same_run(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
-# Four iterations of 16 five-pull trials; with the curriculum, three of two-pull trials first.
+# Four iterations of 16 five-pull trials; with the curriculum, three of two-pull trials first, then three
+# of five (the last one passes the budget: 3·16·2 + 3·16·5 = 336 env steps).
 @pytest.mark.parametrize(
-    "curriculum, iterations",
-    [({}, 4), ({"curriculum_length": 2, "curriculum_fraction": 0.25}, 6)],
+    "curriculum, iterations, env_steps",
+    [
+        ({}, 4, 4 * 16 * 5),
+        ({"curriculum_length": 2, "curriculum_fraction": 0.25}, 6, 3 * 16 * 2 + 3 * 16 * 5),
+    ],
     ids=["plain", "curriculum"],
 )
-def test_resumed_run_matches_an_uninterrupted_one(curriculum, iterations, tmp_path):
+def test_resumed_run_matches_an_uninterrupted_one(curriculum, iterations, env_steps, tmp_path):
     def trainer(**kw):
         return quiet_trainer(enable_checkpointing=False, default_root_dir=tmp_path, **kw)
 
@@ -202,7 +206,7 @@ def test_resumed_run_matches_an_uninterrupted_one(curriculum, iterations, tmp_pa
     resumed = _small(total_env_steps=budget, **curriculum)
     trainer(max_epochs=-1).fit(resumed, ckpt_path=tmp_path / "half.ckpt")
     assert resumed.iterations == whole.iterations == iterations
-    assert resumed.env_steps == whole.env_steps >= budget
+    assert resumed.env_steps == whole.env_steps == env_steps
     for a, b in zip(whole.policy.parameters(), resumed.policy.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 

@@ -276,7 +276,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         if length is None:
             return None
         hp = self.hparams
-        full_length = hp.num_pulls if hp.task == "bandit" else hp.num_episodes
+        full_length = self.dist.num_episodes  # a bandit's pulls are its one-step episodes
         if not 1 <= length < full_length or not 0 < fraction <= 1:
             raise LeydenConfigError(
                 f"curriculum_length={length}, curriculum_fraction={fraction} do not make a curriculum "

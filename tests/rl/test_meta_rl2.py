@@ -10,7 +10,7 @@ from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer, run_ddp_script
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
-from leyden_rl.meta.tasks import BatchedTrialEnv
+from leyden_rl.meta.tasks import BatchedTrialEnv, task_feature_size
 
 
 def _small(**kw) -> RL2:
@@ -53,13 +53,17 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"bilinear_head": True, "previous_obs": True},
         {"pull_features": True, "embed_size": 8},
         {"pull_features": True, "previous_obs": True, "separate_value": True},
+        {"task_critic": True, "bilinear_head": True, "pull_features": True},
+        {"task_critic": True, "separate_value": True},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
     """Step-by-step collection and the whole-trial replay of the update see the same network outputs."""
     model = _small(task="mdp", num_episodes=2, **options)
     data = model.collect_trials()
-    log_prob, entropy, value = model.evaluate_actions({"obs": data["obs"], "actions": data["actions"]})
+    log_prob, entropy, value = model.evaluate_actions(
+        {k: v for k, v in data.items() if k in ("obs", "actions", "task")}
+    )
     torch.testing.assert_close(log_prob, data["log_probs"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(value, data["values"], atol=1e-5, rtol=1e-5)
     assert (entropy > 0).all()
@@ -117,8 +121,28 @@ def test_separate_value_gru_keeps_the_policy_out_of_the_value_loss():
 
 
 @pytest.mark.parametrize("task", ["bandit", "mdp"])
-def test_training_step_and_checkpoint_round_trip(task, tmp_path):
-    model = _small(task=task, num_episodes=2, total_env_steps=2 * 16 * (5 if task == "bandit" else 20))
+def test_task_critic_reads_the_task_and_the_policy_does_not(task):
+    model = _small(task=task, num_episodes=2, task_critic=True, bilinear_head=True)
+    data = model.collect_trials()
+    features = data["task"][0]
+    means = model.env.task["means"] if task == "bandit" else model.env.task["reward_mean"].flatten(1)
+    torch.testing.assert_close(features[:, : means.shape[1]], means)  # the task these trials were played on
+    assert features.shape == (16, task_feature_size(model.dist))
+    obs, zero = data["obs"], model.policy.initial_state(16)
+    logits, values, _ = model.policy(obs, zero, features)
+    other_logits, other_values, _ = model.policy(obs, zero, features.flip(0))
+    torch.testing.assert_close(logits, other_logits)  # acting never depends on the task
+    assert not torch.allclose(values, other_values)
+    torch.testing.assert_close(model.policy.logits(obs, zero)[0], logits)
+    with pytest.raises(LeydenConfigError, match="task_critic"):
+        model.policy(obs, zero)
+
+
+@pytest.mark.parametrize("task, task_critic", [("bandit", False), ("mdp", False), ("mdp", True)])
+def test_training_step_and_checkpoint_round_trip(task, task_critic, tmp_path):
+    model = _small(
+        task=task, num_episodes=2, total_env_steps=2 * 16 * (5 if task == "bandit" else 20), task_critic=task_critic
+    )
     before = [p.detach().clone() for p in model.policy.parameters()]
     trainer = quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path)  # fmt: skip
     trainer.fit(model)

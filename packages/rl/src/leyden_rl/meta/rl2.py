@@ -41,6 +41,8 @@ from leyden_rl.meta.tasks import (
     obs_dim,
     split_obs,
     stream_generator,
+    task_feature_size,
+    task_features,
     trial_length,
 )
 from leyden_rl.ppo import PPOUpdate
@@ -106,6 +108,13 @@ class GRUPolicy(nn.Module):
     so to act on what it learnt about the state it is in, the GRU must first move that state's
     entries to where the head looks. With a one-hot state in the observation the bilinear head is a
     separate linear readout per state (and, since the one-hot sums to 1, it contains the linear head).
+
+    ``task_size > 0`` gives the value head the task itself (:func:`~leyden_rl.meta.tasks.task_features`,
+    an asymmetric critic): ``relu(W_h h + W_τ τ)`` replaces the memory h it reads. A baseline may
+    depend on anything the action cannot change, and the task is drawn before the trial starts, so
+    the policy gradient stays unbiased; what the critic no longer has to guess — how good this task
+    is — stops landing in every advantage as noise. The policy's logits never read the task
+    (:meth:`logits` needs none); the values then need it (``task=`` of :meth:`forward`).
     """
 
     def __init__(
@@ -118,6 +127,7 @@ class GRUPolicy(nn.Module):
         previous_obs: bool = False,
         bilinear_head: bool = False,
         pull_features: bool = False,
+        task_size: int = 0,
     ) -> None:
         super().__init__()
         self.previous_obs, self.pull_features, self.num_actions = previous_obs, pull_features, num_actions
@@ -139,6 +149,8 @@ class GRUPolicy(nn.Module):
             self.value_head = nn.Linear(hidden_size, 1)
             nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
             nn.init.zeros_(self.policy_head.bias)
+        self.task_encoder = nn.Linear(task_size, hidden_size) if task_size else None
+        self.value_mix = nn.Linear(hidden_size, hidden_size, bias=False) if task_size else None
         self.hidden_size = hidden_size
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
@@ -148,9 +160,30 @@ class GRUPolicy(nn.Module):
         return torch.zeros(1, batch, width, device=device)
 
     def forward(
+        self, obs: torch.Tensor, hidden: torch.Tensor, task: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """obs (T, N, D), hidden as :meth:`initial_state`, the task's features (N, F) for a task critic
+        → logits (T, N, A), values (T, N), next hidden."""
+        out, value_out, hidden = self._memory(obs, hidden)
+        if self.task_encoder is not None:
+            if task is None:
+                raise LeydenConfigError(
+                    "this RL² policy's value head reads the task (task_critic=True) but no task was given",
+                    "pass task=task_features(dist, env.task), or call .logits() to act",
+                )
+            value_out = F.relu(self.value_mix(value_out) + self.task_encoder(task))
+        values = self._read(self.value_head, value_out, obs).squeeze(-1)
+        return self._read(self.policy_head, out, obs), values, hidden
+
+    def logits(self, obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Acting only: obs (T, N, D), hidden → logits (T, N, A), next hidden (no value head, so no task)."""
+        out, _, hidden = self._memory(obs, hidden)
+        return self._read(self.policy_head, out, obs), hidden
+
+    def _memory(
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
+        """The GRU(s) over obs: outputs for the policy head and the value head, and the next hidden."""
         carried, inputs = [], [obs]
         if self.carried_obs_size:
             hidden, previous = hidden[..., : -self.carried_obs_size], hidden[..., -self.carried_obs_size :]
@@ -168,9 +201,7 @@ class GRUPolicy(nn.Module):
             out, policy_hidden = self.gru(x, policy_hidden.contiguous())
             value_out, value_hidden = self.value_gru(x, value_hidden.contiguous())
             hidden = torch.cat([policy_hidden, value_hidden], dim=-1)
-        logits = self._read(self.policy_head, out, obs)
-        values = self._read(self.value_head, value_out, obs).squeeze(-1)
-        return logits, values, torch.cat([hidden, *carried], dim=-1)
+        return out, value_out, torch.cat([hidden, *carried], dim=-1)
 
     def _pulls(self, previous: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         """``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]``: s_{t-1} from the previous observation."""
@@ -204,6 +235,9 @@ class RL2(PPOUpdate, pl.LightningModule):
             slot per pair (see :class:`GRUPolicy`).
         expected_rewards: train on E[r | s, a] of each step instead of the reward drawn (see
             :meth:`training_step`); the policy still observes the drawn reward, as in the paper.
+        task_critic: the value head also reads the task's parameters (an asymmetric critic, see
+            :class:`GRUPolicy`): lower-variance advantages, the policy unchanged. Training only —
+            the agent the benchmark evaluates never sees a task.
         curriculum_length, curriculum_fraction: play shorter trials — ``curriculum_length`` episodes
             (MDP) or pulls (bandit) — for the first ``curriculum_fraction`` of the env-step budget,
             then the task's own length. Learning to explore and exploit from scratch over a 250-step
@@ -243,6 +277,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         previous_obs: bool = False,
         bilinear_head: bool = False,
         pull_features: bool = False,
+        task_critic: bool = False,
         curriculum_length: int | None = None,
         curriculum_fraction: float = 0.5,
         seed: int = 0,
@@ -261,7 +296,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
-            previous_obs, bilinear_head, pull_features,
+            previous_obs, bilinear_head, pull_features, task_feature_size(self.dist) if task_critic else 0,
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
@@ -327,6 +362,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         env, t_len, n = self.env, self.env.trial_length, self.hparams.num_trials
         obs = env.reset().to(self.device)
         hidden = self.policy.initial_state(n, self.device)
+        task = self.critic_task(env)
         data = {
             "obs": torch.zeros(t_len, n, env.obs_dim, device=self.device),
             "actions": torch.zeros(t_len, n, dtype=torch.long, device=self.device),
@@ -336,7 +372,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             "expected_rewards": torch.zeros(t_len, n, device=self.device),
         }
         for t in range(t_len):
-            logits, value, hidden = self.policy(obs[None], hidden)
+            logits, value, hidden = self.policy(obs[None], hidden, task)
             log_p = F.log_softmax(logits[0], -1)
             action = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
             data["obs"][t] = obs
@@ -348,7 +384,15 @@ class RL2(PPOUpdate, pl.LightningModule):
             data["expected_rewards"][t] = env.expected_reward.to(self.device)
             obs = next_obs.to(self.device)
         self.env_steps += t_len * n
+        if task is not None:
+            data["task"] = task[None]  # (1, N, F): split along the trial axis with the rest
         return data
+
+    def critic_task(self, env: BatchedTrialEnv) -> torch.Tensor | None:
+        """The features of the trials' tasks for a task critic, (N, F); None without one."""
+        if not self.hparams.task_critic:
+            return None
+        return task_features(env.dist, env.task).to(self.device)
 
     # ---------------------------------------------------------------------------- 2 + 3. update
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
@@ -396,8 +440,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         self, mb: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Replay the GRU over whole trials from the zero state: ``(log_prob, entropy, value)``, each (T, n)."""
-        obs = mb["obs"]
-        logits, values, _ = self.policy(obs, self.policy.initial_state(obs.shape[1], obs.device))
+        obs, task = mb["obs"], mb["task"][0] if "task" in mb else None
+        logits, values, _ = self.policy(obs, self.policy.initial_state(obs.shape[1], obs.device), task)
         log_p = F.log_softmax(logits, -1)
         entropy = -(log_p.exp() * log_p).sum(-1)
         return log_p.gather(-1, mb["actions"][..., None]).squeeze(-1), entropy, values
@@ -438,7 +482,7 @@ class RL2Agent:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
-        logits, _, self.hidden = self.policy(obs[None], self.hidden)
+        logits, self.hidden = self.policy.logits(obs[None], self.hidden)
         if self.greedy:
             return logits[0].argmax(-1)
         return torch.multinomial(F.softmax(logits[0], -1), 1, generator=self.generator).squeeze(1)

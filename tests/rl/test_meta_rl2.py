@@ -10,7 +10,7 @@ from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer, run_ddp_script
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
-from leyden_rl.meta.tasks import BatchedTrialEnv, task_feature_size
+from leyden_rl.meta.tasks import BatchedTrialEnv, task_means_size
 
 
 def _small(**kw) -> RL2:
@@ -53,17 +53,14 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"bilinear_head": True, "previous_obs": True},
         {"pull_features": True, "embed_size": 8},
         {"pull_features": True, "previous_obs": True, "separate_value": True},
-        {"task_critic": True, "bilinear_head": True, "pull_features": True},
-        {"task_critic": True, "separate_value": True},
+        {"task_inference_coef": 1.0, "bilinear_head": True, "pull_features": True},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
     """Step-by-step collection and the whole-trial replay of the update see the same network outputs."""
     model = _small(task="mdp", num_episodes=2, **options)
     data = model.collect_trials()
-    log_prob, entropy, value = model.evaluate_actions(
-        {k: v for k, v in data.items() if k in ("obs", "actions", "task")}
-    )
+    log_prob, entropy, value, *_ = model.evaluate_actions(data)
     torch.testing.assert_close(log_prob, data["log_probs"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(value, data["values"], atol=1e-5, rtol=1e-5)
     assert (entropy > 0).all()
@@ -121,28 +118,27 @@ def test_separate_value_gru_keeps_the_policy_out_of_the_value_loss():
 
 
 @pytest.mark.parametrize("task", ["bandit", "mdp"])
-def test_task_critic_reads_the_task_and_the_policy_does_not(task):
-    model = _small(task=task, num_episodes=2, task_critic=True, bilinear_head=True)
+def test_task_inference_loss_is_the_weighted_error_of_the_task_means_estimate(task):
+    model = _small(task=task, num_episodes=2, task_inference_coef=0.5, bilinear_head=True)
     data = model.collect_trials()
-    features = data["task"][0]
     means = model.env.task["means"] if task == "bandit" else model.env.task["reward_mean"].flatten(1)
-    torch.testing.assert_close(features[:, : means.shape[1]], means)  # the task these trials were played on
-    assert features.shape == (16, task_feature_size(model.dist))
-    obs, zero = data["obs"], model.policy.initial_state(16)
-    logits, values, _ = model.policy(obs, zero, features)
-    other_logits, other_values, _ = model.policy(obs, zero, features.flip(0))
-    torch.testing.assert_close(logits, other_logits)  # acting never depends on the task
-    assert not torch.allclose(values, other_values)
-    torch.testing.assert_close(model.policy.logits(obs, zero)[0], logits)
-    with pytest.raises(LeydenConfigError, match="task_critic"):
-        model.policy(obs, zero)
+    torch.testing.assert_close(data["task_means"][0], means)  # the tasks these trials were played on
+    assert means.shape[1] == task_means_size(model.dist)
+    logits, values, estimate, _ = model.policy.outputs(data["obs"], model.policy.initial_state(16))
+    assert estimate.shape == (*data["obs"].shape[:2], means.shape[1])
+    *_, loss = model.evaluate_actions(data)
+    torch.testing.assert_close(loss, 0.5 * ((estimate - means) ** 2).mean())
+    loss.backward()
+    assert model.policy.gru.weight_hh_l0.grad.abs().sum() > 0  # the loss shapes the memory the policy reads
+    assert model.policy.policy_head.weight.grad is None  # and only through it
+    forward_logits, _, _ = model.policy(data["obs"], model.policy.initial_state(16))
+    torch.testing.assert_close(forward_logits, logits)
 
 
-@pytest.mark.parametrize("task, task_critic", [("bandit", False), ("mdp", False), ("mdp", True)])
-def test_training_step_and_checkpoint_round_trip(task, task_critic, tmp_path):
-    model = _small(
-        task=task, num_episodes=2, total_env_steps=2 * 16 * (5 if task == "bandit" else 20), task_critic=task_critic
-    )
+@pytest.mark.parametrize("task, task_inference_coef", [("bandit", 0.0), ("mdp", 0.0), ("mdp", 1.0)])
+def test_training_step_and_checkpoint_round_trip(task, task_inference_coef, tmp_path):
+    steps = 2 * 16 * (5 if task == "bandit" else 20)
+    model = _small(task=task, num_episodes=2, total_env_steps=steps, task_inference_coef=task_inference_coef)
     before = [p.detach().clone() for p in model.policy.parameters()]
     trainer = quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path)  # fmt: skip
     trainer.fit(model)

@@ -44,10 +44,9 @@ class PPOUpdate:
         """Split one update's (T, N, ...) tensors into minibatches."""
         raise NotImplementedError
 
-    def evaluate_actions(
-        self, mb: dict[str, torch.Tensor]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(log_prob, entropy, value)`` of the minibatch's actions under the current policy."""
+    def evaluate_actions(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """``(log_prob, entropy, value)`` of the minibatch's actions under the current policy, optionally
+        followed by an auxiliary loss (a scalar, already weighted) that is added to PPO's."""
         raise NotImplementedError
 
     def ppo_update(self, data: dict[str, torch.Tensor], progress: float) -> dict[str, float]:
@@ -68,11 +67,14 @@ class PPOUpdate:
         n = 0
         for _ in range(hp.update_epochs):
             for mb in self.minibatches(data):
-                log_prob, entropy, value = self.evaluate_actions(mb)
+                log_prob, entropy, value, *auxiliary = self.evaluate_actions(mb)
                 loss, parts = ppo_loss(
                     log_prob, mb["log_probs"], mb["advantages"], value, mb["returns"], mb["values"], entropy,
                     clip, hp.clip_range_vf, hp.vf_coef, ent_coef, hp.normalize_advantage,
                 )  # fmt: skip
+                if auxiliary:
+                    loss = loss + auxiliary[0]
+                    parts["auxiliary_loss"] = auxiliary[0].detach()
                 opt.zero_grad(set_to_none=True)
                 self.manual_backward(loss)
                 torch.nn.utils.clip_grad_norm_(self.policy.parameters(), hp.max_grad_norm)

@@ -41,8 +41,8 @@ from leyden_rl.meta.tasks import (
     obs_dim,
     split_obs,
     stream_generator,
-    task_feature_size,
-    task_features,
+    task_means,
+    task_means_size,
     trial_length,
 )
 from leyden_rl.ppo import PPOUpdate
@@ -109,12 +109,9 @@ class GRUPolicy(nn.Module):
     entries to where the head looks. With a one-hot state in the observation the bilinear head is a
     separate linear readout per state (and, since the one-hot sums to 1, it contains the linear head).
 
-    ``task_size > 0`` gives the value head the task itself (:func:`~leyden_rl.meta.tasks.task_features`,
-    an asymmetric critic): ``relu(W_h h + W_τ τ)`` replaces the memory h it reads. A baseline may
-    depend on anything the action cannot change, and the task is drawn before the trial starts, so
-    the policy gradient stays unbiased; what the critic no longer has to guess — how good this task
-    is — stops landing in every advantage as noise. The policy's logits never read the task
-    (:meth:`logits` needs none); the values then need it (``task=`` of :meth:`forward`).
+    ``task_size > 0`` adds a linear head that estimates the task's ``task_size`` reward means from
+    the memory (:meth:`outputs`; trained by RL2's ``task_inference_coef``). Nothing reads the
+    estimate: the policy acts on the memory alone, which the head's loss shapes.
     """
 
     def __init__(
@@ -149,8 +146,7 @@ class GRUPolicy(nn.Module):
             self.value_head = nn.Linear(hidden_size, 1)
             nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
             nn.init.zeros_(self.policy_head.bias)
-        self.task_encoder = nn.Linear(task_size, hidden_size) if task_size else None
-        self.value_mix = nn.Linear(hidden_size, hidden_size, bias=False) if task_size else None
+        self.task_head = nn.Linear(hidden_size, task_size) if task_size else None
         self.hidden_size = hidden_size
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
@@ -160,25 +156,21 @@ class GRUPolicy(nn.Module):
         return torch.zeros(1, batch, width, device=device)
 
     def forward(
-        self, obs: torch.Tensor, hidden: torch.Tensor, task: torch.Tensor | None = None
+        self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """obs (T, N, D), hidden as :meth:`initial_state`, the task's features (N, F) for a task critic
-        → logits (T, N, A), values (T, N), next hidden."""
-        out, value_out, hidden = self._memory(obs, hidden)
-        if self.task_encoder is not None:
-            if task is None:
-                raise LeydenConfigError(
-                    "this RL² policy's value head reads the task (task_critic=True) but no task was given",
-                    "pass task=task_features(dist, env.task), or call .logits() to act",
-                )
-            value_out = F.relu(self.value_mix(value_out) + self.task_encoder(task))
-        values = self._read(self.value_head, value_out, obs).squeeze(-1)
-        return self._read(self.policy_head, out, obs), values, hidden
+        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
+        logits, values, _, hidden = self.outputs(obs, hidden, estimate_task=False)
+        return logits, values, hidden
 
-    def logits(self, obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Acting only: obs (T, N, D), hidden → logits (T, N, A), next hidden (no value head, so no task)."""
-        out, _, hidden = self._memory(obs, hidden)
-        return self._read(self.policy_head, out, obs), hidden
+    def outputs(
+        self, obs: torch.Tensor, hidden: torch.Tensor, estimate_task: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """As :meth:`forward`, plus the task estimate (T, N, task_size) — None without a task head."""
+        out, value_out, hidden = self._memory(obs, hidden)
+        logits = self._read(self.policy_head, out, obs)
+        values = self._read(self.value_head, value_out, obs).squeeze(-1)
+        estimate = self.task_head(out) if estimate_task and self.task_head is not None else None
+        return logits, values, estimate, hidden
 
     def _memory(
         self, obs: torch.Tensor, hidden: torch.Tensor
@@ -235,9 +227,13 @@ class RL2(PPOUpdate, pl.LightningModule):
             slot per pair (see :class:`GRUPolicy`).
         expected_rewards: train on E[r | s, a] of each step instead of the reward drawn (see
             :meth:`training_step`); the policy still observes the drawn reward, as in the paper.
-        task_critic: the value head also reads the task's parameters (an asymmetric critic, see
-            :class:`GRUPolicy`): lower-variance advantages, the policy unchanged. Training only —
-            the agent the benchmark evaluates never sees a task.
+        task_inference_coef: weight of an auxiliary loss (0: none): a linear head on the GRU's output
+            estimates E[r | s, a] of every pair of the trial's task at every step, by squared error
+            against the true means (the task inference of Humplik et al., 2019). Its minimiser is
+            the posterior mean given the history so far, so the loss teaches the memory to keep
+            exactly the statistics a Bayes-optimal policy acts on — the per-pair reward estimates
+            that PPO's sparse signal alone builds slowly. Training only: the evaluated agent
+            never sees a task; the estimate is not an input to anything.
         curriculum_length, curriculum_fraction: play shorter trials — ``curriculum_length`` episodes
             (MDP) or pulls (bandit) — for the first ``curriculum_fraction`` of the env-step budget,
             then the task's own length. Learning to explore and exploit from scratch over a 250-step
@@ -277,7 +273,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         previous_obs: bool = False,
         bilinear_head: bool = False,
         pull_features: bool = False,
-        task_critic: bool = False,
+        task_inference_coef: float = 0.0,
         curriculum_length: int | None = None,
         curriculum_fraction: float = 0.5,
         seed: int = 0,
@@ -296,7 +292,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
-            previous_obs, bilinear_head, pull_features, task_feature_size(self.dist) if task_critic else 0,
+            previous_obs, bilinear_head, pull_features, task_means_size(self.dist) if task_inference_coef else 0,
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
@@ -362,7 +358,6 @@ class RL2(PPOUpdate, pl.LightningModule):
         env, t_len, n = self.env, self.env.trial_length, self.hparams.num_trials
         obs = env.reset().to(self.device)
         hidden = self.policy.initial_state(n, self.device)
-        task = self.critic_task(env)
         data = {
             "obs": torch.zeros(t_len, n, env.obs_dim, device=self.device),
             "actions": torch.zeros(t_len, n, dtype=torch.long, device=self.device),
@@ -372,7 +367,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             "expected_rewards": torch.zeros(t_len, n, device=self.device),
         }
         for t in range(t_len):
-            logits, value, hidden = self.policy(obs[None], hidden, task)
+            logits, value, hidden = self.policy(obs[None], hidden)
             log_p = F.log_softmax(logits[0], -1)
             action = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
             data["obs"][t] = obs
@@ -384,15 +379,9 @@ class RL2(PPOUpdate, pl.LightningModule):
             data["expected_rewards"][t] = env.expected_reward.to(self.device)
             obs = next_obs.to(self.device)
         self.env_steps += t_len * n
-        if task is not None:
-            data["task"] = task[None]  # (1, N, F): split along the trial axis with the rest
+        if self.hparams.task_inference_coef:  # (1, N, S·A): split along the trial axis with the rest
+            data["task_means"] = task_means(env.dist, env.task)[None].to(self.device)
         return data
-
-    def critic_task(self, env: BatchedTrialEnv) -> torch.Tensor | None:
-        """The features of the trials' tasks for a task critic, (N, F); None without one."""
-        if not self.hparams.task_critic:
-            return None
-        return task_features(env.dist, env.task).to(self.device)
 
     # ---------------------------------------------------------------------------- 2 + 3. update
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
@@ -436,15 +425,20 @@ class RL2(PPOUpdate, pl.LightningModule):
         for idx in perm.chunk(self.hparams.num_minibatches):
             yield {k: v[:, idx] for k, v in data.items()}
 
-    def evaluate_actions(
-        self, mb: dict[str, torch.Tensor]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Replay the GRU over whole trials from the zero state: ``(log_prob, entropy, value)``, each (T, n)."""
-        obs, task = mb["obs"], mb["task"][0] if "task" in mb else None
-        logits, values, _ = self.policy(obs, self.policy.initial_state(obs.shape[1], obs.device), task)
+    def evaluate_actions(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Replay the GRU over whole trials from the zero state: ``(log_prob, entropy, value)``, each (T, n),
+        plus the weighted task-inference loss with ``task_inference_coef``."""
+        obs = mb["obs"]
+        logits, values, estimate, _ = self.policy.outputs(
+            obs, self.policy.initial_state(obs.shape[1], obs.device)
+        )
         log_p = F.log_softmax(logits, -1)
         entropy = -(log_p.exp() * log_p).sum(-1)
-        return log_p.gather(-1, mb["actions"][..., None]).squeeze(-1), entropy, values
+        log_prob = log_p.gather(-1, mb["actions"][..., None]).squeeze(-1)
+        if estimate is None:
+            return log_prob, entropy, values
+        inference_loss = F.mse_loss(estimate, mb["task_means"].expand_as(estimate))
+        return log_prob, entropy, values, self.hparams.task_inference_coef * inference_loss
 
     # ---------------------------------------------------------------------------- checkpoint
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -482,7 +476,7 @@ class RL2Agent:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
-        logits, self.hidden = self.policy.logits(obs[None], self.hidden)
+        logits, _, self.hidden = self.policy(obs[None], self.hidden)
         if self.greedy:
             return logits[0].argmax(-1)
         return torch.multinomial(F.softmax(logits[0], -1), 1, generator=self.generator).squeeze(1)

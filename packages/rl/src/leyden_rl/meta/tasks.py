@@ -151,19 +151,15 @@ def obs_dim(dist: TaskDistribution) -> int:
     return dist.num_states + dist.num_actions + 2
 
 
-def task_features(dist: TaskDistribution, task: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The task itself as one vector per trial, (N, :func:`task_feature_size`): E[r | s, a] of every
-    pair, then (MDPs) every transition row. Only a training critic may read it (RL2 ``task_critic``);
-    a policy that did would be told the task it must find out."""
-    means = dist.reward_mean(task).flatten(1)
-    if isinstance(dist, BernoulliBandits):  # one state that always leads to itself: the means are all
-        return means
-    return torch.cat([means, dist.transitions(task).flatten(1)], dim=1)
+def task_means(dist: TaskDistribution, task: dict[str, torch.Tensor]) -> torch.Tensor:
+    """E[r | s, a] of every (state, action) pair of each task, flattened: (N, :func:`task_means_size`).
+    A training target only (RL2 ``task_inference_coef``): a policy that read it would be told the
+    task it must find out."""
+    return dist.reward_mean(task).flatten(1)
 
 
-def task_feature_size(dist: TaskDistribution) -> int:
-    pairs = dist.num_states * dist.num_actions
-    return pairs if isinstance(dist, BernoulliBandits) else pairs * (1 + dist.num_states)
+def task_means_size(dist: TaskDistribution) -> int:
+    return dist.num_states * dist.num_actions
 
 
 def encode_obs(

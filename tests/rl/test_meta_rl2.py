@@ -270,6 +270,8 @@ def test_bad_config_raises():
         _small(curriculum_length=5)  # no shorter than the 5-pull trials
     with pytest.raises(LeydenConfigError, match="curriculum_fraction"):
         _small(curriculum_length=2, curriculum_fraction=0.0)
+    with pytest.raises(LeydenConfigError, match="task_inference_coef"):
+        _small(task_inference_coef=-1.0)
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

@@ -286,6 +286,11 @@ class RL2(PPOUpdate, pl.LightningModule):
                 f"num_trials={num_trials} is not divisible by num_minibatches={num_minibatches}",
                 "choose num_trials a multiple of num_minibatches",
             )
+        if task_inference_coef < 0:
+            raise LeydenConfigError(
+                f"task_inference_coef={task_inference_coef} would reward a worse estimate of the task",
+                "use 0 (off) or a positive weight, e.g. 1 for MDPs, 5 for bandits",
+            )
         self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
         self.curriculum_dist = self._curriculum_dist(curriculum_length, curriculum_fraction)
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.

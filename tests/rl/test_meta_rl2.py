@@ -10,7 +10,7 @@ from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer, run_ddp_script
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
-from leyden_rl.meta.tasks import BatchedTrialEnv, task_means_size
+from leyden_rl.meta.tasks import BatchedTrialEnv
 
 
 def _small(**kw) -> RL2:
@@ -123,7 +123,7 @@ def test_task_inference_loss_is_the_weighted_error_of_the_task_means_estimate(ta
     data = model.collect_trials()
     means = model.env.task["means"] if task == "bandit" else model.env.task["reward_mean"].flatten(1)
     torch.testing.assert_close(data["task_means"][0], means)  # the tasks these trials were played on
-    assert means.shape[1] == task_means_size(model.dist)
+    assert means.shape[1] == model.dist.num_states * model.dist.num_actions
     logits, values, estimate, _ = model.policy.outputs(data["obs"], model.policy.initial_state(16))
     assert estimate.shape == (*data["obs"].shape[:2], means.shape[1])
     *_, loss = model.evaluate_actions(data)

@@ -41,8 +41,6 @@ from leyden_rl.meta.tasks import (
     obs_dim,
     split_obs,
     stream_generator,
-    task_means,
-    task_means_size,
     trial_length,
 )
 from leyden_rl.ppo import PPOUpdate
@@ -297,7 +295,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
-            previous_obs, bilinear_head, pull_features, task_means_size(self.dist) if task_inference_coef else 0,
+            previous_obs, bilinear_head, pull_features,
+            self.dist.num_states * self.dist.num_actions if task_inference_coef else 0,  # one mean per pair
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
@@ -384,8 +383,10 @@ class RL2(PPOUpdate, pl.LightningModule):
             data["expected_rewards"][t] = env.expected_reward.to(self.device)
             obs = next_obs.to(self.device)
         self.env_steps += t_len * n
-        if self.hparams.task_inference_coef:  # (1, N, S·A): split along the trial axis with the rest
-            data["task_means"] = task_means(env.dist, env.task)[None].to(self.device)
+        if self.hparams.task_inference_coef:
+            # E[r | s, a] of every pair: a training target only, never an input. (1, N, S·A), so the
+            # minibatches split it along the trial axis with the rest.
+            data["task_means"] = env.dist.reward_mean(env.task).flatten(1)[None].to(self.device)
         return data
 
     # ---------------------------------------------------------------------------- 2 + 3. update

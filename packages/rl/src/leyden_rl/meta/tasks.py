@@ -151,17 +151,6 @@ def obs_dim(dist: TaskDistribution) -> int:
     return dist.num_states + dist.num_actions + 2
 
 
-def task_means(dist: TaskDistribution, task: dict[str, torch.Tensor]) -> torch.Tensor:
-    """E[r | s, a] of every (state, action) pair of each task, flattened: (N, :func:`task_means_size`).
-    A training target only (RL2 ``task_inference_coef``): a policy that read it would be told the
-    task it must find out."""
-    return dist.reward_mean(task).flatten(1)
-
-
-def task_means_size(dist: TaskDistribution) -> int:
-    return dist.num_states * dist.num_actions
-
-
 def encode_obs(
     state: torch.Tensor,
     prev_action: torch.Tensor,

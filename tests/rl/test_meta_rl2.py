@@ -54,6 +54,7 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"pull_features": True, "embed_size": 8},
         {"pull_features": True, "previous_obs": True, "separate_value": True},
         {"task_inference_coef": 1.0, "bilinear_head": True, "pull_features": True},
+        {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "pull_features": True},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
@@ -135,10 +136,39 @@ def test_task_inference_loss_is_the_weighted_error_of_the_task_means_estimate(ta
     torch.testing.assert_close(forward_logits, logits)
 
 
-@pytest.mark.parametrize("task, task_inference_coef", [("bandit", 0.0), ("mdp", 0.0), ("mdp", 1.0)])
-def test_training_step_and_checkpoint_round_trip(task, task_inference_coef, tmp_path):
+def test_transition_inference_loss_is_the_weighted_cross_entropy_of_the_next_state_estimate():
+    model = _small(task="mdp", num_episodes=2, task_inference_coef=0.5, transition_inference_coef=2.0)
+    data = model.collect_trials()
+    transitions = model.env.task["transitions"]  # (N, S, A, S)
+    torch.testing.assert_close(data["task_transitions"][0], transitions.flatten(1, 2))
+    _, _, estimate, _ = model.policy.outputs(data["obs"], model.policy.initial_state(16))
+    pairs, states = model.dist.num_states * model.dist.num_actions, model.dist.num_states
+    assert estimate.shape == (*data["obs"].shape[:2], pairs + pairs * states)
+    means, logits = estimate[..., :pairs], estimate[..., pairs:].unflatten(-1, (pairs, states))
+    reward_error = ((means - model.env.task["reward_mean"].flatten(1)) ** 2).mean()
+    cross_entropy = -(transitions.flatten(1, 2) * logits.log_softmax(-1)).sum(-1).mean()
+    *_, loss = model.evaluate_actions(data)
+    torch.testing.assert_close(loss, 0.5 * reward_error + 2.0 * cross_entropy)
+    # A perfect next-state estimate leaves only the true distributions' own entropy.
+    exact = torch.cat([means, transitions.flatten(1, 2).log().flatten(-2).expand(*means.shape[:2], -1)], -1)
+    entropy = -(transitions * transitions.log()).sum(-1).mean()
+    torch.testing.assert_close(
+        model.task_inference_loss(exact.detach(), data), 0.5 * reward_error.detach() + 2.0 * entropy
+    )
+
+
+@pytest.mark.parametrize(
+    "task, inference",
+    [
+        ("bandit", {}),
+        ("mdp", {}),
+        ("mdp", {"task_inference_coef": 1.0}),
+        ("mdp", {"transition_inference_coef": 1.0}),
+    ],
+)
+def test_training_step_and_checkpoint_round_trip(task, inference, tmp_path):
     steps = 2 * 16 * (5 if task == "bandit" else 20)
-    model = _small(task=task, num_episodes=2, total_env_steps=steps, task_inference_coef=task_inference_coef)
+    model = _small(task=task, num_episodes=2, total_env_steps=steps, **inference)
     before = [p.detach().clone() for p in model.policy.parameters()]
     trainer = quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path)  # fmt: skip
     trainer.fit(model)
@@ -272,6 +302,10 @@ def test_bad_config_raises():
         _small(curriculum_length=2, curriculum_fraction=0.0)
     with pytest.raises(LeydenConfigError, match="task_inference_coef"):
         _small(task_inference_coef=-1.0)
+    with pytest.raises(LeydenConfigError, match="transition_inference_coef"):
+        _small(task="mdp", transition_inference_coef=-1.0)
+    with pytest.raises(LeydenConfigError, match="no transitions to infer"):
+        _small(task="bandit", transition_inference_coef=1.0)
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

@@ -232,6 +232,10 @@ class RL2(PPOUpdate, pl.LightningModule):
             exactly the statistics a Bayes-optimal policy acts on — the per-pair reward estimates
             that PPO's sparse signal alone builds slowly. Training only: the evaluated agent
             never sees a task; the estimate is not an input to anything.
+        transition_inference_coef: the same for the task's transitions (MDPs only; 0: none): the head
+            also estimates P(s' | s, a) of every pair, by cross-entropy against the true next-state
+            distributions, whose minimiser is again the posterior mean — the transition counts a
+            planner needs beside the reward estimates.
         curriculum_length, curriculum_fraction: play shorter trials — ``curriculum_length`` episodes
             (MDP) or pulls (bandit) — for the first ``curriculum_fraction`` of the env-step budget,
             then the task's own length. Learning to explore and exploit from scratch over a 250-step
@@ -272,6 +276,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         bilinear_head: bool = False,
         pull_features: bool = False,
         task_inference_coef: float = 0.0,
+        transition_inference_coef: float = 0.0,
         curriculum_length: int | None = None,
         curriculum_fraction: float = 0.5,
         seed: int = 0,
@@ -284,19 +289,33 @@ class RL2(PPOUpdate, pl.LightningModule):
                 f"num_trials={num_trials} is not divisible by num_minibatches={num_minibatches}",
                 "choose num_trials a multiple of num_minibatches",
             )
-        if task_inference_coef < 0:
+        for name, coef in [
+            ("task_inference_coef", task_inference_coef),
+            ("transition_inference_coef", transition_inference_coef),
+        ]:
+            if coef < 0:
+                raise LeydenConfigError(
+                    f"{name}={coef} would reward a worse estimate of the task",
+                    "use 0 (off) or a positive weight, e.g. 1 for MDPs, 5 for bandits",
+                )
+        if transition_inference_coef and task != "mdp":
             raise LeydenConfigError(
-                f"task_inference_coef={task_inference_coef} would reward a worse estimate of the task",
-                "use 0 (off) or a positive weight, e.g. 1 for MDPs, 5 for bandits",
+                f"transition_inference_coef={transition_inference_coef} on {task!r}: a bandit has one state, no transitions to infer",
+                "set transition_inference_coef only with task='mdp'",
             )
         self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
+        pairs = self.dist.num_states * self.dist.num_actions
+        # The task head's outputs: one reward mean per pair, then next-state logits per pair.
+        self.task_sizes = (
+            pairs if task_inference_coef else 0,
+            pairs * self.dist.num_states if transition_inference_coef else 0,
+        )
         self.curriculum_dist = self._curriculum_dist(curriculum_length, curriculum_fraction)
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
-            previous_obs, bilinear_head, pull_features,
-            self.dist.num_states * self.dist.num_actions if task_inference_coef else 0,  # one mean per pair
+            previous_obs, bilinear_head, pull_features, sum(self.task_sizes),
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
@@ -383,10 +402,12 @@ class RL2(PPOUpdate, pl.LightningModule):
             data["expected_rewards"][t] = env.expected_reward.to(self.device)
             obs = next_obs.to(self.device)
         self.env_steps += t_len * n
-        if self.hparams.task_inference_coef:
-            # E[r | s, a] of every pair: a training target only, never an input. (1, N, S·A), so the
-            # minibatches split it along the trial axis with the rest.
+        # The task's parameters, training targets only, never inputs; (1, N, ...), so the
+        # minibatches split them along the trial axis with the rest.
+        if self.hparams.task_inference_coef:  # E[r | s, a] of every pair: (1, N, S·A)
             data["task_means"] = env.dist.reward_mean(env.task).flatten(1)[None].to(self.device)
+        if self.hparams.transition_inference_coef:  # P(s' | s, a) of every pair: (1, N, S·A, S)
+            data["task_transitions"] = env.dist.transitions(env.task).flatten(1, 2)[None].to(self.device)
         return data
 
     # ---------------------------------------------------------------------------- 2 + 3. update
@@ -433,7 +454,7 @@ class RL2(PPOUpdate, pl.LightningModule):
 
     def evaluate_actions(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Replay the GRU over whole trials from the zero state: ``(log_prob, entropy, value)``, each (T, n),
-        plus the weighted task-inference loss with ``task_inference_coef``."""
+        plus the weighted task-inference loss with ``task_inference_coef`` or ``transition_inference_coef``."""
         obs = mb["obs"]
         logits, values, estimate, _ = self.policy.outputs(
             obs, self.policy.initial_state(obs.shape[1], obs.device)
@@ -443,8 +464,22 @@ class RL2(PPOUpdate, pl.LightningModule):
         log_prob = log_p.gather(-1, mb["actions"][..., None]).squeeze(-1)
         if estimate is None:
             return log_prob, entropy, values
-        inference_loss = F.mse_loss(estimate, mb["task_means"].expand_as(estimate))
-        return log_prob, entropy, values, self.hparams.task_inference_coef * inference_loss
+        return log_prob, entropy, values, self.task_inference_loss(estimate, mb)
+
+    def task_inference_loss(self, estimate: torch.Tensor, mb: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Weighted squared error of the reward-mean estimates plus weighted cross-entropy of the
+        next-state estimates, each against the trials' own task; both are minimised by the posterior mean."""
+        means, transition_logits = estimate.split(self.task_sizes, dim=-1)
+        loss = estimate.new_zeros(())
+        if self.hparams.task_inference_coef:
+            loss = loss + self.hparams.task_inference_coef * F.mse_loss(
+                means, mb["task_means"].expand_as(means)
+            )
+        if self.hparams.transition_inference_coef:
+            log_q = F.log_softmax(transition_logits.unflatten(-1, (-1, self.dist.num_states)), -1)
+            cross_entropy = -(mb["task_transitions"] * log_q).sum(-1).mean()
+            loss = loss + self.hparams.transition_inference_coef * cross_entropy
+        return loss
 
     # ---------------------------------------------------------------------------- checkpoint
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -157,6 +157,18 @@ def test_transition_inference_loss_is_the_weighted_cross_entropy_of_the_next_sta
     )
 
 
+def test_inference_stride_takes_every_strided_step_starting_where_the_iteration_cycles():
+    model = _small(task="mdp", num_episodes=2, task_inference_coef=1.0, inference_stride=3)
+    data = model.collect_trials()
+    _, _, estimate, _ = model.policy.outputs(data["obs"], model.policy.initial_state(16))
+    means = data["task_means"]
+    for iteration in range(4):
+        model.iterations = iteration
+        *_, loss = model.evaluate_actions(data)
+        strided = estimate[iteration % 3 :: 3]
+        torch.testing.assert_close(loss, ((strided - means) ** 2).mean())
+
+
 @pytest.mark.parametrize(
     "task, inference",
     [
@@ -306,6 +318,8 @@ def test_bad_config_raises():
         _small(task="mdp", transition_inference_coef=-1.0)
     with pytest.raises(LeydenConfigError, match="no transitions to infer"):
         _small(task="bandit", transition_inference_coef=1.0)
+    with pytest.raises(LeydenConfigError, match="inference_stride"):
+        _small(task_inference_coef=1.0, inference_stride=0)
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

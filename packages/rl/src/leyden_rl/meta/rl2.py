@@ -157,17 +157,20 @@ class GRUPolicy(nn.Module):
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
-        logits, values, _, hidden = self.outputs(obs, hidden, estimate_task=False)
+        logits, values, _, hidden = self.outputs(obs, hidden, task_steps=None)
         return logits, values, hidden
 
     def outputs(
-        self, obs: torch.Tensor, hidden: torch.Tensor, estimate_task: bool = True
+        self, obs: torch.Tensor, hidden: torch.Tensor, task_steps: slice | None = slice(None)
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """As :meth:`forward`, plus the task estimate (T, N, task_size) — None without a task head."""
+        """As :meth:`forward`, plus the task estimate at the steps ``task_steps`` selects (T', N, task_size)
+        — None without a task head or with ``task_steps=None``."""
         out, value_out, hidden = self._memory(obs, hidden)
         logits = self._read(self.policy_head, out, obs)
         values = self._read(self.value_head, value_out, obs).squeeze(-1)
-        estimate = self.task_head(out) if estimate_task and self.task_head is not None else None
+        estimate = (
+            self.task_head(out[task_steps]) if task_steps is not None and self.task_head is not None else None
+        )
         return logits, values, estimate, hidden
 
     def _memory(
@@ -236,6 +239,10 @@ class RL2(PPOUpdate, pl.LightningModule):
             also estimates P(s' | s, a) of every pair, by cross-entropy against the true next-state
             distributions, whose minimiser is again the posterior mean — the transition counts a
             planner needs beside the reward estimates.
+        inference_stride: compute those losses at every ``inference_stride``-th step of each trial only,
+            the first one cycling with the iteration, so over iterations every step is covered: the
+            same expected gradient at a fraction of the head's cost, which the transition estimate
+            (S·A·S outputs per step) makes the largest part of an MDP update.
         curriculum_length, curriculum_fraction: play shorter trials — ``curriculum_length`` episodes
             (MDP) or pulls (bandit) — for the first ``curriculum_fraction`` of the env-step budget,
             then the task's own length. Learning to explore and exploit from scratch over a 250-step
@@ -277,6 +284,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         pull_features: bool = False,
         task_inference_coef: float = 0.0,
         transition_inference_coef: float = 0.0,
+        inference_stride: int = 1,
         curriculum_length: int | None = None,
         curriculum_fraction: float = 0.5,
         seed: int = 0,
@@ -298,6 +306,10 @@ class RL2(PPOUpdate, pl.LightningModule):
                     f"{name}={coef} would reward a worse estimate of the task",
                     "use 0 (off) or a positive weight, e.g. 1 for MDPs, 5 for bandits",
                 )
+        if inference_stride < 1:
+            raise LeydenConfigError(
+                f"inference_stride={inference_stride} selects no steps", "use 1 (every step) or more"
+            )
         if transition_inference_coef and task != "mdp":
             raise LeydenConfigError(
                 f"transition_inference_coef={transition_inference_coef} on {task!r}: a bandit has one state, no transitions to infer",
@@ -456,8 +468,11 @@ class RL2(PPOUpdate, pl.LightningModule):
         """Replay the GRU over whole trials from the zero state: ``(log_prob, entropy, value)``, each (T, n),
         plus the weighted task-inference loss with ``task_inference_coef`` or ``transition_inference_coef``."""
         obs = mb["obs"]
+        stride = self.hparams.inference_stride
         logits, values, estimate, _ = self.policy.outputs(
-            obs, self.policy.initial_state(obs.shape[1], obs.device)
+            obs,
+            self.policy.initial_state(obs.shape[1], obs.device),
+            slice(self.iterations % stride, None, stride),
         )
         log_p = F.log_softmax(logits, -1)
         entropy = -(log_p.exp() * log_p).sum(-1)

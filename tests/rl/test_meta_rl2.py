@@ -318,6 +318,8 @@ def test_bad_config_raises():
         _small(task="mdp", transition_inference_coef=-1.0)
     with pytest.raises(LeydenConfigError, match="no transitions to infer"):
         _small(task="bandit", transition_inference_coef=1.0)
+    with pytest.raises(LeydenConfigError, match="unknown RL² task family"):
+        _small(task="pomdp", transition_inference_coef=1.0)  # the task named wrong, not a bandit
     with pytest.raises(LeydenConfigError, match="inference_stride"):
         _small(task_inference_coef=1.0, inference_stride=0)
 

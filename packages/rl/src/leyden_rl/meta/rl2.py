@@ -107,9 +107,10 @@ class GRUPolicy(nn.Module):
     entries to where the head looks. With a one-hot state in the observation the bilinear head is a
     separate linear readout per state (and, since the one-hot sums to 1, it contains the linear head).
 
-    ``task_size > 0`` adds a linear head that estimates the task's ``task_size`` reward means from
-    the memory (:meth:`outputs`; trained by RL2's ``task_inference_coef``). Nothing reads the
-    estimate: the policy acts on the memory alone, which the head's loss shapes.
+    ``task_size > 0`` adds a linear head that estimates ``task_size`` numbers about the task from
+    the memory (:meth:`outputs`): RL2 trains them as reward means and next-state logits (its
+    ``task_inference_coef`` and ``transition_inference_coef``). Nothing acts on the estimate: the
+    policy acts on the memory alone, which the head's loss shapes.
     """
 
     def __init__(
@@ -310,12 +311,14 @@ class RL2(PPOUpdate, pl.LightningModule):
             raise LeydenConfigError(
                 f"inference_stride={inference_stride} selects no steps", "use 1 (every step) or more"
             )
-        if transition_inference_coef and task != "mdp":
+        self.dist = make_task_distribution(
+            task, num_arms, num_pulls, num_episodes
+        )  # refuses unknown tasks first
+        if transition_inference_coef and self.dist.num_states == 1:
             raise LeydenConfigError(
                 f"transition_inference_coef={transition_inference_coef} on {task!r}: a bandit has one state, no transitions to infer",
                 "set transition_inference_coef only with task='mdp'",
             )
-        self.dist = make_task_distribution(task, num_arms, num_pulls, num_episodes)
         pairs = self.dist.num_states * self.dist.num_actions
         # The task head's outputs: one reward mean per pair, then next-state logits per pair.
         self.task_sizes = (

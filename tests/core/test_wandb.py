@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
@@ -58,9 +59,12 @@ def test_media_helpers_write_images_videos_and_tables(tmp_path, monkeypatch):
     log_video([logger], "episode", np.random.randint(0, 255, (5, 16, 16, 3), dtype=np.uint8), fps=4)
     log_table(logger, "results", ["method", "acc"], [["a", 0.5], ["b", 0.7]])
     log_image_grid(None, "ignored", torch.rand(1, 3, 8, 8))  # no logger: a no-op, not an error
-    run_dir = logger.experiment.dir
+    run_dir = tmp_path / "wandb" / logger.experiment.dir.split("/wandb/")[1].split("/")[0]
+    with pytest.raises(TimeoutError, match="no exit record"):  # a live run is not finished yet
+        read_offline_run(run_dir, timeout=0.5)
+    assert isinstance(read_offline_run(run_dir, timeout=0).history, list)  # read as it is
     logger.experiment.finish()
-    run = read_offline_run(tmp_path / "wandb" / run_dir.split("/wandb/")[1].split("/")[0])
+    run = read_offline_run(run_dir)
     logged = {key.split("/")[0] for row in run.history for key in row}  # media are nested keys
     assert {"views", "episode", "results"} <= logged
     media = {p.suffix for p in (tmp_path / "wandb").rglob("files/media/**/*") if p.is_file()}

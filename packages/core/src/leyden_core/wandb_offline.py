@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,17 +62,38 @@ def _key(item: Any) -> str:
     return item.key or "/".join(item.nested_key)
 
 
-def read_offline_run(run_dir: str | Path) -> OfflineRun:
-    """Config updates, history rows and summary of the run in ``run_dir`` (``wandb/offline-run-*``)."""
+def read_offline_run(run_dir: str | Path, timeout: float = 60.0) -> OfflineRun:
+    """Config updates, history rows and summary of the run in ``run_dir`` (``wandb/offline-run-*``).
+
+    A finished run's file ends with an ``exit`` record. W&B's service process writes the file, and
+    on a loaded machine it can still be writing for a while after ``run.finish()`` has returned
+    (CI once read a finished run with no history rows yet), so this waits up to ``timeout`` seconds
+    for the exit record and raises ``TimeoutError`` if it never comes. ``timeout=0`` reads whatever
+    a live run has written so far.
+    """
     from wandb.proto import wandb_internal_pb2 as pb
 
     files = sorted(Path(run_dir).glob("run-*.wandb"))
     if not files:
         raise FileNotFoundError(f"no run-*.wandb file in {run_dir}")
+    deadline = time.monotonic() + timeout
+    while True:
+        records = []
+        for raw in _records(files[0].read_bytes()):
+            record = pb.Record()
+            record.ParseFromString(raw)
+            records.append(record)
+        finished = any(record.WhichOneof("record_type") == "exit" for record in records)
+        if finished or timeout <= 0:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{files[0]} has no exit record after {timeout:.0f} s: the run is still being "
+                "written (call run.finish() first) or was killed; pass timeout=0 to read it as it is"
+            )
+        time.sleep(0.2)
     run = OfflineRun()
-    for raw in _records(files[0].read_bytes()):
-        record = pb.Record()
-        record.ParseFromString(raw)
+    for record in records:
         kind = record.WhichOneof("record_type")
         if kind == "config":
             for item in record.config.update:

@@ -10,7 +10,9 @@ this script
    a setting without a checkpoint is reported as "not yet run". Earlier trainings kept beside it as
    ``rl2_<setting>_<tag>.ckpt`` are candidates too: the one with the best mean on the *tuning* trials
    is evaluated, as the baselines' hyperparameters are chosen, so no evaluation task picks a checkpoint;
-   the tuning trials also choose between sampling the policy's actions and taking their argmax;
+   the tuning trials also choose between sampling the policy's actions and taking their argmax.
+   That choice is among up to ~50 (checkpoint, action) pairs whose means lie within a standard error
+   of each other, so it gets ``--select-trials`` (5000) tuning trials, not the baselines' 500;
 4. prints the table in the paper's layout, ours beside the paper's figure; ``*`` marks entries a
    one-sided Welch t-test (p < 0.05) does not find worse than the row's best (the paper's bold);
 5. writes ``benchmarks/results/rl2_table.json`` (``--quick``: ``rl2_table_quick.json``).
@@ -132,7 +134,13 @@ def main() -> None:
     )
     parser.add_argument("--settings", nargs="*", default=list(PAPER), help="bandit:<n>:<k> or mdp:<n>")
     parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--tune-trials", type=int, default=500)
+    parser.add_argument(
+        "--tune-trials", type=int, default=500, help="tuning trials per baseline hyperparameter value"
+    )
+    parser.add_argument(
+        "--select-trials", type=int, default=5000,
+        help="tuning trials per RL² candidate (checkpoint × sampled/argmax actions)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="200 evaluation / 100 tuning trials")
     parser.add_argument("--ckpt-dir", default="benchmarks/checkpoints/rl2")
     parser.add_argument(
@@ -148,7 +156,7 @@ def main() -> None:
     parser.add_argument("--update", action="store_true", help="keep the other settings already in --out")
     args = parser.parse_args()
     if args.quick:
-        args.trials, args.tune_trials = 200, 100
+        args.trials, args.tune_trials, args.select_trials = 200, 100, 100
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     command = invoked_command()
     rows, extra = [], {}
@@ -171,7 +179,7 @@ def main() -> None:
         if ckpt.exists():
             candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
             ckpt, greedy, info["rl2_candidates_tuning_mean"] = select_checkpoint(
-                candidates, dist, args.tune_trials
+                candidates, dist, args.select_trials
             )
             model = RL2.load_from_checkpoint(ckpt, map_location="cpu")
             info["rl2_env_steps"] = model.env_steps
@@ -223,7 +231,7 @@ def main() -> None:
         print("\n".join(lines))
     write_results(
         out.stem, rows, results_dir=out.parent, commands=commands,
-        trials=args.trials, tune_trials=args.tune_trials, settings=extra,
+        trials=args.trials, tune_trials=args.tune_trials, select_trials=args.select_trials, settings=extra,
     )  # fmt: skip
 
 

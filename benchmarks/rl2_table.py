@@ -138,9 +138,11 @@ def main() -> None:
         "--tune-trials", type=int, default=500, help="tuning trials per baseline hyperparameter value"
     )
     parser.add_argument(
-        "--select-trials", type=int, default=5000,
+        "--select-trials",
+        type=int,
+        default=5000,
         help="tuning trials per RL² candidate (checkpoint × sampled/argmax actions)",
-    )  # fmt: skip
+    )
     parser.add_argument("--quick", action="store_true", help="200 evaluation / 100 tuning trials")
     parser.add_argument("--ckpt-dir", default="benchmarks/checkpoints/rl2")
     parser.add_argument(

@@ -62,6 +62,22 @@ def _key(item: Any) -> str:
     return item.key or "/".join(item.nested_key)
 
 
+def _parse(path: Path) -> list[Any]:
+    """Every record of a ``run-*.wandb`` file, as ``wandb_internal_pb2.Record`` protobufs."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    records = []
+    for raw in _records(path.read_bytes()):
+        record = pb.Record()
+        record.ParseFromString(raw)
+        records.append(record)
+    return records
+
+
+def _finished(records: list[Any]) -> bool:
+    return any(record.WhichOneof("record_type") == "exit" for record in records)
+
+
 def read_offline_run(run_dir: str | Path, timeout: float = 60.0) -> OfflineRun:
     """Config updates, history rows and summary of the run in ``run_dir`` (``wandb/offline-run-*``).
 
@@ -71,27 +87,19 @@ def read_offline_run(run_dir: str | Path, timeout: float = 60.0) -> OfflineRun:
     for the exit record and raises ``TimeoutError`` if it never comes. ``timeout=0`` reads whatever
     a live run has written so far.
     """
-    from wandb.proto import wandb_internal_pb2 as pb
-
     files = sorted(Path(run_dir).glob("run-*.wandb"))
     if not files:
         raise FileNotFoundError(f"no run-*.wandb file in {run_dir}")
     deadline = time.monotonic() + timeout
-    while True:
-        records = []
-        for raw in _records(files[0].read_bytes()):
-            record = pb.Record()
-            record.ParseFromString(raw)
-            records.append(record)
-        finished = any(record.WhichOneof("record_type") == "exit" for record in records)
-        if finished or timeout <= 0:
-            break
+    records = _parse(files[0])
+    while timeout > 0 and not _finished(records):
         if time.monotonic() > deadline:
             raise TimeoutError(
                 f"{files[0]} has no exit record after {timeout:.0f} s: the run is still being "
                 "written (call run.finish() first) or was killed; pass timeout=0 to read it as it is"
             )
         time.sleep(0.2)
+        records = _parse(files[0])
     run = OfflineRun()
     for record in records:
         kind = record.WhichOneof("record_type")

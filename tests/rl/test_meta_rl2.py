@@ -54,6 +54,7 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"pull_features": True, "embed_size": 8},
         {"pull_features": True, "previous_obs": True, "separate_value": True},
         {"task_inference_coef": 1.0, "bilinear_head": True, "pull_features": True},
+        {"bilinear_head": True, "bilinear_rank": 4, "pull_features": True},
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "pull_features": True},
     ],
 )
@@ -106,6 +107,17 @@ def test_bilinear_readout_matches_the_bilinear_form():
     h, obs = torch.randn(2, 5, 6), torch.randn(2, 5, 4)
     w = head.weight.view(6, 3, 4)  # W_ijd
     torch.testing.assert_close(head(h, obs), torch.einsum("tni,ijd,tnd->tnj", h, w, obs) + head.bias)
+
+
+def test_factorised_bilinear_readout_is_the_bilinear_form_of_its_rank_r_weight():
+    from leyden_rl.meta.rl2 import BilinearReadout
+
+    head = BilinearReadout(6, 4, 3, rank=2)
+    torch.nn.init.normal_(head.bias)
+    h, obs = torch.randn(2, 5, 6), torch.randn(2, 5, 4)
+    w = torch.einsum("ir,dr,rj->ijd", head.hidden_factor, head.obs_factor, head.out_factor)  # W_ijd
+    torch.testing.assert_close(head(h, obs), torch.einsum("tni,ijd,tnd->tnj", h, w, obs) + head.bias)
+    assert sum(p.numel() for p in head.parameters()) == (6 + 4 + 3) * 2 + 3  # not 6·4·3 + 3
 
 
 def test_separate_value_gru_keeps_the_policy_out_of_the_value_loss():
@@ -322,6 +334,10 @@ def test_bad_config_raises():
         _small(task="pomdp", transition_inference_coef=1.0)  # the task named wrong, not a bandit
     with pytest.raises(LeydenConfigError, match="inference_stride"):
         _small(task_inference_coef=1.0, inference_stride=0)
+    with pytest.raises(LeydenConfigError, match="bilinear_rank"):
+        _small(bilinear_rank=8)  # no bilinear head to factorise
+    with pytest.raises(LeydenConfigError, match="bilinear_rank"):
+        _small(bilinear_head=True, bilinear_rank=0)
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

@@ -15,6 +15,11 @@ at equal compute::
 ``--reward-by-step CKPT`` instead prints what a trained agent earns at each step of a trial: the mean
 expected reward E[r | s, a] of its actions by episode (rows) and step in the episode (columns) —
 where in a trial it has learnt to exploit.
+
+``--against-gittins CKPT [CKPT ...]`` plays bandit agents (argmax actions) and Gittins on the same
+``--trials`` tasks of ``--eval-seed`` and prints each one's mean, its paired difference from Gittins
+(close to Bayes-optimal play, so: how much is left to learn), how many distinct arms it tries per
+trial and what it earns per pull in the last quarter of a trial (explored enough, or settled early?).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 import lightning.pytorch as pl
 import torch
 
+from leyden_rl.meta.baselines.bandits import make_bandit_baselines
 from leyden_rl.meta.baselines.mdps import plan
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
@@ -94,6 +100,40 @@ def reward_by_step(checkpoint: str, trials: int, seed: int) -> None:
         print(f"episode {episode:3d}: " + " ".join(f"{r:5.2f}" for r in row))
 
 
+@torch.no_grad()
+def against_gittins(checkpoints: list[str], trials: int, seed: int) -> None:
+    models = [RL2.load_from_checkpoint(path, map_location="cpu") for path in checkpoints]
+    dist = models[0].dist
+    settings = {(m.dist.num_states, m.dist.num_actions, m.dist.num_episodes) for m in models}
+    if dist.num_states != 1 or len(settings) > 1:
+        raise SystemExit("--against-gittins takes bandit checkpoints of one setting (the same n and k)")
+    agents = {"Gittins": make_bandit_baselines(seed=1)["Gittins"]}
+    agents |= {path: RL2Agent(m.policy, greedy=True) for path, m in zip(checkpoints, models)}
+    gittins = None
+    for name, agent in agents.items():
+        env = BatchedTrialEnv(dist, trials, seed=seed)
+        obs, done, actions, expected, total = env.reset(), False, [], [], torch.zeros(trials)
+        agent.reset(env)
+        while not done:
+            action, state = agent.act(obs, env), env.state.clone()
+            obs, reward, done = env.step(action)
+            agent.update(state, action, reward, env)
+            actions.append(action)
+            expected.append(env.expected_reward)
+            total += reward
+        gittins = total if gittins is None else gittins
+        diff = total - gittins
+        arms = torch.stack(actions).T  # (trials, pulls)
+        distinct = torch.tensor([row.unique().numel() for row in arms], dtype=torch.float)
+        last_quarter = torch.stack(expected)[-max(1, len(expected) // 4) :].mean()
+        print(
+            f"{name}: {total.mean():.3f} ± {total.std() / trials**0.5:.3f}; minus Gittins "
+            f"{diff.mean():+.3f} ± {diff.std() / trials**0.5:.3f}; distinct arms {distinct.mean():.1f}; "
+            f"E[r] per pull in the last quarter {last_quarter:.3f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -105,10 +145,18 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1000, help="trials per periodic evaluation")
     parser.add_argument("--eval-seed", type=int, default=777)
     parser.add_argument("--reward-by-step", metavar="CKPT", help="print a trained agent's reward by step")
+    parser.add_argument(
+        "--against-gittins",
+        nargs="+",
+        metavar="CKPT",
+        help="bandit agents paired with Gittins on the same tasks",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.reward_by_step:
         return reward_by_step(args.reward_by_step, args.trials, args.eval_seed)
+    if args.against_gittins:
+        return against_gittins(args.against_gittins, args.trials, args.eval_seed)
     model = RL2(**{"total_env_steps": 10**9, **json.loads(args.rl2_args)})
     curve = LearningCurve(args.name, args.every, args.trials, args.eval_seed)
     trainer = pl.Trainer(

@@ -33,9 +33,9 @@ import torch
 
 from leyden_rl.meta.baselines.bandits import make_bandit_baselines
 from leyden_rl.meta.baselines.mdps import plan
-from leyden_rl.meta.evaluate import run_trials
+from leyden_rl.meta.evaluate import TrialAgent, run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
-from leyden_rl.meta.tasks import BatchedTrialEnv
+from leyden_rl.meta.tasks import BatchedTrialEnv, TaskDistribution
 
 
 class LearningCurve(pl.Callback):
@@ -82,13 +82,15 @@ def known_task_return(
 @torch.no_grad()
 def reward_by_step(checkpoint: str, trials: int, seed: int) -> None:
     model = RL2.load_from_checkpoint(checkpoint, map_location="cpu")
-    env, agent = BatchedTrialEnv(model.dist, trials, seed=seed), RL2Agent(model.policy)
-    obs, done, expected = env.reset(), False, []
-    agent.reset(env)
-    while not done:
-        obs, _, done = env.step(agent.act(obs, env))
+    expected, envs = [], []
+
+    def record(action: torch.Tensor, env: BatchedTrialEnv) -> None:
         expected.append(env.expected_reward.mean())
-    means, transitions = model.dist.reward_mean(env.task), model.dist.transitions(env.task)
+        envs[:] = [env]
+
+    run_trials(RL2Agent(model.policy), model.dist, trials, seed, on_step=record)
+    task = envs[0].task
+    means, transitions = model.dist.reward_mean(task), model.dist.transitions(task)
     print(
         f"{checkpoint}: {trials} trials of seed {seed}; best action of a state: "
         f"{means.amax(-1).mean():.2f} on average; per episode with the task known: optimal "
@@ -98,6 +100,19 @@ def reward_by_step(checkpoint: str, trials: int, seed: int) -> None:
     rows = torch.stack(expected).view(model.dist.num_episodes, model.dist.horizon)
     for episode, row in enumerate(rows.tolist(), 1):
         print(f"episode {episode:3d}: " + " ".join(f"{r:5.2f}" for r in row))
+
+
+def _play_recording_arms(
+    agent: TrialAgent, dist: TaskDistribution, trials: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """Totals (trials,), which arms each trial tried (trials, k) and each step's E[r] (trials,) per step."""
+    pulled, expected = torch.zeros(trials, dist.num_actions), []
+
+    def record(action: torch.Tensor, env: BatchedTrialEnv) -> None:
+        pulled[torch.arange(trials), action] = 1.0
+        expected.append(env.expected_reward)
+
+    return run_trials(agent, dist, trials, seed, on_step=record), pulled, expected
 
 
 @torch.no_grad()
@@ -111,20 +126,10 @@ def against_gittins(checkpoints: list[str], trials: int, seed: int) -> None:
     agents |= {path: RL2Agent(m.policy, greedy=True) for path, m in zip(checkpoints, models)}
     gittins = None
     for name, agent in agents.items():
-        env = BatchedTrialEnv(dist, trials, seed=seed)
-        obs, done, actions, expected, total = env.reset(), False, [], [], torch.zeros(trials)
-        agent.reset(env)
-        while not done:
-            action, state = agent.act(obs, env), env.state.clone()
-            obs, reward, done = env.step(action)
-            agent.update(state, action, reward, env)
-            actions.append(action)
-            expected.append(env.expected_reward)
-            total += reward
+        total, pulled, expected = _play_recording_arms(agent, dist, trials, seed)
         gittins = total if gittins is None else gittins
         diff = total - gittins
-        arms = torch.stack(actions).T  # (trials, pulls)
-        distinct = torch.tensor([row.unique().numel() for row in arms], dtype=torch.float)
+        distinct = pulled.sum(-1)
         last_quarter = torch.stack(expected)[-max(1, len(expected) // 4) :].mean()
         print(
             f"{name}: {total.mean():.3f} ± {total.std() / trials**0.5:.3f}; minus Gittins "

@@ -177,3 +177,16 @@ def test_model_estimates_before_and_after_data():
     agent.update(torch.zeros(2, dtype=torch.long), torch.full((2,), 2), torch.full((2,), 3.0), env)
     assert agent.model_estimate("posterior")[0][0, 0, 2] == pytest.approx(2.0)
     assert agent.model_estimate("empirical")[0][0, 0, 2] == pytest.approx(3.0)
+
+
+def test_run_trials_shows_on_step_every_step_of_the_trials_it_totals():
+    dist = BernoulliBandits(num_arms=3, num_pulls=4)
+    seen = []
+    totals = run_trials(
+        make_bandit_baselines()["Random"], dist, 5, 0,
+        on_step=lambda action, env: seen.append((action.clone(), env.expected_reward.clone())),
+    )  # fmt: skip
+    assert len(seen) == 4 and all(action.shape == (5,) for action, _ in seen)
+    means = torch.stack([expected for _, expected in seen])  # E[r] of the arms pulled
+    assert ((means >= 0) & (means <= 1)).all()
+    assert torch.equal(totals, run_trials(make_bandit_baselines()["Random"], dist, 5, 0))  # no side effect

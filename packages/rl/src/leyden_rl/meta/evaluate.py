@@ -6,6 +6,7 @@ benchmark scores them all on the same sampled tasks with the same code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
@@ -27,11 +28,19 @@ class TrialAgent(Protocol):
 
 
 @torch.no_grad()
-def run_trials(agent: TrialAgent, dist: TaskDistribution, num_trials: int, seed: int) -> torch.Tensor:
+def run_trials(
+    agent: TrialAgent,
+    dist: TaskDistribution,
+    num_trials: int,
+    seed: int,
+    on_step: Callable[[torch.Tensor, BatchedTrialEnv], None] | None = None,
+) -> torch.Tensor:
     """Total reward of each of ``num_trials`` trials, shape (num_trials,).
 
     The tasks and the env's randomness depend only on ``seed``, so two agents run with the same
-    seed face the same tasks (common random numbers make their comparison sharper).
+    seed face the same tasks (common random numbers make their comparison sharper). ``on_step``
+    sees each step's actions and the env after it (``env.expected_reward``, ``env.task``): how a
+    diagnostic records more than the totals without a trial loop of its own.
     """
     env = BatchedTrialEnv(dist, num_trials, seed=seed)
     obs = env.reset()
@@ -43,5 +52,7 @@ def run_trials(agent: TrialAgent, dist: TaskDistribution, num_trials: int, seed:
         state = env.state.clone()
         obs, reward, done = env.step(action)
         agent.update(state, action, reward, env)
+        if on_step is not None:
+            on_step(action, env)
         total += reward
     return total

@@ -20,6 +20,12 @@ where in a trial it has learnt to exploit.
 ``--trials`` tasks of ``--eval-seed`` and prints each one's mean, its paired difference from Gittins
 (close to Bayes-optimal play, so: how much is left to learn), how many distinct arms it tries per
 trial and what it earns per pull in the last quarter of a trial (explored enough, or settled early?).
+
+``--exploration CKPT [CKPT ...]`` is the same question for MDP agents: by episode, what each agent (argmax
+actions), BEB (β = 1) and the greedy planner of the posterior-mean MDP earn and how many of the S·A
+(state, action) pairs they have tried; for an agent trained with task inference also how far its
+estimate of the reward means is from the exact posterior mean given what it saw (mean squared error
+over all pairs): whether it remembers what it saw, and whether it went looking.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
 
 from leyden_rl.meta.baselines.bandits import make_bandit_baselines
-from leyden_rl.meta.baselines.mdps import plan
+from leyden_rl.meta.baselines.mdps import BEB, EpsilonGreedyMDP, plan
 from leyden_rl.meta.evaluate import TrialAgent, run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
 from leyden_rl.meta.tasks import BatchedTrialEnv, TaskDistribution
@@ -84,7 +91,7 @@ def reward_by_step(checkpoint: str, trials: int, seed: int) -> None:
     model = RL2.load_from_checkpoint(checkpoint, map_location="cpu")
     expected, envs = [], []
 
-    def record(action: torch.Tensor, env: BatchedTrialEnv) -> None:
+    def record(state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv) -> None:
         expected.append(env.expected_reward.mean())
         envs[:] = [env]
 
@@ -108,7 +115,7 @@ def _play_recording_arms(
     """Totals (trials,), which arms each trial tried (trials, k) and each step's E[r] (trials,) per step."""
     pulled, expected = torch.zeros(trials, dist.num_actions), []
 
-    def record(action: torch.Tensor, env: BatchedTrialEnv) -> None:
+    def record(state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv) -> None:
         pulled[torch.arange(trials), action] = 1.0
         expected.append(env.expected_reward)
 
@@ -139,6 +146,65 @@ def against_gittins(checkpoints: list[str], trials: int, seed: int) -> None:
         )
 
 
+class EstimatingAgent(RL2Agent):
+    """An RL² agent (argmax actions) that also keeps its task head's estimate of the reward means (N, S, A)."""
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
+        logits, _, estimate, self.hidden = self.policy.outputs(obs[None], self.hidden)
+        pairs = env.dist.num_states * env.dist.num_actions
+        self.estimate = (
+            None
+            if estimate is None
+            else estimate[0, :, :pairs].view(-1, env.dist.num_states, env.dist.num_actions)
+        )
+        return logits[0].argmax(-1)
+
+
+def _print_exploration(name: str, agent: TrialAgent, dist: TaskDistribution, trials: int, seed: int) -> None:
+    """One agent's lines of :func:`exploration`: per episode E[r], pairs tried and (with a task head) estimate MSE."""
+    seen: dict[str, Any] = {}
+    noise_ratio = dist.reward_noise_std**2 / dist.reward_prior_std**2  # of the Normal-Normal posterior mean
+
+    def record(state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv) -> None:
+        means = dist.reward_mean(env.task)
+        if env.t == 1:  # a new trial
+            seen.update(count=torch.zeros_like(means), total=torch.zeros_like(means), earned=0.0)
+        estimate = getattr(agent, "estimate", None)  # made before this step's reward was seen
+        if estimate is not None and env.t % dist.horizon == 0:
+            posterior = (noise_ratio * dist.reward_prior_mean + seen["total"]) / (noise_ratio + seen["count"])
+            seen["mse"] = ((estimate - means) ** 2).mean().item(), ((posterior - means) ** 2).mean().item()
+        idx = torch.arange(env.num_envs)
+        seen["count"][idx, state, action] += 1
+        seen["total"][idx, state, action] += reward
+        seen["earned"] += env.expected_reward.mean().item()
+        if env.t % dist.horizon == 0:
+            tried = (seen["count"] > 0).sum((1, 2)).float().mean()
+            line = f"{name} episode {env.t // dist.horizon:3d}: E[r] {seen['earned']:.2f}, pairs tried {tried:.1f}"
+            if "mse" in seen:
+                line += f", estimate MSE {seen['mse'][0]:.3f} (exact posterior mean {seen['mse'][1]:.3f})"
+            print(line, flush=True)
+            seen["earned"] = 0.0
+
+    total = run_trials(agent, dist, trials, seed, on_step=record)
+    print(f"{name}: {total.mean():.2f} ± {total.std() / trials**0.5:.2f} per trial", flush=True)
+
+
+@torch.no_grad()
+def exploration(checkpoints: list[str], trials: int, seed: int) -> None:
+    models = [RL2.load_from_checkpoint(path, map_location="cpu") for path in checkpoints]
+    dist = models[0].dist
+    if dist.num_states == 1 or len({m.dist.num_episodes for m in models}) > 1:
+        raise SystemExit("--exploration takes MDP checkpoints of one setting (the same n)")
+    agents: dict[str, TrialAgent] = {
+        "BEB (β = 1)": BEB(1.0),
+        "posterior-mean greedy": EpsilonGreedyMDP(0.0, "posterior"),
+    }
+    agents |= {path: EstimatingAgent(m.policy, greedy=True) for path, m in zip(checkpoints, models)}
+    for name, agent in agents.items():
+        _print_exploration(name, agent, dist, trials, seed)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,12 +222,20 @@ def main() -> None:
         metavar="CKPT",
         help="bandit agents paired with Gittins on the same tasks",
     )
+    parser.add_argument(
+        "--exploration",
+        nargs="+",
+        metavar="CKPT",
+        help="MDP agents beside BEB and the posterior-mean planner: reward and pairs tried by episode",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.reward_by_step:
         return reward_by_step(args.reward_by_step, args.trials, args.eval_seed)
     if args.against_gittins:
         return against_gittins(args.against_gittins, args.trials, args.eval_seed)
+    if args.exploration:
+        return exploration(args.exploration, args.trials, args.eval_seed)
     model = RL2(**{"total_env_steps": 10**9, **json.loads(args.rl2_args)})
     curve = LearningCurve(args.name, args.every, args.trials, args.eval_seed)
     trainer = pl.Trainer(

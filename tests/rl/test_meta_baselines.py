@@ -184,9 +184,14 @@ def test_run_trials_shows_on_step_every_step_of_the_trials_it_totals():
     seen = []
     totals = run_trials(
         make_bandit_baselines()["Random"], dist, 5, 0,
-        on_step=lambda action, env: seen.append((action.clone(), env.expected_reward.clone())),
+        on_step=lambda state, action, reward, env: seen.append((state, action, reward, env.expected_reward.clone())),
     )  # fmt: skip
-    assert len(seen) == 4 and all(action.shape == (5,) for action, _ in seen)
-    means = torch.stack([expected for _, expected in seen])  # E[r] of the arms pulled
+    assert len(seen) == 4 and all(action.shape == (5,) for _, action, _, _ in seen)
+    assert all((state == 0).all() for state, _, _, _ in seen)  # a bandit has one state
+    means = torch.stack([expected for *_, expected in seen])  # E[r] of the arms pulled
     assert ((means >= 0) & (means <= 1)).all()
+    rewards = torch.stack([reward for _, _, reward, _ in seen])
+    assert ((rewards == 0) | (rewards == 1)).all() and torch.equal(
+        rewards.sum(0), totals
+    )  # the rewards it totals
     assert torch.equal(totals, run_trials(make_bandit_baselines()["Random"], dist, 5, 0))  # no side effect

@@ -33,14 +33,15 @@ def run_trials(
     dist: TaskDistribution,
     num_trials: int,
     seed: int,
-    on_step: Callable[[torch.Tensor, BatchedTrialEnv], None] | None = None,
+    on_step: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, BatchedTrialEnv], None] | None = None,
 ) -> torch.Tensor:
     """Total reward of each of ``num_trials`` trials, shape (num_trials,).
 
     The tasks and the env's randomness depend only on ``seed``, so two agents run with the same
     seed face the same tasks (common random numbers make their comparison sharper). ``on_step``
-    sees each step's actions and the env after it (``env.expected_reward``, ``env.task``): how a
-    diagnostic records more than the totals without a trial loop of its own.
+    sees what the agent's ``update`` sees — each step's states, actions and rewards — and the env
+    after it (``env.expected_reward``, ``env.task``): how a diagnostic records more than the totals
+    without a trial loop of its own.
     """
     env = BatchedTrialEnv(dist, num_trials, seed=seed)
     obs = env.reset()
@@ -53,6 +54,6 @@ def run_trials(
         obs, reward, done = env.step(action)
         agent.update(state, action, reward, env)
         if on_step is not None:
-            on_step(action, env)
+            on_step(state, action, reward, env)
         total += reward
     return total

@@ -56,6 +56,7 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"task_inference_coef": 1.0, "bilinear_head": True, "pull_features": True},
         {"bilinear_head": True, "bilinear_rank": 4, "pull_features": True},
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "pull_features": True},
+        {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "policy_reads_estimate": True},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
@@ -146,6 +147,37 @@ def test_task_inference_loss_is_the_weighted_error_of_the_task_means_estimate(ta
     assert model.policy.policy_head.weight.grad is None  # and only through it
     forward_logits, _, _ = model.policy(data["obs"], model.policy.initial_state(16))
     torch.testing.assert_close(forward_logits, logits)
+
+
+@pytest.mark.parametrize("task", ["bandit", "mdp"])
+def test_policy_reads_the_detached_estimate_of_the_current_states_reward_means(task):
+    model = _small(
+        task=task, num_episodes=2, task_inference_coef=1.0, bilinear_head=True, policy_reads_estimate=True
+    )
+    policy, obs = model.policy, model.collect_trials()["obs"]
+    start = policy.initial_state(16)
+    without, _, estimate, _ = policy.outputs(obs, start)  # β starts at 0: the policy without the estimate
+    with torch.no_grad():
+        policy.estimate_weight.fill_(2.0)
+    logits, _, _, _ = policy.outputs(obs, start)
+    s, a = model.dist.num_states, model.dist.num_actions
+    means = estimate[..., : s * a].unflatten(-1, (s, a))
+    current = means[
+        torch.arange(obs.shape[0])[:, None], torch.arange(16), obs[..., :s].argmax(-1)
+    ]  # (T, N, A)
+    centred = (current - current.mean(-1, keepdim=True)) / model.dist.reward_mean_std
+    torch.testing.assert_close(logits - without, 2.0 * centred)
+    logits.sum().backward()
+    assert policy.estimate_weight.grad != 0  # β is learnt by the policy's loss
+    assert policy.task_head.weight.grad is None  # which reaches neither the estimate
+    policy.zero_grad()
+    policy.outputs(obs, start)[0].sum().backward()
+    gru_grad = policy.gru.weight_hh_l0.grad.clone()
+    policy.zero_grad()
+    with torch.no_grad():
+        policy.estimate_weight.zero_()
+    policy.outputs(obs, start)[0].sum().backward()
+    torch.testing.assert_close(policy.gru.weight_hh_l0.grad, gru_grad)  # nor the memory through it
 
 
 def test_transition_inference_loss_is_the_weighted_cross_entropy_of_the_next_state_estimate():
@@ -338,6 +370,8 @@ def test_bad_config_raises():
         _small(bilinear_rank=8)  # no bilinear head to factorise
     with pytest.raises(LeydenConfigError, match="bilinear_rank"):
         _small(bilinear_head=True, bilinear_rank=0)
+    with pytest.raises(LeydenConfigError, match="task_inference_coef > 0"):
+        _small(policy_reads_estimate=True)  # no estimate to read
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

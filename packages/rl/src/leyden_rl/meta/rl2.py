@@ -127,8 +127,17 @@ class GRUPolicy(nn.Module):
 
     ``task_size > 0`` adds a linear head that estimates ``task_size`` numbers about the task from
     the memory (:meth:`outputs`): RL2 trains them as reward means and next-state logits (its
-    ``task_inference_coef`` and ``transition_inference_coef``). Nothing acts on the estimate: the
-    policy acts on the memory alone, which the head's loss shapes.
+    ``task_inference_coef`` and ``transition_inference_coef``). The policy acts on the memory, which
+    the head's loss shapes.
+
+    ``estimate_unit`` (with a task head whose first S·A outputs are reward means) also lets the policy
+    read that estimate: the logits gain ``β · r̂(s_t, ·) / estimate_unit``, the estimated reward means
+    of the current state's actions in units of their prior spread, with β learnt and starting at 0
+    (so a fresh policy is the one without it). A bilinear head could read them out of the memory
+    itself, but must find them there first; given outright, "prefer what looks best" is one weight
+    for PPO to learn and the readout is free to learn what to add to it (exploration). The estimate
+    enters detached: the policy gradient shapes neither the task head nor, through it, the memory —
+    the estimate stays the supervised belief, as the belief input of Humplik et al. (2019).
     """
 
     def __init__(
@@ -143,6 +152,7 @@ class GRUPolicy(nn.Module):
         pull_features: bool = False,
         task_size: int = 0,
         bilinear_rank: int | None = None,
+        estimate_unit: float | None = None,
     ) -> None:
         super().__init__()
         self.previous_obs, self.pull_features, self.num_actions = previous_obs, pull_features, num_actions
@@ -168,6 +178,8 @@ class GRUPolicy(nn.Module):
             nn.init.zeros_(self.policy_head.bias)
         self.task_head = nn.Linear(hidden_size, task_size) if task_size else None
         self.hidden_size = hidden_size
+        self.estimate_unit = estimate_unit
+        self.estimate_weight = nn.Parameter(torch.zeros(())) if estimate_unit is not None else None
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
         """The zero memory every trial starts from: (1, batch, hidden), (1, batch, 2·hidden) with a
@@ -189,6 +201,8 @@ class GRUPolicy(nn.Module):
         — None without a task head or with ``task_steps=None``."""
         out, value_out, hidden = self._memory(obs, hidden)
         logits = self._read(self.policy_head, out, obs)
+        if self.estimate_weight is not None:
+            logits = logits + self.estimate_weight * self._current_state_estimate(out.detach(), obs)
         values = self._read(self.value_head, value_out, obs).squeeze(-1)
         estimate = (
             self.task_head(out[task_steps]) if task_steps is not None and self.task_head is not None else None
@@ -224,6 +238,15 @@ class GRUPolicy(nn.Module):
         _, previous_action, reward, _ = split_obs(obs, self.num_actions)
         pulled = (previous_state[..., :, None] * previous_action[..., None, :]).flatten(-2)  # (T, N, S·A)
         return torch.cat([pulled, pulled * reward], dim=-1)
+
+    def _current_state_estimate(self, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """The task head's reward means of the current state's actions, in ``estimate_unit``s, centred: (T, N, A)."""
+        pairs = (obs.shape[-1] - self.num_actions - 2) * self.num_actions
+        weight, bias = self.task_head.weight[:pairs].detach(), self.task_head.bias[:pairs].detach()
+        means = F.linear(out, weight, bias).unflatten(-1, (-1, self.num_actions))  # (T, N, S, A)
+        state = split_obs(obs, self.num_actions)[0]
+        current = torch.einsum("tns,tnsa->tna", state, means)
+        return (current - current.mean(-1, keepdim=True)) / self.estimate_unit
 
     def _read(self, head: nn.Module, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return head(out, obs) if self.bilinear_head else head(out)
@@ -273,6 +296,10 @@ class RL2(PPOUpdate, pl.LightningModule):
             trial is slow; what an agent learns over 10 episodes carries to 25 (see
             benchmarks/rl2.md, session 9). ``dist`` (what the agent is evaluated on) is always
             the full-length task.
+        policy_reads_estimate: add to the logits a learnt multiple (starting at 0) of the task head's
+            reward-mean estimates for the current state's actions, detached (needs
+            ``task_inference_coef``; see :class:`GRUPolicy`). The estimate is a function of the memory
+            of the paper's observations, so the agent still sees nothing else.
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -312,6 +339,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         inference_stride: int = 1,
         curriculum_length: int | None = None,
         curriculum_fraction: float = 0.5,
+        policy_reads_estimate: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -335,6 +363,11 @@ class RL2(PPOUpdate, pl.LightningModule):
             raise LeydenConfigError(
                 f"bilinear_rank={bilinear_rank} with bilinear_head={bilinear_head}: it factorises the bilinear policy head",
                 "set bilinear_head=True and a rank of 1 or more, or leave bilinear_rank unset",
+            )
+        if policy_reads_estimate and not task_inference_coef:
+            raise LeydenConfigError(
+                "policy_reads_estimate=True without task inference: there is no estimate of the reward means to read",
+                "set task_inference_coef > 0 (e.g. 1 for MDPs, 5 for bandits) or leave policy_reads_estimate off",
             )
         if inference_stride < 1:
             raise LeydenConfigError(
@@ -360,6 +393,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
             previous_obs, bilinear_head, pull_features, sum(self.task_sizes), bilinear_rank,
+            self.dist.reward_mean_std if policy_reads_estimate else None,
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)

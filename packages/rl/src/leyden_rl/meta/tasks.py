@@ -41,6 +41,7 @@ class BernoulliBandits:
 
     num_states = 1
     horizon = 1
+    reward_mean_std = 12**-0.5  # of an arm's mean, U[0, 1]
 
     @property
     def num_actions(self) -> int:
@@ -78,6 +79,11 @@ class RandomTabularMDPs:
     reward_prior_std: float = 1.0
     reward_noise_std: float = 1.0
     dirichlet_alpha: float = 1.0
+
+    @property
+    def reward_mean_std(self) -> float:
+        """The prior spread of a (state, action)'s reward mean."""
+        return self.reward_prior_std
 
     def __post_init__(self) -> None:
         if min(self.num_states, self.num_actions, self.horizon, self.num_episodes) < 1:

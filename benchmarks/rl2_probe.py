@@ -33,13 +33,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
 
 import lightning.pytorch as pl
 import torch
 
 from leyden_rl.meta.baselines.bandits import make_bandit_baselines
-from leyden_rl.meta.baselines.mdps import BEB, EpsilonGreedyMDP, plan
+from leyden_rl.meta.baselines.mdps import BEB, EpsilonGreedyMDP, MDPAgent, plan
 from leyden_rl.meta.evaluate import TrialAgent, run_trials
 from leyden_rl.meta.rl2 import RL2, RL2Agent
 from leyden_rl.meta.tasks import BatchedTrialEnv, TaskDistribution
@@ -162,29 +161,32 @@ class EstimatingAgent(RL2Agent):
 
 
 def _print_exploration(name: str, agent: TrialAgent, dist: TaskDistribution, trials: int, seed: int) -> None:
-    """One agent's lines of :func:`exploration`: per episode E[r], pairs tried and (with a task head) estimate MSE."""
-    seen: dict[str, Any] = {}
-    noise_ratio = dist.reward_noise_std**2 / dist.reward_prior_std**2  # of the Normal-Normal posterior mean
+    """One agent's lines of :func:`exploration`: per episode E[r], pairs tried and (with a task head) estimate MSE.
+
+    What the agent saw is kept by an :class:`MDPAgent` that only records (the baselines' counts and
+    Normal-Normal posterior), fed the same steps as the agent.
+    """
+    seen = MDPAgent()
+    earned: list[float] = []
 
     def record(state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv) -> None:
-        means = dist.reward_mean(env.task)
         if env.t == 1:  # a new trial
-            seen.update(count=torch.zeros_like(means), total=torch.zeros_like(means), earned=0.0)
+            seen.reset(env)
+        means = dist.reward_mean(env.task)
         estimate = getattr(agent, "estimate", None)  # made before this step's reward was seen
-        if estimate is not None and env.t % dist.horizon == 0:
-            posterior = (noise_ratio * dist.reward_prior_mean + seen["total"]) / (noise_ratio + seen["count"])
-            seen["mse"] = ((estimate - means) ** 2).mean().item(), ((posterior - means) ** 2).mean().item()
-        idx = torch.arange(env.num_envs)
-        seen["count"][idx, state, action] += 1
-        seen["total"][idx, state, action] += reward
-        seen["earned"] += env.expected_reward.mean().item()
-        if env.t % dist.horizon == 0:
-            tried = (seen["count"] > 0).sum((1, 2)).float().mean()
-            line = f"{name} episode {env.t // dist.horizon:3d}: E[r] {seen['earned']:.2f}, pairs tried {tried:.1f}"
-            if "mse" in seen:
-                line += f", estimate MSE {seen['mse'][0]:.3f} (exact posterior mean {seen['mse'][1]:.3f})"
-            print(line, flush=True)
-            seen["earned"] = 0.0
+        episode_end = env.t % dist.horizon == 0
+        if estimate is not None and episode_end:
+            posterior = seen.reward_posterior()[0]  # before this step's reward, as the estimate
+            mse = f", estimate MSE {((estimate - means) ** 2).mean():.3f} (exact posterior mean {((posterior - means) ** 2).mean():.3f})"
+        seen.update(state, action, reward, env)
+        earned.append(env.expected_reward.mean().item())
+        if episode_end:
+            tried = (seen.visits > 0).sum((1, 2)).float().mean()
+            line = (
+                f"{name} episode {env.t // dist.horizon:3d}: E[r] {sum(earned):.2f}, pairs tried {tried:.1f}"
+            )
+            print(line + (mse if estimate is not None else ""), flush=True)
+            earned.clear()
 
     total = run_trials(agent, dist, trials, seed, on_step=record)
     print(f"{name}: {total.mean():.2f} ± {total.std() / trials**0.5:.2f} per trial", flush=True)

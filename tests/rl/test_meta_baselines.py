@@ -191,7 +191,6 @@ def test_run_trials_shows_on_step_every_step_of_the_trials_it_totals():
     means = torch.stack([expected for *_, expected in seen])  # E[r] of the arms pulled
     assert ((means >= 0) & (means <= 1)).all()
     rewards = torch.stack([reward for _, _, reward, _ in seen])
-    assert ((rewards == 0) | (rewards == 1)).all() and torch.equal(
-        rewards.sum(0), totals
-    )  # the rewards it totals
+    assert ((rewards == 0) | (rewards == 1)).all()
+    assert torch.equal(rewards.sum(0), totals)  # the rewards it totals
     assert torch.equal(totals, run_trials(make_bandit_baselines()["Random"], dist, 5, 0))  # no side effect

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer, run_ddp_script
 from leyden_rl.meta.evaluate import run_trials
-from leyden_rl.meta.rl2 import RL2, RL2Agent
+from leyden_rl.meta.rl2 import RL2, RL2Agent, novelty
 from leyden_rl.meta.tasks import BatchedTrialEnv
 
 
@@ -274,6 +275,48 @@ def test_ppo_targets_are_drawn_or_expected_rewards(expected_rewards, monkeypatch
     torch.testing.assert_close(seen["targets"], 0.5 * expected)
 
 
+def test_novelty_is_one_over_root_of_one_plus_the_earlier_tries_of_the_pair():
+    states = torch.tensor([[0, 1], [0, 1], [1, 1], [0, 0], [0, 1]])  # (T, N): two trials side by side
+    actions = torch.tensor([[1, 0], [1, 0], [1, 0], [0, 0], [1, 0]])
+    obs = torch.cat([F.one_hot(states, 2).float(), torch.zeros(5, 2, 4)], -1)  # a_{t-1}, r_{t-1}, d_{t-1}: 0
+    tries = torch.tensor([[0, 0], [1, 1], [0, 2], [0, 0], [2, 3]])  # of (s_t, a_t) before step t
+    torch.testing.assert_close(novelty(obs, actions, 2), (1 + tries.float()).rsqrt())
+
+
+def test_novelty_bonus_joins_the_ppo_targets_and_decays_over_its_share_of_the_budget(monkeypatch, tmp_path):
+    """Four iterations, the bonus gone after half the budget: 0.5 times 1, 1/2, 0, 0 of the novelty."""
+    import leyden_rl.meta.rl2 as rl2_module
+
+    model = _small(
+        task="mdp", num_episodes=2, expected_rewards=True, reward_scale=0.5,
+        novelty_bonus=0.5, novelty_bonus_fraction=0.5, total_env_steps=4 * 16 * 20,
+    )  # fmt: skip
+    collect, seen = model.collect_trials, []
+
+    def collect_and_record() -> dict:
+        data = collect()
+        expected = model.env.dist.reward_mean(model.env.task)  # (N, S, A)
+        states = data["obs"][..., : model.dist.num_states].argmax(-1)
+        means = expected[torch.arange(16), states, data["actions"]]  # (T, N) the chosen pairs' means
+        novel = model.dist.reward_mean_std * novelty(data["obs"], data["actions"], model.dist.num_actions)
+        seen.append({"means": means, "novelty": novel})
+        return data
+
+    def record_gae(rewards, *args):
+        seen[-1]["targets"] = rewards
+        return gae(rewards, *args)
+
+    gae = rl2_module.gae
+    monkeypatch.setattr(model, "collect_trials", collect_and_record)
+    monkeypatch.setattr(rl2_module, "gae", record_gae)
+    trainer = quiet_trainer(max_epochs=-1, enable_checkpointing=False, default_root_dir=tmp_path)
+    trainer.fit(model)
+    assert len(seen) == 4
+    for step, scale in zip(seen, [1.0, 0.5, 0.0, 0.0]):
+        torch.testing.assert_close(step["targets"], 0.5 * (step["means"] + 0.5 * scale * step["novelty"]))
+    assert trainer.callback_metrics["train/novelty_bonus"].item() == 0.0
+
+
 def test_same_seed_same_run(tmp_path):
     runs = []
     for attempt in range(2):
@@ -372,6 +415,10 @@ def test_bad_config_raises():
         _small(bilinear_head=True, bilinear_rank=0)
     with pytest.raises(LeydenConfigError, match="task_inference_coef > 0"):
         _small(policy_reads_estimate=True)  # no estimate to read
+    with pytest.raises(LeydenConfigError, match="novelty_bonus"):
+        _small(novelty_bonus=-1.0)
+    with pytest.raises(LeydenConfigError, match="novelty_bonus_fraction"):
+        _small(novelty_bonus=1.0, novelty_bonus_fraction=0.0)
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

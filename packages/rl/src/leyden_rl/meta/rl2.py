@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from leyden_core.distributed import rank, rank_seed
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
-from leyden_rl.base import steps_dataloader
+from leyden_rl.base import linear_schedule, steps_dataloader
 from leyden_rl.meta.tasks import (
     BatchedTrialEnv,
     BernoulliBandits,
@@ -55,6 +55,17 @@ def make_task_distribution(
     if task == "mdp":
         return RandomTabularMDPs(num_episodes=num_episodes)
     raise LeydenConfigError(f"unknown RL² task family {task!r}", "use task='bandit' or task='mdp'")
+
+
+def novelty(obs: torch.Tensor, actions: torch.Tensor, num_actions: int) -> torch.Tensor:
+    """``1 / sqrt(1 + n_t)``, n_t the tries of (s_t, a_t) earlier in the trial: obs (T, N, D), actions (T, N) → (T, N).
+
+    The exploration bonus of MBIE-EB (Strehl & Littman, 2008), computed from the trial's own history.
+    """
+    state = split_obs(obs, num_actions)[0]
+    pair = (state[..., :, None] * F.one_hot(actions, num_actions)[..., None, :]).flatten(-2)  # (T, N, S·A)
+    earlier = pair.cumsum(0) - pair
+    return (earlier * pair).sum(-1).add(1).rsqrt()
 
 
 class BilinearReadout(nn.Module):
@@ -300,6 +311,15 @@ class RL2(PPOUpdate, pl.LightningModule):
             reward-mean estimates for the current state's actions, detached (needs
             ``task_inference_coef``; see :class:`GRUPolicy`). The estimate is a function of the memory
             of the paper's observations, so the agent still sees nothing else.
+        novelty_bonus, novelty_bonus_fraction: add to the PPO targets (only) ``novelty_bonus`` times the
+            prior spread of a reward mean times :func:`novelty` — ``1/sqrt(1 + tries of (s, a) so far in
+            the trial)`` — decayed linearly to 0 over the first ``novelty_bonus_fraction`` of the budget.
+            PPO's credit for trying a new pair arrives only episodes later, through better choices the
+            agent may or may not make yet, so a policy that has learnt to exploit rarely learns to
+            explore. The bonus pays for trying new pairs outright while the agent learns to remember
+            what it tried; once it has decayed, the objective is the trial's return again and PPO keeps
+            as much of that exploration as pays (BEB, which plans with such a bonus, earns more on
+            these MDPs than planning on the posterior mean; benchmarks/rl2.md, session 15).
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -340,6 +360,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         curriculum_length: int | None = None,
         curriculum_fraction: float = 0.5,
         policy_reads_estimate: bool = False,
+        novelty_bonus: float = 0.0,
+        novelty_bonus_fraction: float = 0.5,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -368,6 +390,12 @@ class RL2(PPOUpdate, pl.LightningModule):
             raise LeydenConfigError(
                 "policy_reads_estimate=True without task inference: there is no estimate of the reward means to read",
                 "set task_inference_coef > 0 (e.g. 1 for MDPs, 5 for bandits) or leave policy_reads_estimate off",
+            )
+        if novelty_bonus < 0 or not 0 < novelty_bonus_fraction <= 1:
+            raise LeydenConfigError(
+                f"novelty_bonus={novelty_bonus}, novelty_bonus_fraction={novelty_bonus_fraction}: "
+                "a bonus for trying new pairs cannot be negative, nor decay over no or more than the whole budget",
+                "use novelty_bonus >= 0 (0: off) and 0 < novelty_bonus_fraction <= 1",
             )
         if inference_stride < 1:
             raise LeydenConfigError(
@@ -498,27 +526,35 @@ class RL2(PPOUpdate, pl.LightningModule):
         each advantage loses the noise of every later reward: over a 100-step trial, much of its
         variance (Bernoulli arms: up to 0.25 per pull; MDPs: 1 per step). The drawn reward
         still reaches the policy through its observation, so what it must learn is unchanged.
+
+        With ``novelty_bonus`` the targets also pay for trying pairs new to the trial, a bonus that
+        decays to 0 over the first ``novelty_bonus_fraction`` of the budget (see the class docstring).
         """
-        start = time.perf_counter()
-        progress = self.env_steps / self.hparams.total_env_steps
+        start, hp = time.perf_counter(), self.hparams
+        progress = self.env_steps / hp.total_env_steps
         if self.env.dist is not self.training_dist():  # the curriculum's share of the budget is spent
             self.env = self.new_env()
         data = self.collect_trials()
         expected = data.pop("expected_rewards")  # not a PPO input: only a target
-        target = expected if self.hparams.expected_rewards else data["rewards"]
-        rewards, values = target * self.hparams.reward_scale, data["values"]
+        target = expected if hp.expected_rewards else data["rewards"]
+        bonus = linear_schedule(hp.novelty_bonus, progress / hp.novelty_bonus_fraction, anneal=True)
+        if bonus:
+            tries = novelty(data["obs"], data["actions"], self.dist.num_actions)
+            target = target + bonus * self.dist.reward_mean_std * tries
+        rewards, values = target * hp.reward_scale, data["values"]
         terminated = torch.zeros_like(rewards, dtype=torch.bool)
         terminated[-1] = True  # the trial's end: no value beyond it
         next_values = torch.cat([values[1:], torch.zeros_like(values[:1])])
         data["advantages"], data["returns"] = gae(
             rewards, values, next_values, terminated, torch.zeros_like(terminated),
-            self.hparams.gamma, self.hparams.gae_lambda,
+            hp.gamma, hp.gae_lambda,
         )  # fmt: skip
         metrics = self.ppo_update(data, progress)
         self.iterations += 1
         self.train_seconds += time.perf_counter() - start
         metrics["train/trial_return"] = float(data["rewards"].sum(0).mean())
         metrics["train/env_steps"] = float(self.env_steps)
+        metrics["train/novelty_bonus"] = bonus
         self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=True)
         if self.env_steps >= self.hparams.total_env_steps:
             self.trainer.should_stop = True

@@ -58,6 +58,7 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"bilinear_head": True, "bilinear_rank": 4, "pull_features": True},
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "pull_features": True},
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "policy_reads_estimate": True},
+        {"task_inference_coef": 1.0, "policy_reads_estimate": True, "policy_reads_uncertainty": True},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
@@ -179,6 +180,40 @@ def test_policy_reads_the_detached_estimate_of_the_current_states_reward_means(t
         policy.estimate_weight.zero_()
     policy.outputs(obs, start)[0].sum().backward()
     torch.testing.assert_close(policy.gru.weight_hh_l0.grad, gru_grad)  # nor the memory through it
+
+
+@pytest.mark.parametrize("task", ["bandit", "mdp"])
+def test_policy_reads_the_spread_its_task_head_learns_as_the_mean_estimates_squared_error(task):
+    model = _small(
+        task=task, num_episodes=2, task_inference_coef=0.5, transition_inference_coef=1.0 if task == "mdp" else 0.0,
+        policy_reads_estimate=True, policy_reads_uncertainty=True,
+    )  # fmt: skip
+    policy, data = model.policy, model.collect_trials()
+    pairs = model.dist.num_states * model.dist.num_actions
+    start = policy.initial_state(16)
+    without, _, estimate, _ = policy.outputs(data["obs"], start)
+    means, variances = estimate[..., :pairs], estimate[..., -pairs:]  # the transition logits between
+    *_, loss = model.evaluate_actions(data)
+    squared_error = (means - data["task_means"]) ** 2
+    expected = 0.5 * squared_error.mean() + 0.5 * ((variances - squared_error) ** 2).mean()
+    if task == "mdp":
+        log_q = torch.log_softmax(estimate[..., pairs:-pairs].unflatten(-1, (pairs, -1)), -1)
+        expected = expected - (data["task_transitions"] * log_q).sum(-1).mean()
+    torch.testing.assert_close(loss, expected)
+    with torch.no_grad():
+        policy.uncertainty_weight.fill_(2.0)
+    logits, *_ = policy.outputs(data["obs"], start)
+    s, a = model.dist.num_states, model.dist.num_actions
+    states = data["obs"][..., :s].argmax(-1)
+    current = variances.unflatten(-1, (s, a))[
+        torch.arange(data["obs"].shape[0])[:, None], torch.arange(16), states
+    ]
+    spread = current.clamp(min=0).sqrt()
+    centred = (spread - spread.mean(-1, keepdim=True)) / model.dist.reward_mean_std
+    torch.testing.assert_close(logits - without, 2.0 * centred)
+    logits.sum().backward()
+    assert policy.uncertainty_weight.grad != 0  # β_u is learnt by the policy's loss
+    assert policy.task_head.weight.grad is None  # which does not reach the spread's estimate
 
 
 def test_transition_inference_loss_is_the_weighted_cross_entropy_of_the_next_state_estimate():
@@ -415,6 +450,8 @@ def test_bad_config_raises():
         _small(bilinear_head=True, bilinear_rank=0)
     with pytest.raises(LeydenConfigError, match="task_inference_coef > 0"):
         _small(policy_reads_estimate=True)  # no estimate to read
+    with pytest.raises(LeydenConfigError, match="policy_reads_estimate=True"):
+        _small(task_inference_coef=1.0, policy_reads_uncertainty=True)
     with pytest.raises(LeydenConfigError, match="novelty_bonus"):
         _small(novelty_bonus=-1.0)
     with pytest.raises(LeydenConfigError, match="novelty_bonus_fraction"):

@@ -149,6 +149,12 @@ class GRUPolicy(nn.Module):
     for PPO to learn and the readout is free to learn what to add to it (exploration). The estimate
     enters detached: the policy gradient shapes neither the task head nor, through it, the memory —
     the estimate stays the supervised belief, as the belief input of Humplik et al. (2019).
+
+    ``reads_uncertainty=True`` (with ``estimate_unit``, and a task head whose last S·A outputs estimate
+    each pair's squared error of the reward-mean estimate, i.e. its posterior variance) adds
+    ``β_u · sqrt(v̂(s_t, ·)) / estimate_unit``, centred, β_u learnt from 0, detached like the mean: an
+    upper-confidence term (on these MDPs the posterior variance is 1/(1 + tries), the shape of BEB's
+    bonus) that PPO can weigh against the estimate — the one exploration signal a greedy reading lacks.
     """
 
     def __init__(
@@ -164,6 +170,7 @@ class GRUPolicy(nn.Module):
         task_size: int = 0,
         bilinear_rank: int | None = None,
         estimate_unit: float | None = None,
+        reads_uncertainty: bool = False,
     ) -> None:
         super().__init__()
         self.previous_obs, self.pull_features, self.num_actions = previous_obs, pull_features, num_actions
@@ -191,6 +198,7 @@ class GRUPolicy(nn.Module):
         self.hidden_size = hidden_size
         self.estimate_unit = estimate_unit
         self.estimate_weight = nn.Parameter(torch.zeros(())) if estimate_unit is not None else None
+        self.uncertainty_weight = nn.Parameter(torch.zeros(())) if reads_uncertainty else None
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
         """The zero memory every trial starts from: (1, batch, hidden), (1, batch, 2·hidden) with a
@@ -213,7 +221,13 @@ class GRUPolicy(nn.Module):
         out, value_out, hidden = self._memory(obs, hidden)
         logits = self._read(self.policy_head, out, obs)
         if self.estimate_weight is not None:
-            logits = logits + self.estimate_weight * self._current_state_estimate(out.detach(), obs)
+            pairs = (obs.shape[-1] - self.num_actions - 2) * self.num_actions
+            means = self._current_state_estimate(out.detach(), obs, slice(0, pairs))
+            logits = logits + self.estimate_weight * _centred(means) / self.estimate_unit
+            if self.uncertainty_weight is not None:
+                variances = self._current_state_estimate(out.detach(), obs, slice(-pairs, None))
+                spread = variances.clamp(min=0).sqrt()
+                logits = logits + self.uncertainty_weight * _centred(spread) / self.estimate_unit
         values = self._read(self.value_head, value_out, obs).squeeze(-1)
         estimate = (
             self.task_head(out[task_steps]) if task_steps is not None and self.task_head is not None else None
@@ -250,17 +264,20 @@ class GRUPolicy(nn.Module):
         pulled = (previous_state[..., :, None] * previous_action[..., None, :]).flatten(-2)  # (T, N, S·A)
         return torch.cat([pulled, pulled * reward], dim=-1)
 
-    def _current_state_estimate(self, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        """The task head's reward means of the current state's actions, in ``estimate_unit``s, centred: (T, N, A)."""
-        pairs = (obs.shape[-1] - self.num_actions - 2) * self.num_actions
-        weight, bias = self.task_head.weight[:pairs].detach(), self.task_head.bias[:pairs].detach()
-        means = F.linear(out, weight, bias).unflatten(-1, (-1, self.num_actions))  # (T, N, S, A)
+    def _current_state_estimate(self, out: torch.Tensor, obs: torch.Tensor, rows: slice) -> torch.Tensor:
+        """The task head's per-pair outputs ``rows`` (S·A of them) for the current state's actions, detached: (T, N, A)."""
+        weight, bias = self.task_head.weight[rows].detach(), self.task_head.bias[rows].detach()
+        per_pair = F.linear(out, weight, bias).unflatten(-1, (-1, self.num_actions))  # (T, N, S, A)
         state = split_obs(obs, self.num_actions)[0]
-        current = torch.einsum("tns,tnsa->tna", state, means)
-        return (current - current.mean(-1, keepdim=True)) / self.estimate_unit
+        return torch.einsum("tns,tnsa->tna", state, per_pair)
 
     def _read(self, head: nn.Module, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return head(out, obs) if self.bilinear_head else head(out)
+
+
+def _centred(x: torch.Tensor) -> torch.Tensor:
+    """Minus the mean over the last (action) axis: a softmax sees only differences."""
+    return x - x.mean(-1, keepdim=True)
 
 
 class RL2(PPOUpdate, pl.LightningModule):
@@ -311,6 +328,10 @@ class RL2(PPOUpdate, pl.LightningModule):
             reward-mean estimates for the current state's actions, detached (needs
             ``task_inference_coef``; see :class:`GRUPolicy`). The estimate is a function of the memory
             of the paper's observations, so the agent still sees nothing else.
+        policy_reads_uncertainty: with ``policy_reads_estimate``, the task head also estimates each
+            pair's squared error of its reward-mean estimate (weighted as ``task_inference_coef``;
+            minimised by the posterior variance), and the logits gain a learnt multiple (from 0) of
+            its square root — an upper-confidence term PPO can learn to weigh (see :class:`GRUPolicy`).
         novelty_bonus, novelty_bonus_fraction: add to the PPO targets (only) ``novelty_bonus`` times the
             prior spread of a reward mean times :func:`novelty` — ``1/sqrt(1 + tries of (s, a) so far in
             the trial)`` — decayed linearly to 0 over the first ``novelty_bonus_fraction`` of the budget.
@@ -360,6 +381,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         curriculum_length: int | None = None,
         curriculum_fraction: float = 0.5,
         policy_reads_estimate: bool = False,
+        policy_reads_uncertainty: bool = False,
         novelty_bonus: float = 0.0,
         novelty_bonus_fraction: float = 0.5,
         seed: int = 0,
@@ -391,6 +413,11 @@ class RL2(PPOUpdate, pl.LightningModule):
                 "policy_reads_estimate=True without task inference: there is no estimate of the reward means to read",
                 "set task_inference_coef > 0 (e.g. 1 for MDPs, 5 for bandits) or leave policy_reads_estimate off",
             )
+        if policy_reads_uncertainty and not policy_reads_estimate:
+            raise LeydenConfigError(
+                "policy_reads_uncertainty=True without policy_reads_estimate: the spread is read beside the estimate",
+                "set policy_reads_estimate=True (with task_inference_coef > 0) as well",
+            )
         if novelty_bonus < 0 or not 0 < novelty_bonus_fraction <= 1:
             raise LeydenConfigError(
                 f"novelty_bonus={novelty_bonus}, novelty_bonus_fraction={novelty_bonus_fraction}: "
@@ -410,10 +437,12 @@ class RL2(PPOUpdate, pl.LightningModule):
                 "set transition_inference_coef only with task='mdp'",
             )
         pairs = self.dist.num_states * self.dist.num_actions
-        # The task head's outputs: one reward mean per pair, then next-state logits per pair.
+        # The task head's outputs: one reward mean per pair, next-state logits per pair, then the
+        # squared error of each reward mean (its posterior variance).
         self.task_sizes = (
             pairs if task_inference_coef else 0,
             pairs * self.dist.num_states if transition_inference_coef else 0,
+            pairs if policy_reads_uncertainty else 0,
         )
         self.curriculum_dist = self._curriculum_dist(curriculum_length, curriculum_fraction)
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
@@ -421,7 +450,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.policy = GRUPolicy(
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
             previous_obs, bilinear_head, pull_features, sum(self.task_sizes), bilinear_rank,
-            self.dist.reward_mean_std if policy_reads_estimate else None,
+            self.dist.reward_mean_std if policy_reads_estimate else None, policy_reads_uncertainty,
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
@@ -585,13 +614,17 @@ class RL2(PPOUpdate, pl.LightningModule):
 
     def task_inference_loss(self, estimate: torch.Tensor, mb: dict[str, torch.Tensor]) -> torch.Tensor:
         """Weighted squared error of the reward-mean estimates plus weighted cross-entropy of the
-        next-state estimates, each against the trials' own task; both are minimised by the posterior mean."""
-        means, transition_logits = estimate.split(self.task_sizes, dim=-1)
+        next-state estimates, each against the trials' own task; both are minimised by the posterior mean.
+        With ``policy_reads_uncertainty`` also the weighted squared error of the variance estimates
+        against the (detached) mean estimates' squared errors: minimised by the posterior variance."""
+        means, transition_logits, variances = estimate.split(self.task_sizes, dim=-1)
         loss = estimate.new_zeros(())
         if self.hparams.task_inference_coef:
-            loss = loss + self.hparams.task_inference_coef * F.mse_loss(
-                means, mb["task_means"].expand_as(means)
-            )
+            task_means = mb["task_means"].expand_as(means)
+            loss = loss + self.hparams.task_inference_coef * F.mse_loss(means, task_means)
+        if self.hparams.policy_reads_uncertainty:
+            squared_error = (means.detach() - task_means) ** 2
+            loss = loss + self.hparams.task_inference_coef * F.mse_loss(variances, squared_error)
         if self.hparams.transition_inference_coef:
             log_q = F.log_softmax(transition_logits.unflatten(-1, (-1, self.dist.num_states)), -1)
             cross_entropy = -(mb["task_transitions"] * log_q).sum(-1).mean()

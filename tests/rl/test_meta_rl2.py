@@ -318,13 +318,17 @@ def test_novelty_is_one_over_root_of_one_plus_the_earlier_tries_of_the_pair():
     torch.testing.assert_close(novelty(obs, actions, 2), (1 + tries.float()).rsqrt())
 
 
-def test_novelty_bonus_joins_the_ppo_targets_and_decays_over_its_share_of_the_budget(monkeypatch, tmp_path):
-    """Four iterations, the bonus gone after half the budget: 0.5 times 1, 1/2, 0, 0 of the novelty."""
+@pytest.mark.parametrize("fraction, scales", [(0.5, [1.0, 0.5, 0.0, 0.0]), (2.0, [1.0, 0.875, 0.75, 0.625])])
+def test_novelty_bonus_joins_the_ppo_targets_and_decays_over_its_share_of_the_budget(
+    fraction, scales, monkeypatch, tmp_path
+):
+    """Four iterations (progress 0, 1/4, 1/2, 3/4); the bonus 0.5 times ``scales`` of the novelty:
+    gone after half the budget, or — decaying over twice the budget — never."""
     import leyden_rl.meta.rl2 as rl2_module
 
     model = _small(
         task="mdp", num_episodes=2, expected_rewards=True, reward_scale=0.5,
-        novelty_bonus=0.5, novelty_bonus_fraction=0.5, total_env_steps=4 * 16 * 20,
+        novelty_bonus=0.5, novelty_bonus_fraction=fraction, total_env_steps=4 * 16 * 20,
     )  # fmt: skip
     collect, seen = model.collect_trials, []
 
@@ -347,9 +351,9 @@ def test_novelty_bonus_joins_the_ppo_targets_and_decays_over_its_share_of_the_bu
     trainer = quiet_trainer(max_epochs=-1, enable_checkpointing=False, default_root_dir=tmp_path)
     trainer.fit(model)
     assert len(seen) == 4
-    for step, scale in zip(seen, [1.0, 0.5, 0.0, 0.0]):
+    for step, scale in zip(seen, scales):
         torch.testing.assert_close(step["targets"], 0.5 * (step["means"] + 0.5 * scale * step["novelty"]))
-    assert trainer.callback_metrics["train/novelty_bonus"].item() == 0.0
+    assert trainer.callback_metrics["train/novelty_bonus"].item() == pytest.approx(0.5 * scales[-1])
 
 
 def test_same_seed_same_run(tmp_path):

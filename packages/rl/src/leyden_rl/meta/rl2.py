@@ -334,7 +334,8 @@ class RL2(PPOUpdate, pl.LightningModule):
             its square root — an upper-confidence term PPO can learn to weigh (see :class:`GRUPolicy`).
         novelty_bonus, novelty_bonus_fraction: add to the PPO targets (only) ``novelty_bonus`` times the
             prior spread of a reward mean times :func:`novelty` — ``1/sqrt(1 + tries of (s, a) so far in
-            the trial)`` — decayed linearly to 0 over the first ``novelty_bonus_fraction`` of the budget.
+            the trial)`` — decayed linearly to 0 over the first ``novelty_bonus_fraction`` of the budget
+            (above 1: to ``1 − 1/novelty_bonus_fraction`` of its start at the end of training).
             PPO's credit for trying a new pair arrives only episodes later, through better choices the
             agent may or may not make yet, so a policy that has learnt to exploit rarely learns to
             explore. The bonus pays for trying new pairs outright while the agent learns to remember
@@ -418,11 +419,11 @@ class RL2(PPOUpdate, pl.LightningModule):
                 "policy_reads_uncertainty=True without policy_reads_estimate: the spread is read beside the estimate",
                 "set policy_reads_estimate=True (with task_inference_coef > 0) as well",
             )
-        if novelty_bonus < 0 or not 0 < novelty_bonus_fraction <= 1:
+        if novelty_bonus < 0 or novelty_bonus_fraction <= 0:
             raise LeydenConfigError(
                 f"novelty_bonus={novelty_bonus}, novelty_bonus_fraction={novelty_bonus_fraction}: "
-                "a bonus for trying new pairs cannot be negative, nor decay over no or more than the whole budget",
-                "use novelty_bonus >= 0 (0: off) and 0 < novelty_bonus_fraction <= 1",
+                "a bonus for trying new pairs cannot be negative, nor decay over no share of the budget",
+                "use novelty_bonus >= 0 (0: off) and novelty_bonus_fraction > 0",
             )
         if inference_stride < 1:
             raise LeydenConfigError(

@@ -339,9 +339,9 @@ class RL2(PPOUpdate, pl.LightningModule):
             PPO's credit for trying a new pair arrives only episodes later, through better choices the
             agent may or may not make yet, so a policy that has learnt to exploit rarely learns to
             explore. The bonus pays for trying new pairs outright while the agent learns to remember
-            what it tried; once it has decayed, the objective is the trial's return again and PPO keeps
-            as much of that exploration as pays (BEB, which plans with such a bonus, earns more on
-            these MDPs than planning on the posterior mean; benchmarks/rl2.md, session 15).
+            what it tried; once it has decayed, the objective is the trial's return again and PPO can
+            keep as much of that exploration as pays (BEB, which plans with such a bonus, earns more on
+            these MDPs than planning on the posterior mean; benchmarks/rl2.md, sessions 14–15).
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -586,7 +586,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         metrics["train/env_steps"] = float(self.env_steps)
         metrics["train/novelty_bonus"] = bonus
         self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=True)
-        if self.env_steps >= self.hparams.total_env_steps:
+        if self.env_steps >= hp.total_env_steps:
             self.trainer.should_stop = True
 
     def minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:

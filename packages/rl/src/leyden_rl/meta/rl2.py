@@ -57,13 +57,18 @@ def make_task_distribution(
     raise LeydenConfigError(f"unknown RL² task family {task!r}", "use task='bandit' or task='mdp'")
 
 
+def pair_one_hot(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """``one_hot(s) ⊗ one_hot(a)`` flattened: one slot per (state, action) pair, (..., S) × (..., A) → (..., S·A)."""
+    return (state[..., :, None] * action[..., None, :]).flatten(-2)
+
+
 def novelty(obs: torch.Tensor, actions: torch.Tensor, num_actions: int) -> torch.Tensor:
     """``1 / sqrt(1 + n_t)``, n_t the tries of (s_t, a_t) earlier in the trial: obs (T, N, D), actions (T, N) → (T, N).
 
     The exploration bonus of MBIE-EB (Strehl & Littman, 2008), computed from the trial's own history.
     """
     state = split_obs(obs, num_actions)[0]
-    pair = (state[..., :, None] * F.one_hot(actions, num_actions)[..., None, :]).flatten(-2)  # (T, N, S·A)
+    pair = pair_one_hot(state, F.one_hot(actions, num_actions).to(state.dtype))  # (T, N, S·A)
     earlier = pair.cumsum(0) - pair
     return (earlier * pair).sum(-1).add(1).rsqrt()
 
@@ -175,7 +180,8 @@ class GRUPolicy(nn.Module):
         super().__init__()
         self.previous_obs, self.pull_features, self.num_actions = previous_obs, pull_features, num_actions
         self.carried_obs_size = obs_size if previous_obs or pull_features else 0
-        pulls_size = 2 * (obs_size - num_actions - 2) * num_actions if pull_features else 0  # 2·S·A
+        self.num_pairs = (obs_size - num_actions - 2) * num_actions  # S·A
+        pulls_size = 2 * self.num_pairs if pull_features else 0
         input_size = obs_size * (2 if previous_obs else 1) + pulls_size
         self.embed = (
             nn.Sequential(nn.Linear(input_size, embed_size), nn.ReLU()) if embed_size else nn.Identity()
@@ -221,11 +227,11 @@ class GRUPolicy(nn.Module):
         out, value_out, hidden = self._memory(obs, hidden)
         logits = self._read(self.policy_head, out, obs)
         if self.estimate_weight is not None:
-            pairs = (obs.shape[-1] - self.num_actions - 2) * self.num_actions
-            means = self._current_state_estimate(out.detach(), obs, slice(0, pairs))
+            memory, pairs = out.detach(), self.num_pairs
+            means = self._current_state_estimate(memory, obs, slice(0, pairs))
             logits = logits + self.estimate_weight * _centred(means) / self.estimate_unit
             if self.uncertainty_weight is not None:
-                variances = self._current_state_estimate(out.detach(), obs, slice(-pairs, None))
+                variances = self._current_state_estimate(memory, obs, slice(-pairs, None))
                 spread = variances.clamp(min=0).sqrt()
                 logits = logits + self.uncertainty_weight * _centred(spread) / self.estimate_unit
         values = self._read(self.value_head, value_out, obs).squeeze(-1)
@@ -261,7 +267,7 @@ class GRUPolicy(nn.Module):
         """``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]``: s_{t-1} from the previous observation."""
         previous_state = split_obs(previous, self.num_actions)[0]
         _, previous_action, reward, _ = split_obs(obs, self.num_actions)
-        pulled = (previous_state[..., :, None] * previous_action[..., None, :]).flatten(-2)  # (T, N, S·A)
+        pulled = pair_one_hot(previous_state, previous_action)  # (T, N, S·A)
         return torch.cat([pulled, pulled * reward], dim=-1)
 
     def _current_state_estimate(self, out: torch.Tensor, obs: torch.Tensor, rows: slice) -> torch.Tensor:
@@ -623,9 +629,9 @@ class RL2(PPOUpdate, pl.LightningModule):
         if self.hparams.task_inference_coef:
             task_means = mb["task_means"].expand_as(means)
             loss = loss + self.hparams.task_inference_coef * F.mse_loss(means, task_means)
-        if self.hparams.policy_reads_uncertainty:
-            squared_error = (means.detach() - task_means) ** 2
-            loss = loss + self.hparams.task_inference_coef * F.mse_loss(variances, squared_error)
+            if self.hparams.policy_reads_uncertainty:
+                squared_error = (means.detach() - task_means) ** 2
+                loss = loss + self.hparams.task_inference_coef * F.mse_loss(variances, squared_error)
         if self.hparams.transition_inference_coef:
             log_q = F.log_softmax(transition_logits.unflatten(-1, (-1, self.dist.num_states)), -1)
             cross_entropy = -(mb["task_transitions"] * log_q).sum(-1).mean()

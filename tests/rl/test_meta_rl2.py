@@ -59,36 +59,16 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "pull_features": True},
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "policy_reads_estimate": True},
         {"task_inference_coef": 1.0, "policy_reads_estimate": True, "policy_reads_uncertainty": True},
-        {"bptt_length": 5, "pull_features": True, "task_inference_coef": 1.0, "policy_reads_estimate": True},
-        {"bptt_length": 4, "previous_obs": True, "separate_value": True, "bilinear_head": True},
     ],
 )
-def test_replay_reproduces_collection(options):
-    """Step-by-step collection and the update's replay (whole trials from the zero state, or chunks
-    from the memories stored at their starts) see the same network outputs."""
+def test_replay_from_zero_state_reproduces_collection(options):
+    """Step-by-step collection and the whole-trial replay of the update see the same network outputs."""
     model = _small(task="mdp", num_episodes=2, **options)
     data = model.collect_trials()
     log_prob, entropy, value, *_ = model.evaluate_actions(data)
     torch.testing.assert_close(log_prob, data["log_probs"], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(value, data["values"], atol=1e-5, rtol=1e-5)
     assert (entropy > 0).all()
-
-
-def test_chunked_replay_stops_at_each_chunks_stored_memory():
-    """With ``bptt_length`` a chunk's outputs depend on its own steps and stored memory only: changing
-    the first chunk's observations moves nothing after it, in the forward pass or the gradient."""
-    model = _small(task="mdp", num_episodes=2, bptt_length=5, pull_features=True, embed_size=8)
-    data = model.collect_trials()  # 20-step trials: four chunks
-    assert data["chunk_memory"].shape[0] == 4
-    obs = data["obs"].clone().requires_grad_()
-    logits, values, _ = model.policy(obs, data["chunk_memory"])
-    (logits[5:].sum() + values[5:].sum()).backward()
-    assert (obs.grad[:5] == 0).all() and (obs.grad[5:] != 0).any()
-    changed = data["obs"].clone()
-    changed[:5] = changed[:5].roll(1, dims=1)  # other trials' first five steps
-    moved, _, _ = model.policy(changed, data["chunk_memory"])
-    torch.testing.assert_close(moved[5:], logits[5:].detach())
-    assert not torch.allclose(moved[:5], logits[:5].detach())
 
 
 def test_previous_obs_reaches_the_embedding_one_step_late():
@@ -276,7 +256,6 @@ def test_inference_stride_takes_every_strided_step_starting_where_the_iteration_
         ("mdp", {}),
         ("mdp", {"task_inference_coef": 1.0}),
         ("mdp", {"transition_inference_coef": 1.0}),
-        ("mdp", {"bptt_length": 10}),
     ],
 )
 def test_training_step_and_checkpoint_round_trip(task, inference, tmp_path):
@@ -481,12 +460,6 @@ def test_bad_config_raises():
         _small(novelty_bonus=-1.0)
     with pytest.raises(LeydenConfigError, match="novelty_bonus_fraction"):
         _small(novelty_bonus=1.0, novelty_bonus_fraction=0.0)
-    with pytest.raises(LeydenConfigError, match=r"bptt_length=3 .* trials of \[5\] steps"):
-        _small(bptt_length=3)
-    with pytest.raises(LeydenConfigError, match=r"(?s)trials of \[2, 5\] steps.*divisor of 1"):
-        _small(bptt_length=5, curriculum_length=2)  # the curriculum's 2-pull trials as well
-    with pytest.raises(LeydenConfigError, match="bptt_length=0"):
-        _small(bptt_length=0)
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rl"

@@ -223,8 +223,7 @@ class GRUPolicy(nn.Module):
         self, obs: torch.Tensor, hidden: torch.Tensor, task_steps: slice | None = slice(None)
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """As :meth:`forward`, plus the task estimate at the steps ``task_steps`` selects (T', N, task_size)
-        — None without a task head or with ``task_steps=None``. ``hidden`` may also be (C, N, ·): the
-        memory at the start of each of C equal chunks of the steps, each chunk replayed from its own."""
+        — None without a task head or with ``task_steps=None``."""
         out, value_out, hidden = self._memory(obs, hidden)
         logits = self._read(self.policy_head, out, obs)
         if self.estimate_weight is not None:
@@ -244,13 +243,7 @@ class GRUPolicy(nn.Module):
     def _memory(
         self, obs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The GRU(s) over obs: outputs for the policy head and the value head, and the next hidden.
-
-        ``hidden`` of C > 1 rows holds the memory at the start of each of C equal chunks of the T
-        steps; the chunks are then replayed side by side, each from its own memory."""
-        chunks = hidden.shape[0]
-        if chunks > 1:
-            obs, hidden = _to_chunks(obs, chunks), hidden.flatten(0, 1)[None]
+        """The GRU(s) over obs: outputs for the policy head and the value head, and the next hidden."""
         carried, inputs = [], [obs]
         if self.carried_obs_size:
             hidden, previous = hidden[..., : -self.carried_obs_size], hidden[..., -self.carried_obs_size :]
@@ -268,11 +261,7 @@ class GRUPolicy(nn.Module):
             out, policy_hidden = self.gru(x, policy_hidden.contiguous())
             value_out, value_hidden = self.value_gru(x, value_hidden.contiguous())
             hidden = torch.cat([policy_hidden, value_hidden], dim=-1)
-        hidden = torch.cat([hidden, *carried], dim=-1)
-        if chunks > 1:  # back to (T, N, ·); the last chunk's end is the trial's
-            out, value_out = _from_chunks(out, chunks), _from_chunks(value_out, chunks)
-            hidden = hidden.unflatten(1, (chunks, -1))[:, -1]
-        return out, value_out, hidden
+        return out, value_out, torch.cat([hidden, *carried], dim=-1)
 
     def _pulls(self, previous: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         """``one_hot(s_{t-1}) ⊗ one_hot(a_{t-1}) ⊗ [1, r_{t-1}]``: s_{t-1} from the previous observation."""
@@ -290,16 +279,6 @@ class GRUPolicy(nn.Module):
 
     def _read(self, head: nn.Module, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return head(out, obs) if self.bilinear_head else head(out)
-
-
-def _to_chunks(x: torch.Tensor, chunks: int) -> torch.Tensor:
-    """(T, N, D) → (T/C, C·N, D): C consecutive chunks of the steps side by side, chunk-major."""
-    return x.unflatten(0, (chunks, -1)).transpose(0, 1).flatten(1, 2)
-
-
-def _from_chunks(x: torch.Tensor, chunks: int) -> torch.Tensor:
-    """The inverse of :func:`_to_chunks`: (T/C, C·N, D) → (T, N, D)."""
-    return x.unflatten(1, (chunks, -1)).transpose(0, 1).flatten(0, 1)
 
 
 def _centred(x: torch.Tensor) -> torch.Tensor:
@@ -369,14 +348,6 @@ class RL2(PPOUpdate, pl.LightningModule):
             what it tried; once it has decayed, the objective is the trial's return again and PPO can
             keep as much of that exploration as pays (BEB, which plans with such a bonus, earns more on
             these MDPs than planning on the posterior mean; benchmarks/rl2.md, sessions 14–15).
-        bptt_length: replay the memory in the update over chunks of this many steps side by side,
-            each from the memory it had when the trial was played, instead of whole trials from the
-            zero memory (None; it must divide every trial length trained on). On a CPU the replay's
-            cost is set by its length, not its width — one small GRU step after another — so
-            chunks of a tenth of a trial make an update several times cheaper, and more updates fit
-            in the same wall clock. The price, as in recurrent PPO with stored states (R2D2 without
-            burn-in): gradients stop at a chunk's start, and its stored memory grows stale as an
-            update's epochs move the weights.
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -420,7 +391,6 @@ class RL2(PPOUpdate, pl.LightningModule):
         policy_reads_uncertainty: bool = False,
         novelty_bonus: float = 0.0,
         novelty_bonus_fraction: float = 0.5,
-        bptt_length: int | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -482,12 +452,6 @@ class RL2(PPOUpdate, pl.LightningModule):
             pairs if policy_reads_uncertainty else 0,
         )
         self.curriculum_dist = self._curriculum_dist(curriculum_length, curriculum_fraction)
-        lengths = sorted({trial_length(d) for d in (self.dist, self.curriculum_dist) if d is not None})
-        if bptt_length is not None and (bptt_length < 1 or any(t % bptt_length for t in lengths)):
-            raise LeydenConfigError(
-                f"bptt_length={bptt_length} does not split trials of {lengths} steps into equal chunks",
-                f"choose a divisor of {math.gcd(*lengths)}, or None to replay whole trials",
-            )
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
         torch.manual_seed(seed)
         self.policy = GRUPolicy(
@@ -557,11 +521,9 @@ class RL2(PPOUpdate, pl.LightningModule):
     def collect_trials(self) -> dict[str, torch.Tensor]:
         """One whole trial of ``num_trials`` fresh tasks; the GRU memory starts at zero and persists across episodes."""
         env, t_len, n = self.env, self.env.trial_length, self.hparams.num_trials
-        chunk = self.hparams.bptt_length or t_len
         obs = env.reset().to(self.device)
         hidden = self.policy.initial_state(n, self.device)
         data = {
-            "chunk_memory": torch.zeros(t_len // chunk, *hidden.shape[1:], device=self.device),
             "obs": torch.zeros(t_len, n, env.obs_dim, device=self.device),
             "actions": torch.zeros(t_len, n, dtype=torch.long, device=self.device),
             "log_probs": torch.zeros(t_len, n, device=self.device),
@@ -570,8 +532,6 @@ class RL2(PPOUpdate, pl.LightningModule):
             "expected_rewards": torch.zeros(t_len, n, device=self.device),
         }
         for t in range(t_len):
-            if t % chunk == 0:  # where the update's replay of a chunk starts from
-                data["chunk_memory"][t // chunk] = hidden[0]
             logits, value, hidden = self.policy(obs[None], hidden)
             log_p = F.log_softmax(logits[0], -1)
             action = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
@@ -643,12 +603,14 @@ class RL2(PPOUpdate, pl.LightningModule):
             yield {k: v[:, idx] for k, v in data.items()}
 
     def evaluate_actions(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        """Replay the GRU over the trials — whole, from the zero state, or in ``bptt_length`` chunks from
-        the memories stored at their starts: ``(log_prob, entropy, value)``, each (T, n), plus the
-        weighted task-inference loss with ``task_inference_coef`` or ``transition_inference_coef``."""
+        """Replay the GRU over whole trials from the zero state: ``(log_prob, entropy, value)``, each (T, n),
+        plus the weighted task-inference loss with ``task_inference_coef`` or ``transition_inference_coef``."""
+        obs = mb["obs"]
         stride = self.hparams.inference_stride
         logits, values, estimate, _ = self.policy.outputs(
-            mb["obs"], mb["chunk_memory"], slice(self.iterations % stride, None, stride)
+            obs,
+            self.policy.initial_state(obs.shape[1], obs.device),
+            slice(self.iterations % stride, None, stride),
         )
         log_p = F.log_softmax(logits, -1)
         entropy = -(log_p.exp() * log_p).sum(-1)

@@ -9,9 +9,8 @@ import torch.nn.functional as F
 
 from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer, run_ddp_script
-from leyden_rl.meta.baselines.mdps import plan
 from leyden_rl.meta.evaluate import run_trials
-from leyden_rl.meta.rl2 import PLAN_BONUSES, RL2, RL2Agent, novelty
+from leyden_rl.meta.rl2 import RL2, RL2Agent, novelty
 from leyden_rl.meta.tasks import BatchedTrialEnv
 
 
@@ -26,9 +25,6 @@ def _small(**kw) -> RL2:
         hidden_size=16,
     )
     return RL2(**{**args, **kw})
-
-
-PLANS = {"policy_reads_estimate": True, "policy_reads_uncertainty": True, "policy_reads_plan": True}
 
 
 def test_hidden_state_persists_within_and_resets_between_trials():
@@ -63,7 +59,6 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "pull_features": True},
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "policy_reads_estimate": True},
         {"task_inference_coef": 1.0, "policy_reads_estimate": True, "policy_reads_uncertainty": True},
-        {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, **PLANS},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
@@ -221,42 +216,6 @@ def test_policy_reads_the_spread_its_task_head_learns_as_the_mean_estimates_squa
     assert policy.task_head.weight.grad is None  # which does not reach the spread's estimate
 
 
-def test_policy_reads_the_plan_in_the_mdp_its_task_head_estimates():
-    """The plan term is BEB's finite-horizon value iteration (the baselines' ``plan``) run on the task
-    head's estimate, per bonus level, weighted by the plan head; it reaches neither the task head nor,
-    except through those weights, the memory."""
-    model = _small(
-        task="mdp", num_episodes=2, task_inference_coef=1.0, transition_inference_coef=1.0, **PLANS
-    )
-    policy, obs = model.policy, model.collect_trials()["obs"]
-    start = policy.initial_state(16)
-    without, _, estimate, _ = policy.outputs(obs, start)  # the weights start at 0: no plan
-    weights = torch.tensor([0.5, -1.0, 2.0, 0.25])
-    with torch.no_grad():
-        policy.plan_weights.bias.copy_(weights)
-    logits, *_ = policy.outputs(obs, start)
-
-    s, a, horizon = model.dist.num_states, model.dist.num_actions, model.dist.horizon
-    pairs = s * a
-    means, next_logits, variances = estimate.flatten(0, 1).split([pairs, pairs * s, pairs], dim=-1)
-    transitions = next_logits.unflatten(-1, (s, a, s)).softmax(-1)
-    states = obs[..., :s].argmax(-1).flatten()
-    expected = torch.zeros(len(states), a)
-    for weight, bonus in zip(weights, PLAN_BONUSES, strict=True):
-        rewards = (means + bonus * variances.clamp(min=0)).unflatten(-1, (s, a))
-        q = plan(
-            lambda v, r=rewards: r + torch.einsum("nsat,nt->nsa", transitions, v), (len(states), s), horizon
-        )
-        current = q[0, torch.arange(len(states)), states]  # the first step of the episode: H to go
-        expected += (
-            weight * (current - current.mean(-1, keepdim=True)) / (horizon * model.dist.reward_mean_std)
-        )
-    torch.testing.assert_close(logits - without, expected.unflatten(0, obs.shape[:2]), atol=1e-5, rtol=1e-5)
-    logits.sum().backward()
-    assert policy.plan_weights.weight.grad.abs().sum() > 0  # the weights are learnt by the policy's loss
-    assert policy.task_head.weight.grad is None  # which does not reach the estimate planned on
-
-
 def test_transition_inference_loss_is_the_weighted_cross_entropy_of_the_next_state_estimate():
     model = _small(task="mdp", num_episodes=2, task_inference_coef=0.5, transition_inference_coef=2.0)
     data = model.collect_trials()
@@ -297,7 +256,6 @@ def test_inference_stride_takes_every_strided_step_starting_where_the_iteration_
         ("mdp", {}),
         ("mdp", {"task_inference_coef": 1.0}),
         ("mdp", {"transition_inference_coef": 1.0}),
-        ("mdp", {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, **PLANS}),
     ],
 )
 def test_training_step_and_checkpoint_round_trip(task, inference, tmp_path):
@@ -498,10 +456,6 @@ def test_bad_config_raises():
         _small(policy_reads_estimate=True)  # no estimate to read
     with pytest.raises(LeydenConfigError, match="policy_reads_estimate=True"):
         _small(task_inference_coef=1.0, policy_reads_uncertainty=True)
-    with pytest.raises(LeydenConfigError, match="policy_reads_plan"):
-        _small(task="mdp", task_inference_coef=1.0, **PLANS)  # no next-state estimate to plan with
-    with pytest.raises(LeydenConfigError, match="policy_reads_plan"):
-        _small(task="mdp", task_inference_coef=1.0, transition_inference_coef=1.0, policy_reads_plan=True)
     with pytest.raises(LeydenConfigError, match="novelty_bonus"):
         _small(novelty_bonus=-1.0)
     with pytest.raises(LeydenConfigError, match="novelty_bonus_fraction"):

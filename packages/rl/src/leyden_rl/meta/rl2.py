@@ -160,20 +160,6 @@ class GRUPolicy(nn.Module):
     ``β_u · sqrt(v̂(s_t, ·)) / estimate_unit``, centred, β_u learnt from 0, detached like the mean: an
     upper-confidence term (on these MDPs the posterior variance is 1/(1 + tries), the shape of BEB's
     bonus) that PPO can weigh against the estimate — the one exploration signal a greedy reading lacks.
-
-    ``plan_horizon=H`` (with ``reads_uncertainty`` and a task head that also holds next-state logits
-    between the means and the variances) plans in the MDP the task head estimates: finite-horizon
-    value iteration over H steps with rewards ``r̂ + b · v̂`` and transitions ``softmax(logits)``, once
-    per bonus level b of :data:`PLAN_BONUSES`, and the logits gain ``Σ_b w_b · Q_b(s_t, ·) / (H · unit)``,
-    centred, with the weights ``w`` read from the memory by a linear head that starts at 0. Reading
-    ``r̂(s_t, ·)`` is greedy for one step; what a pair is worth also depends on where it leads, which
-    the memory would have to plan out in its own activations. Planning with the posterior mean plus
-    ``β / (1 + n)`` — the posterior variance here — is BEB (Kolter & Ng, 2009), so with b = 1 and
-    an exact estimate this readout is BEB; the weights let PPO choose how much of each bonus level
-    to follow, and when. The plan is detached like the estimate: the memory learns the posterior
-    from the task head's loss, and the policy gradient reaches it only through the weights ``w``.
-    Rewards and transitions estimated at step t are those of the trial so far; H is the episode's
-    length, not the steps left in it (on these MDPs that costs BEB 0.2 of 460 at n = 25).
     """
 
     def __init__(
@@ -190,7 +176,6 @@ class GRUPolicy(nn.Module):
         bilinear_rank: int | None = None,
         estimate_unit: float | None = None,
         reads_uncertainty: bool = False,
-        plan_horizon: int | None = None,
     ) -> None:
         super().__init__()
         self.previous_obs, self.pull_features, self.num_actions = previous_obs, pull_features, num_actions
@@ -220,14 +205,6 @@ class GRUPolicy(nn.Module):
         self.estimate_unit = estimate_unit
         self.estimate_weight = nn.Parameter(torch.zeros(())) if estimate_unit is not None else None
         self.uncertainty_weight = nn.Parameter(torch.zeros(())) if reads_uncertainty else None
-        self.plan_horizon = plan_horizon
-        self.plan_weights = nn.Linear(hidden_size, len(PLAN_BONUSES)) if plan_horizon else None
-        if self.plan_weights is not None:  # start at 0: a fresh policy is the one without the plan
-            nn.init.zeros_(self.plan_weights.weight)
-            nn.init.zeros_(self.plan_weights.bias)
-            self.register_buffer(
-                "plan_rows", _plan_rows(self.num_pairs // num_actions, num_actions), persistent=False
-            )
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
         """The zero memory every trial starts from: (1, batch, hidden), (1, batch, 2·hidden) with a
@@ -257,9 +234,6 @@ class GRUPolicy(nn.Module):
                 variances = self._current_state_estimate(memory, obs, slice(-pairs, None))
                 spread = variances.clamp(min=0).sqrt()
                 logits = logits + self.uncertainty_weight * _centred(spread) / self.estimate_unit
-            if self.plan_weights is not None:
-                planned = _centred(self._planned_values(memory, obs))  # (T, N, B, A)
-                logits = logits + torch.einsum("tnb,tnba->tna", self.plan_weights(out), planned)
         values = self._read(self.value_head, value_out, obs).squeeze(-1)
         estimate = (
             self.task_head(out[task_steps]) if task_steps is not None and self.task_head is not None else None
@@ -303,48 +277,8 @@ class GRUPolicy(nn.Module):
         state = split_obs(obs, self.num_actions)[0]
         return torch.einsum("tns,tnsa->tna", state, per_pair)
 
-    @torch.no_grad()
-    def _planned_values(self, memory: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        """Q_b(s_t, ·) with ``plan_horizon`` steps to go in the estimated MDP, per bonus level b, in units
-        of the prior spread per step: memory (T, N, hidden), obs (T, N, D) → (T, N, B, A)."""
-        pairs, a = self.num_pairs, self.num_actions
-        s = pairs // a
-        rows = self.plan_rows
-        means, variances, next_logits = F.linear(
-            memory, self.task_head.weight[rows], self.task_head.bias[rows]
-        ).split([pairs, pairs, pairs * s], -1)
-        transitions = next_logits.unflatten(-1, (s, pairs)).softmax(-2).mT  # (T, N, A·S, S')
-        bonuses = torch.tensor(PLAN_BONUSES, device=memory.device)
-        rewards = means[..., None] + variances.clamp(min=0)[..., None] * bonuses  # (T, N, A·S, B)
-        value = rewards.new_zeros(
-            *rewards.shape[:2], s, len(PLAN_BONUSES)
-        )  # (T, N, S', B): 0 past the horizon
-        for _ in range(self.plan_horizon):
-            q = (rewards + transitions @ value).unflatten(-2, (a, s))  # (T, N, A, S, B)
-            value = q.amax(-3)
-        state = split_obs(obs, a)[0]
-        return torch.einsum("tns,tnasb->tnba", state, q) / (self.plan_horizon * self.estimate_unit)
-
     def _read(self, head: nn.Module, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return head(out, obs) if self.bilinear_head else head(out)
-
-
-def _plan_rows(num_states: int, num_actions: int) -> torch.Tensor:
-    """The task head's rows in the order planning reads them: reward means, then variances, action-major
-    (pair a·S + s), then next-state logits next-state-major (s'·A·S + a·S + s). The head's own layout
-    is state-major with S' last; on CPU a softmax over a short last axis, or a max over an axis that is
-    not the outermost, is ~10× slower than over the outermost one."""
-    s, a = num_states, num_actions
-    pairs = s * a
-    action_major = torch.arange(pairs).view(s, a).t().flatten()  # the head's row of pair (a, s)
-    next_state_major = pairs + (action_major[None, :] * s + torch.arange(s)[:, None]).flatten()
-    return torch.cat([action_major, action_major + pairs + pairs * s, next_state_major])
-
-
-PLAN_BONUSES = (0.0, 0.5, 1.0, 2.0)
-"""Multiples b of the estimated posterior variance added to the estimated reward means when planning
-(:class:`GRUPolicy`'s ``plan_horizon``): 0 plans greedily in the posterior-mean MDP, 1 is BEB's bonus
-(its tuned β at n = 10 and 25 on these MDPs was 0.5 and 1; benchmarks/rl2.md)."""
 
 
 def _centred(x: torch.Tensor) -> torch.Tensor:
@@ -404,11 +338,6 @@ class RL2(PPOUpdate, pl.LightningModule):
             pair's squared error of its reward-mean estimate (weighted as ``task_inference_coef``;
             minimised by the posterior variance), and the logits gain a learnt multiple (from 0) of
             its square root — an upper-confidence term PPO can learn to weigh (see :class:`GRUPolicy`).
-        policy_reads_plan: with ``policy_reads_uncertainty`` and ``transition_inference_coef`` (so MDPs
-            only), the logits also gain learnt multiples (from 0) of the Q-values of the current state's
-            actions planned over an episode's length in the MDP the task head estimates, with the
-            estimated posterior variance as a bonus at a few fixed scales — BEB planned on the memory's
-            own beliefs (see :class:`GRUPolicy`).
         novelty_bonus, novelty_bonus_fraction: add to the PPO targets (only) ``novelty_bonus`` times the
             prior spread of a reward mean times :func:`novelty` — ``1/sqrt(1 + tries of (s, a) so far in
             the trial)`` — decayed linearly to 0 over the first ``novelty_bonus_fraction`` of the budget
@@ -460,7 +389,6 @@ class RL2(PPOUpdate, pl.LightningModule):
         curriculum_fraction: float = 0.5,
         policy_reads_estimate: bool = False,
         policy_reads_uncertainty: bool = False,
-        policy_reads_plan: bool = False,
         novelty_bonus: float = 0.0,
         novelty_bonus_fraction: float = 0.5,
         seed: int = 0,
@@ -497,13 +425,6 @@ class RL2(PPOUpdate, pl.LightningModule):
                 "policy_reads_uncertainty=True without policy_reads_estimate: the spread is read beside the estimate",
                 "set policy_reads_estimate=True (with task_inference_coef > 0) as well",
             )
-        if policy_reads_plan and not (policy_reads_uncertainty and transition_inference_coef):
-            raise LeydenConfigError(
-                "policy_reads_plan=True plans with the estimated reward means, their spread and the next-state "
-                "estimates: it needs all three",
-                "set policy_reads_estimate=True, policy_reads_uncertainty=True and transition_inference_coef > 0 "
-                "(MDPs only), or leave policy_reads_plan off",
-            )
         if novelty_bonus < 0 or novelty_bonus_fraction <= 0:
             raise LeydenConfigError(
                 f"novelty_bonus={novelty_bonus}, novelty_bonus_fraction={novelty_bonus_fraction}: "
@@ -537,7 +458,6 @@ class RL2(PPOUpdate, pl.LightningModule):
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
             previous_obs, bilinear_head, pull_features, sum(self.task_sizes), bilinear_rank,
             self.dist.reward_mean_std if policy_reads_estimate else None, policy_reads_uncertainty,
-            self.dist.horizon if policy_reads_plan else None,
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)

@@ -26,6 +26,11 @@ actions), BEB (β = 1) and the greedy planner of the posterior-mean MDP earn and
 (state, action) pairs they have tried; for an agent trained with task inference also how far its
 estimate of the reward means is from the exact posterior mean given what it saw (mean squared error
 over all pairs): whether it remembers what it saw, and whether it went looking.
+
+``--plan-on-estimate CKPT`` takes an MDP agent trained with task and transition inference and plays
+greedy planners (replanned every step over the rest of the episode) in four MDPs assembled from its
+memory's estimates and the exact posterior given the same steps — rewards and transitions each
+learnt or exact: which part of what the memory believes would cost a planner the most.
 """
 
 from __future__ import annotations
@@ -207,6 +212,52 @@ def exploration(checkpoints: list[str], trials: int, seed: int) -> None:
         _print_exploration(name, agent, dist, trials, seed)
 
 
+class EstimatePlanner(MDPAgent):
+    """Greedy planner in an MDP whose reward means and transitions each come from an RL² memory's
+    estimate (``"learnt"``) or the exact posterior (``"exact"``, the baselines' counts of the same steps).
+    The memory reads the planner's own play, so the estimates are those of what it saw."""
+
+    def __init__(self, policy: torch.nn.Module, rewards: str, transitions: str) -> None:
+        super().__init__(seed=0)
+        self.policy, self.rewards, self.transitions = policy.eval(), rewards, transitions
+
+    def reset(self, env: BatchedTrialEnv) -> None:
+        super().reset(env)
+        self.hidden = self.policy.initial_state(env.num_envs)
+
+    def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
+        _, _, estimate, self.hidden = self.policy.outputs(obs[None], self.hidden)
+        self.estimate = estimate[0]
+        return super().act(obs, env)
+
+    def q_values(self, env: BatchedTrialEnv) -> torch.Tensor:
+        s, a = self.dist.num_states, self.dist.num_actions
+        exact_rewards, exact_transitions = self.model_estimate("posterior")
+        learnt_rewards = self.estimate[:, : s * a].view(-1, s, a)
+        learnt_transitions = self.estimate[:, s * a : s * a * (1 + s)].view(-1, s, a, s).softmax(-1)
+        return self.solve(
+            learnt_rewards if self.rewards == "learnt" else exact_rewards,
+            learnt_transitions if self.transitions == "learnt" else exact_transitions,
+            env,
+        )
+
+
+@torch.no_grad()
+def plan_on_estimate(checkpoint: str, trials: int, seed: int) -> None:
+    model = RL2.load_from_checkpoint(checkpoint, map_location="cpu")
+    if not (model.hparams.task_inference_coef and model.hparams.transition_inference_coef):
+        raise SystemExit("--plan-on-estimate takes an MDP agent trained with task and transition inference")
+    for rewards in ("exact", "learnt"):
+        for transitions in ("exact", "learnt"):
+            planner = EstimatePlanner(model.policy, rewards, transitions)
+            total = run_trials(planner, model.dist, trials, seed)
+            print(
+                f"{checkpoint}: greedy plan with {rewards} rewards, {transitions} transitions: "
+                f"{total.mean():.2f} ± {total.std() / trials**0.5:.2f}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -230,8 +281,15 @@ def main() -> None:
         metavar="CKPT",
         help="MDP agents beside BEB and the posterior-mean planner: reward and pairs tried by episode",
     )
+    parser.add_argument(
+        "--plan-on-estimate",
+        metavar="CKPT",
+        help="greedy plans in MDPs built from an agent's learnt estimates and the exact posterior",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.plan_on_estimate:
+        return plan_on_estimate(args.plan_on_estimate, args.trials, args.eval_seed)
     if args.reward_by_step:
         return reward_by_step(args.reward_by_step, args.trials, args.eval_seed)
     if args.against_gittins:

@@ -217,9 +217,10 @@ class EstimatePlanner(MDPAgent):
     estimate (``"learnt"``) or the exact posterior (``"exact"``, the baselines' counts of the same steps).
     The memory reads the planner's own play, so the estimates are those of what it saw."""
 
-    def __init__(self, policy: torch.nn.Module, rewards: str, transitions: str) -> None:
+    def __init__(self, model: RL2, rewards: str, transitions: str) -> None:
         super().__init__(seed=0)
-        self.policy, self.rewards, self.transitions = policy.eval(), rewards, transitions
+        self.policy, self.task_sizes = model.policy.eval(), model.task_sizes
+        self.rewards, self.transitions = rewards, transitions
 
     def reset(self, env: BatchedTrialEnv) -> None:
         super().reset(env)
@@ -233,8 +234,9 @@ class EstimatePlanner(MDPAgent):
     def q_values(self, env: BatchedTrialEnv) -> torch.Tensor:
         s, a = self.dist.num_states, self.dist.num_actions
         exact_rewards, exact_transitions = self.model_estimate("posterior")
-        learnt_rewards = self.estimate[:, : s * a].view(-1, s, a)
-        learnt_transitions = self.estimate[:, s * a : s * a * (1 + s)].view(-1, s, a, s).softmax(-1)
+        means, next_logits, _ = self.estimate.split(self.task_sizes, dim=-1)  # the task head's layout
+        learnt_rewards = means.view(-1, s, a)
+        learnt_transitions = next_logits.view(-1, s, a, s).softmax(-1)
         return self.solve(
             learnt_rewards if self.rewards == "learnt" else exact_rewards,
             learnt_transitions if self.transitions == "learnt" else exact_transitions,
@@ -249,7 +251,7 @@ def plan_on_estimate(checkpoint: str, trials: int, seed: int) -> None:
         raise SystemExit("--plan-on-estimate takes an MDP agent trained with task and transition inference")
     for rewards in ("exact", "learnt"):
         for transitions in ("exact", "learnt"):
-            planner = EstimatePlanner(model.policy, rewards, transitions)
+            planner = EstimatePlanner(model, rewards, transitions)
             total = run_trials(planner, model.dist, trials, seed)
             print(
                 f"{checkpoint}: greedy plan with {rewards} rewards, {transitions} transitions: "

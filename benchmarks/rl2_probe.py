@@ -151,17 +151,25 @@ def against_gittins(checkpoints: list[str], trials: int, seed: int) -> None:
 
 
 class EstimatingAgent(RL2Agent):
-    """An RL² agent (argmax actions) that also keeps its task head's estimate of the reward means (N, S, A)."""
+    """An RL² agent (argmax actions) that also keeps its task head's estimates: the reward means
+    ``estimate`` (N, S, A) and, with transition inference, ``transition_estimate`` (N, S, A, S') — each
+    None where the head has no such outputs. Split by the model's ``task_sizes``, the head's one layout."""
+
+    def __init__(self, model: RL2) -> None:
+        super().__init__(model.policy, greedy=True)
+        self.task_sizes = model.task_sizes
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
         logits, _, estimate, self.hidden = self.policy.outputs(obs[None], self.hidden)
-        pairs = env.dist.num_states * env.dist.num_actions
-        self.estimate = (
-            None
-            if estimate is None
-            else estimate[0, :, :pairs].view(-1, env.dist.num_states, env.dist.num_actions)
-        )
+        self.estimate = self.transition_estimate = None
+        if estimate is not None:
+            s, a = env.dist.num_states, env.dist.num_actions
+            means, next_logits, _ = estimate[0].split(self.task_sizes, dim=-1)
+            if means.numel():
+                self.estimate = means.view(-1, s, a)
+            if next_logits.numel():
+                self.transition_estimate = next_logits.view(-1, s, a, s).softmax(-1)
         return logits[0].argmax(-1)
 
 
@@ -207,7 +215,7 @@ def exploration(checkpoints: list[str], trials: int, seed: int) -> None:
         "BEB (β = 1)": BEB(1.0),
         "posterior-mean greedy": EpsilonGreedyMDP(0.0, "posterior"),
     }
-    agents |= {path: EstimatingAgent(m.policy, greedy=True) for path, m in zip(checkpoints, models)}
+    agents |= {path: EstimatingAgent(m) for path, m in zip(checkpoints, models)}
     for name, agent in agents.items():
         _print_exploration(name, agent, dist, trials, seed)
 
@@ -215,31 +223,27 @@ def exploration(checkpoints: list[str], trials: int, seed: int) -> None:
 class EstimatePlanner(MDPAgent):
     """Greedy planner in an MDP whose reward means and transitions each come from an RL² memory's
     estimate (``"learnt"``) or the exact posterior (``"exact"``, the baselines' counts of the same steps).
-    The memory reads the planner's own play, so the estimates are those of what it saw."""
+    The memory (an :class:`EstimatingAgent`, whose own actions are dropped) reads the planner's play,
+    so the estimates are those of what it saw."""
 
     def __init__(self, model: RL2, rewards: str, transitions: str) -> None:
         super().__init__(seed=0)
-        self.policy, self.task_sizes = model.policy.eval(), model.task_sizes
+        self.memory = EstimatingAgent(model)
         self.rewards, self.transitions = rewards, transitions
 
     def reset(self, env: BatchedTrialEnv) -> None:
         super().reset(env)
-        self.hidden = self.policy.initial_state(env.num_envs)
+        self.memory.reset(env)
 
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
-        _, _, estimate, self.hidden = self.policy.outputs(obs[None], self.hidden)
-        self.estimate = estimate[0]
+        self.memory.act(obs, env)
         return super().act(obs, env)
 
     def q_values(self, env: BatchedTrialEnv) -> torch.Tensor:
-        s, a = self.dist.num_states, self.dist.num_actions
         exact_rewards, exact_transitions = self.model_estimate("posterior")
-        means, next_logits, _ = self.estimate.split(self.task_sizes, dim=-1)  # the task head's layout
-        learnt_rewards = means.view(-1, s, a)
-        learnt_transitions = next_logits.view(-1, s, a, s).softmax(-1)
         return self.solve(
-            learnt_rewards if self.rewards == "learnt" else exact_rewards,
-            learnt_transitions if self.transitions == "learnt" else exact_transitions,
+            self.memory.estimate if self.rewards == "learnt" else exact_rewards,
+            self.memory.transition_estimate if self.transitions == "learnt" else exact_transitions,
             env,
         )
 

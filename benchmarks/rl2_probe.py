@@ -31,6 +31,9 @@ over all pairs): whether it remembers what it saw, and whether it went looking.
 greedy planners (replanned every step over the rest of the episode) in four MDPs assembled from its
 memory's estimates and the exact posterior given the same steps — rewards and transitions each
 learnt or exact: which part of what the memory believes would cost a planner the most.
+
+``--temperature CKPT --temperatures 0.7 1 1.4`` plays an agent's sampled actions with its logits divided
+by each temperature: whether sampling wider or narrower than the policy learnt would pay.
 """
 
 from __future__ import annotations
@@ -264,6 +267,17 @@ def plan_on_estimate(checkpoint: str, trials: int, seed: int) -> None:
             )
 
 
+@torch.no_grad()
+def temperature(checkpoint: str, temperatures: list[float], trials: int, seed: int) -> None:
+    model = RL2.load_from_checkpoint(checkpoint, map_location="cpu")
+    for tau in temperatures:
+        total = run_trials(RL2Agent(model.policy, temperature=tau), model.dist, trials, seed)
+        print(
+            f"{checkpoint}: temperature {tau}: {total.mean():.2f} ± {total.std() / trials**0.5:.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -292,8 +306,14 @@ def main() -> None:
         metavar="CKPT",
         help="greedy plans in MDPs built from an agent's learnt estimates and the exact posterior",
     )
+    parser.add_argument(
+        "--temperature", metavar="CKPT", help="an agent's sampled play at several temperatures"
+    )
+    parser.add_argument("--temperatures", nargs="+", type=float, default=[0.7, 1.0, 1.4])
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.temperature:
+        return temperature(args.temperature, args.temperatures, args.trials, args.eval_seed)
     if args.plan_on_estimate:
         return plan_on_estimate(args.plan_on_estimate, args.trials, args.eval_seed)
     if args.reward_by_step:

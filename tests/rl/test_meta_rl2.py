@@ -27,6 +27,18 @@ def _small(**kw) -> RL2:
     return RL2(**{**args, **kw})
 
 
+def test_agent_temperature_scales_sampling_and_refuses_non_positive():
+    model = _small()
+    greedy = run_trials(RL2Agent(model.policy, greedy=True), model.dist, 64, 0)
+    cold = run_trials(RL2Agent(model.policy, temperature=1e-8), model.dist, 64, 0)
+    assert torch.equal(cold, greedy)  # near-zero temperature samples the argmax
+    default = run_trials(RL2Agent(model.policy, seed=3), model.dist, 64, 0)
+    unit = run_trials(RL2Agent(model.policy, seed=3, temperature=1.0), model.dist, 64, 0)
+    assert torch.equal(default, unit)
+    with pytest.raises(LeydenConfigError, match="temperature"):
+        RL2Agent(model.policy, temperature=0.0)
+
+
 def test_hidden_state_persists_within_and_resets_between_trials():
     model = _small()
     agent = RL2Agent(model.policy, greedy=True)

@@ -661,12 +661,19 @@ class RL2Agent:
 
     ``reset`` zeroes the GRU memory — a new trial is a new task — and each ``act`` feeds the
     observation (which already carries the previous action, reward and done flag) and samples
-    (``greedy=False``, as trained) or takes the most likely action.
+    (``greedy=False``, as trained) or takes the most likely action. ``temperature`` divides the logits
+    before sampling: a diagnostic of whether sampling wider or narrower than the policy learnt pays.
     """
 
-    def __init__(self, policy: GRUPolicy, greedy: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self, policy: GRUPolicy, greedy: bool = False, seed: int = 0, temperature: float = 1.0
+    ) -> None:
+        if temperature <= 0:
+            raise LeydenConfigError(
+                f"temperature={temperature} does not scale logits", "use temperature > 0 (or greedy=True)"
+            )
         self.policy = policy.eval()
-        self.greedy = greedy
+        self.greedy, self.temperature = greedy, temperature
         self.generator = stream_generator(seed, "agent")
 
     def reset(self, env: BatchedTrialEnv) -> None:
@@ -677,7 +684,8 @@ class RL2Agent:
         logits, _, self.hidden = self.policy(obs[None], self.hidden)
         if self.greedy:
             return logits[0].argmax(-1)
-        return torch.multinomial(F.softmax(logits[0], -1), 1, generator=self.generator).squeeze(1)
+        probs = F.softmax(logits[0] / self.temperature, -1)
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
 
     def update(
         self, state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv

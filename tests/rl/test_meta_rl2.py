@@ -71,6 +71,7 @@ def test_hidden_state_persists_within_and_resets_between_trials():
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "pull_features": True},
         {"task_inference_coef": 1.0, "transition_inference_coef": 1.0, "policy_reads_estimate": True},
         {"task_inference_coef": 1.0, "policy_reads_estimate": True, "policy_reads_uncertainty": True},
+        {"value_reads_task": True, "task_inference_coef": 1.0, "transition_inference_coef": 1.0},
     ],
 )
 def test_replay_from_zero_state_reproduces_collection(options):
@@ -143,6 +144,31 @@ def test_separate_value_gru_keeps_the_policy_out_of_the_value_loss():
     values.sum().backward()
     assert model.policy.gru.weight_ih_l0.grad is None  # the policy's GRU gets no value gradient
     assert model.policy.value_gru.weight_ih_l0.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("task", ["bandit", "mdp"])
+def test_value_reads_the_trials_task_and_the_policy_does_not(task):
+    model = _small(task=task, num_episodes=2, value_reads_task=True, bilinear_head=True)
+    data = model.collect_trials()
+    features = data["task_features"]
+    assert features.shape == (1, 16, model.task_feature_size())
+    dist, task_params = model.env.dist, model.env.task
+    expected = [dist.reward_mean(task_params).flatten(1)]
+    if task == "mdp":
+        expected.append(dist.transitions(task_params).flatten(1))
+    torch.testing.assert_close(features[0], torch.cat(expected, -1))
+    policy, obs, start = model.policy, data["obs"], model.policy.initial_state(16)
+    logits, values, _ = policy(obs, start, features)
+    swapped_logits, swapped_values, _ = policy(obs, start, features.flip(1))  # each trial gets another's task
+    torch.testing.assert_close(swapped_logits, logits)  # the policy never reads the task
+    assert not torch.allclose(swapped_values, values)  # the value does
+    agent_logits, agent_values, _ = policy(obs, start)  # as an evaluated agent: no task, no value
+    assert agent_values is None
+    torch.testing.assert_close(agent_logits, logits)
+    values.sum().backward()
+    assert policy.task_value.task.weight.grad.abs().sum() > 0
+    assert policy.gru.weight_hh_l0.grad.abs().sum() > 0  # the value loss still shapes the shared memory
+    assert all(p.grad is None and not p.requires_grad for p in policy.value_head.parameters())
 
 
 @pytest.mark.parametrize("task", ["bandit", "mdp"])
@@ -268,6 +294,7 @@ def test_inference_stride_takes_every_strided_step_starting_where_the_iteration_
         ("mdp", {}),
         ("mdp", {"task_inference_coef": 1.0}),
         ("mdp", {"transition_inference_coef": 1.0}),
+        ("mdp", {"value_reads_task": True}),
     ],
 )
 def test_training_step_and_checkpoint_round_trip(task, inference, tmp_path):
@@ -432,8 +459,10 @@ def test_curriculum_plays_short_trials_then_the_tasks_own(task, short, full, tmp
     assert BatchedTrialEnv(model.dist, 1).trial_length == full
 
 
-def test_ddp_ranks_play_different_tasks_and_share_weights(tmp_path):
-    run_ddp_script(Path(__file__).parent / "rl2_ddp_script.py", str(tmp_path))
+@pytest.mark.parametrize("options", ["{}", '{"value_reads_task": true}'])
+def test_ddp_ranks_play_different_tasks_and_share_weights(options, tmp_path):
+    """Also with the value reading the task: its frozen plain head must not leave DDP waiting for gradients."""
+    run_ddp_script(Path(__file__).parent / "rl2_ddp_script.py", str(tmp_path), options)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert not torch.allclose(r0["arm_means"], r1["arm_means"]), "ranks must sample different tasks"
     assert r0["env_steps"] == r1["env_steps"] == 80

@@ -102,6 +102,25 @@ class BilinearReadout(nn.Module):
         return (z * obs.unsqueeze(-2)).sum(-1) + self.bias
 
 
+class TaskAwareValue(nn.Module):
+    """``V(h_t, o_t, task)``: one ReLU layer over the memory, the observation and the task's parameters, then a scalar.
+
+    The task term is one linear map of the task, constant over the trial, so it costs one
+    (N, features) × (features, width) product per trial rather than per step.
+    """
+
+    def __init__(self, hidden_size: int, obs_size: int, task_feature_size: int, width: int) -> None:
+        super().__init__()
+        self.memory = nn.Linear(hidden_size, width)
+        self.obs = nn.Linear(obs_size, width, bias=False)
+        self.task = nn.Linear(task_feature_size, width, bias=False)
+        self.out = nn.Linear(width, 1)
+
+    def forward(self, h: torch.Tensor, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        """h (T, N, H), obs (T, N, D), task (1, N, F) → (T, N, 1)."""
+        return self.out(F.relu(self.memory(h) + self.obs(obs) + self.task(task)))
+
+
 class GRUPolicy(nn.Module):
     """GRU trunk with a softmax policy head and a value head.
 
@@ -160,6 +179,11 @@ class GRUPolicy(nn.Module):
     ``β_u · sqrt(v̂(s_t, ·)) / estimate_unit``, centred, β_u learnt from 0, detached like the mean: an
     upper-confidence term (on these MDPs the posterior variance is 1/(1 + tries), the shape of BEB's
     bonus) that PPO can weigh against the estimate — the one exploration signal a greedy reading lacks.
+
+    ``task_feature_size > 0`` replaces the value head by :class:`TaskAwareValue`, which also reads the
+    trial's task (its parameters, ``task_feature_size`` numbers, passed to :meth:`outputs` in training
+    only): the critic of Baisero & Amato (2022), a value of (history, latent task) that stays unbiased
+    where a value of the latent task alone would not. The policy still reads the memory only.
     """
 
     def __init__(
@@ -176,6 +200,7 @@ class GRUPolicy(nn.Module):
         bilinear_rank: int | None = None,
         estimate_unit: float | None = None,
         reads_uncertainty: bool = False,
+        task_feature_size: int = 0,
     ) -> None:
         super().__init__()
         self.previous_obs, self.pull_features, self.num_actions = previous_obs, pull_features, num_actions
@@ -201,6 +226,10 @@ class GRUPolicy(nn.Module):
             nn.init.orthogonal_(self.policy_head.weight, 0.01)  # start near-uniform
             nn.init.zeros_(self.policy_head.bias)
         self.task_head = nn.Linear(hidden_size, task_size) if task_size else None
+        self.task_value = None
+        if task_feature_size:  # the plain head is still built, so one seed draws the same policy either way
+            self.task_value = TaskAwareValue(hidden_size, obs_size, task_feature_size, hidden_size)
+            self.value_head.requires_grad_(False)  # and frozen: DDP would wait for its gradients
         self.hidden_size = hidden_size
         self.estimate_unit = estimate_unit
         self.estimate_weight = nn.Parameter(torch.zeros(())) if estimate_unit is not None else None
@@ -213,15 +242,22 @@ class GRUPolicy(nn.Module):
         return torch.zeros(1, batch, width, device=device)
 
     def forward(
-        self, obs: torch.Tensor, hidden: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden."""
-        logits, values, _, hidden = self.outputs(obs, hidden, task_steps=None)
+        self, obs: torch.Tensor, hidden: torch.Tensor, task: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden.
+
+        A value that reads the task (``task_feature_size``) needs ``task`` (1, N, F); without it the
+        values are None (an evaluated agent acts on the logits alone)."""
+        logits, values, _, hidden = self.outputs(obs, hidden, task_steps=None, task=task)
         return logits, values, hidden
 
     def outputs(
-        self, obs: torch.Tensor, hidden: torch.Tensor, task_steps: slice | None = slice(None)
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        self,
+        obs: torch.Tensor,
+        hidden: torch.Tensor,
+        task_steps: slice | None = slice(None),
+        task: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
         """As :meth:`forward`, plus the task estimate at the steps ``task_steps`` selects (T', N, task_size)
         — None without a task head or with ``task_steps=None``."""
         out, value_out, hidden = self._memory(obs, hidden)
@@ -234,7 +270,10 @@ class GRUPolicy(nn.Module):
                 variances = self._current_state_estimate(memory, obs, slice(-pairs, None))
                 spread = variances.clamp(min=0).sqrt()
                 logits = logits + self.uncertainty_weight * _centred(spread) / self.estimate_unit
-        values = self._read(self.value_head, value_out, obs).squeeze(-1)
+        if self.task_value is None:
+            values: torch.Tensor | None = self._read(self.value_head, value_out, obs).squeeze(-1)
+        else:
+            values = None if task is None else self.task_value(value_out, obs, task).squeeze(-1)
         estimate = (
             self.task_head(out[task_steps]) if task_steps is not None and self.task_head is not None else None
         )
@@ -348,6 +387,12 @@ class RL2(PPOUpdate, pl.LightningModule):
             what it tried; once it has decayed, the objective is the trial's return again and PPO can
             keep as much of that exploration as pays (BEB, which plans with such a bonus, earns more on
             these MDPs than planning on the posterior mean; benchmarks/rl2.md, sessions 14–15).
+        value_reads_task: the value (PPO's baseline and GAE's bootstrap) also reads the trial's task — every
+            pair's reward mean and, on an MDP, next-state distribution (see :class:`TaskAwareValue`). A value
+            that knows the task need not guess from the history how much the trial can still pay, which
+            is most of a history-only value's error early in a trial; as the value of (history, task) under
+            the policy it is an unbiased critic (Baisero & Amato, 2022). Training only, like the task
+            inference targets: the evaluated agent acts on the paper's observations alone.
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -391,6 +436,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         policy_reads_uncertainty: bool = False,
         novelty_bonus: float = 0.0,
         novelty_bonus_fraction: float = 0.5,
+        value_reads_task: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -458,6 +504,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
             previous_obs, bilinear_head, pull_features, sum(self.task_sizes), bilinear_rank,
             self.dist.reward_mean_std if policy_reads_estimate else None, policy_reads_uncertainty,
+            self.task_feature_size() if value_reads_task else 0,
         )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
@@ -467,6 +514,19 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.iterations = 0
         self.train_seconds = 0.0  # wall time spent in training steps, for the benchmark's report
         self._resume: dict[str, Any] | None = None
+
+    def task_feature_size(self) -> int:
+        """Width of the task as the value reads it: S·A reward means, plus S·A·S transition probabilities on an MDP."""
+        pairs, states = self.dist.num_states * self.dist.num_actions, self.dist.num_states
+        return pairs + (pairs * states if states > 1 else 0)
+
+    def task_parameters(self, env: BatchedTrialEnv) -> dict[str, torch.Tensor]:
+        """The tasks of the trials ``env`` plays: ``means`` E[r | s, a] of every pair (1, N, S·A) and, on an
+        MDP, ``transitions`` P(s' | s, a) of every pair (1, N, S·A·S)."""
+        task = {"means": env.dist.reward_mean(env.task).flatten(1)[None].to(self.device)}
+        if self.dist.num_states > 1:
+            task["transitions"] = env.dist.transitions(env.task).flatten(1)[None].to(self.device)
+        return task
 
     def _curriculum_dist(self, length: int | None, fraction: float) -> TaskDistribution | None:
         if length is None:
@@ -523,6 +583,8 @@ class RL2(PPOUpdate, pl.LightningModule):
         env, t_len, n = self.env, self.env.trial_length, self.hparams.num_trials
         obs = env.reset().to(self.device)
         hidden = self.policy.initial_state(n, self.device)
+        task = self.task_parameters(env)
+        value_input = torch.cat(list(task.values()), -1) if self.hparams.value_reads_task else None
         data = {
             "obs": torch.zeros(t_len, n, env.obs_dim, device=self.device),
             "actions": torch.zeros(t_len, n, dtype=torch.long, device=self.device),
@@ -532,7 +594,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             "expected_rewards": torch.zeros(t_len, n, device=self.device),
         }
         for t in range(t_len):
-            logits, value, hidden = self.policy(obs[None], hidden)
+            logits, value, hidden = self.policy(obs[None], hidden, value_input)
             log_p = F.log_softmax(logits[0], -1)
             action = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
             data["obs"][t] = obs
@@ -544,12 +606,14 @@ class RL2(PPOUpdate, pl.LightningModule):
             data["expected_rewards"][t] = env.expected_reward.to(self.device)
             obs = next_obs.to(self.device)
         self.env_steps += t_len * n
-        # The task's parameters, training targets only, never inputs; (1, N, ...), so the
-        # minibatches split them along the trial axis with the rest.
-        if self.hparams.task_inference_coef:  # E[r | s, a] of every pair: (1, N, S·A)
-            data["task_means"] = env.dist.reward_mean(env.task).flatten(1)[None].to(self.device)
-        if self.hparams.transition_inference_coef:  # P(s' | s, a) of every pair: (1, N, S·A, S)
-            data["task_transitions"] = env.dist.transitions(env.task).flatten(1, 2)[None].to(self.device)
+        # The task's parameters, training targets and the value's input only, never the policy's;
+        # (1, N, ...), so the minibatches split them along the trial axis with the rest.
+        if self.hparams.task_inference_coef:
+            data["task_means"] = task["means"]
+        if self.hparams.transition_inference_coef:
+            data["task_transitions"] = task["transitions"].unflatten(-1, (-1, self.dist.num_states))
+        if value_input is not None:
+            data["task_features"] = value_input
         return data
 
     # ---------------------------------------------------------------------------- 2 + 3. update
@@ -611,6 +675,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             obs,
             self.policy.initial_state(obs.shape[1], obs.device),
             slice(self.iterations % stride, None, stride),
+            mb.get("task_features"),
         )
         log_p = F.log_softmax(logits, -1)
         entropy = -(log_p.exp() * log_p).sum(-1)

@@ -584,7 +584,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         obs = env.reset().to(self.device)
         hidden = self.policy.initial_state(n, self.device)
         task = self.task_parameters(env)
-        value_input = torch.cat(list(task.values()), -1) if self.hparams.value_reads_task else None
+        task_features = torch.cat(list(task.values()), -1) if self.hparams.value_reads_task else None
         data = {
             "obs": torch.zeros(t_len, n, env.obs_dim, device=self.device),
             "actions": torch.zeros(t_len, n, dtype=torch.long, device=self.device),
@@ -594,7 +594,7 @@ class RL2(PPOUpdate, pl.LightningModule):
             "expected_rewards": torch.zeros(t_len, n, device=self.device),
         }
         for t in range(t_len):
-            logits, value, hidden = self.policy(obs[None], hidden, value_input)
+            logits, value, hidden = self.policy(obs[None], hidden, task_features)
             log_p = F.log_softmax(logits[0], -1)
             action = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
             data["obs"][t] = obs
@@ -612,8 +612,8 @@ class RL2(PPOUpdate, pl.LightningModule):
             data["task_means"] = task["means"]
         if self.hparams.transition_inference_coef:
             data["task_transitions"] = task["transitions"].unflatten(-1, (-1, self.dist.num_states))
-        if value_input is not None:
-            data["task_features"] = value_input
+        if task_features is not None:
+            data["task_features"] = task_features
         return data
 
     # ---------------------------------------------------------------------------- 2 + 3. update

@@ -105,8 +105,8 @@ class BilinearReadout(nn.Module):
 class TaskAwareValue(nn.Module):
     """``V(h_t, o_t, task)``: one ReLU layer over the memory, the observation and the task's parameters, then a scalar.
 
-    The task term is one linear map of the task, constant over the trial, so it costs one
-    (N, features) × (features, width) product per trial rather than per step.
+    The three enter through separate linear maps, summed: the task's is constant over a trial, so the
+    update's whole-trial replay computes it once per trial (step-by-step play, once per step).
     """
 
     def __init__(self, hidden_size: int, obs_size: int, task_feature_size: int, width: int) -> None:

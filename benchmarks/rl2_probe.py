@@ -79,6 +79,13 @@ class LearningCurve(pl.Callback):
         )
 
 
+def mean_se(values: torch.Tensor, digits: int = 2, sign: bool = False) -> str:
+    """``mean ± standard error`` of per-trial values, as every line of these probes prints them
+    (``sign``: the mean with its sign, for differences)."""
+    mean_format = f"{'+' if sign else ''}.{digits}f"
+    return f"{values.mean():{mean_format}} ± {values.std() / len(values) ** 0.5:.{digits}f}"
+
+
 def known_task_return(
     means: torch.Tensor, transitions: torch.Tensor, horizon: int, actions: torch.Tensor | None
 ) -> float:
@@ -146,8 +153,8 @@ def against_gittins(checkpoints: list[str], trials: int, seed: int) -> None:
         distinct = pulled.sum(-1)
         last_quarter = torch.stack(expected)[-max(1, len(expected) // 4) :].mean()
         print(
-            f"{name}: {total.mean():.3f} ± {total.std() / trials**0.5:.3f}; minus Gittins "
-            f"{diff.mean():+.3f} ± {diff.std() / trials**0.5:.3f}; distinct arms {distinct.mean():.1f}; "
+            f"{name}: {mean_se(total, 3)}; minus Gittins "
+            f"{mean_se(diff, 3, sign=True)}; distinct arms {distinct.mean():.1f}; "
             f"E[r] per pull in the last quarter {last_quarter:.3f}",
             flush=True,
         )
@@ -205,7 +212,7 @@ def _print_exploration(name: str, agent: TrialAgent, dist: TaskDistribution, tri
             earned.clear()
 
     total = run_trials(agent, dist, trials, seed, on_step=record)
-    print(f"{name}: {total.mean():.2f} ± {total.std() / trials**0.5:.2f} per trial", flush=True)
+    print(f"{name}: {mean_se(total)} per trial", flush=True)
 
 
 @torch.no_grad()
@@ -262,7 +269,7 @@ def plan_on_estimate(checkpoint: str, trials: int, seed: int) -> None:
             total = run_trials(planner, model.dist, trials, seed)
             print(
                 f"{checkpoint}: greedy plan with {rewards} rewards, {transitions} transitions: "
-                f"{total.mean():.2f} ± {total.std() / trials**0.5:.2f}",
+                + mean_se(total),
                 flush=True,
             )
 
@@ -272,10 +279,7 @@ def temperature(checkpoint: str, temperatures: list[float], trials: int, seed: i
     model = RL2.load_from_checkpoint(checkpoint, map_location="cpu")
     for tau in temperatures:
         total = run_trials(RL2Agent(model.policy, temperature=tau), model.dist, trials, seed)
-        print(
-            f"{checkpoint}: temperature {tau}: {total.mean():.2f} ± {total.std() / trials**0.5:.2f}",
-            flush=True,
-        )
+        print(f"{checkpoint}: temperature {tau}: {mean_se(total)}", flush=True)
 
 
 def main() -> None:
@@ -332,7 +336,7 @@ def main() -> None:
     final = curve.evaluate(model, 2 * args.trials)
     print(
         f"{args.name} FINAL env_steps={model.env_steps / 1e6:.2f}M "
-        f"eval={final.mean():.3f} ± {final.std() / len(final) ** 0.5:.3f} ({len(final)} trials)",
+        f"eval={mean_se(final, 3)} ({len(final)} trials)",
         flush=True,
     )
 

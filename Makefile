@@ -4,14 +4,18 @@
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
+# CI's link to the package index drops large downloads now and then; try an install three times.
+RETRY = for attempt in 1 2 3; do $(1) && exit 0; echo "install failed (attempt $$attempt of 3)"; sleep 30; done; exit 1
 
 .PHONY: demo test system-deps
 
+# pip as pinned, the version nox's session venvs get: one download cache serves them all.
 $(BIN)/python:
 	python3 -m venv $(VENV)
+	$(call RETRY,$(PIP) pip)
 
 $(VENV)/.demo-installed: $(BIN)/python constraints.txt packages/core/pyproject.toml packages/selfsup/pyproject.toml
-	$(PIP) -e packages/core -e packages/selfsup
+	$(call RETRY,$(PIP) -e packages/core -e packages/selfsup)
 	touch $@
 
 demo: $(VENV)/.demo-installed
@@ -24,5 +28,5 @@ system-deps:
 		else echo "install libegl1 and libgl1 (apt-get) for the MuJoCo tests"; fi; fi
 
 test: $(BIN)/python system-deps
-	$(PIP) nox
+	$(call RETRY,$(PIP) nox)
 	MUJOCO_GL=egl $(BIN)/nox -s lint core selfsup rl sim

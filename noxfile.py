@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -23,6 +26,9 @@ CONSTRAINTS = str(ROOT / "constraints.txt")
 TORCH_BASE = ROOT / ".nox" / "_torch"
 PLUGINS = ("selfsup", "rl", "sim")
 EXTRAS = {"rl": "test,atari,dmc,mujoco,video", "core": "test,video", "selfsup": "test", "sim": "test,mujoco"}
+
+INSTALL_ATTEMPTS = 3
+RETRY_PAUSE_S = 30
 
 nox.options.sessions = ["lint", "core", *PLUGINS]
 nox.options.reuse_existing_virtualenvs = True
@@ -33,12 +39,34 @@ def _site_packages(python: Path) -> str:
     return subprocess.check_output([str(python), "-c", code], text=True).strip()
 
 
+def _with_retries(session: nox.Session, install: Callable[..., Any], *args: str, **kwargs: Any) -> None:
+    """Run a pip install, trying again after a pause if it fails.
+
+    CI's link to the package index drops large downloads now and then (a 20 MB wheel cut at the
+    same byte six times in a row); pip's own resume retries come back within seconds, so a later
+    attempt is what gets through. A real resolution error fails every attempt the same way.
+    """
+    for attempt in range(1, INSTALL_ATTEMPTS + 1):
+        try:
+            install(*args, **kwargs)
+            return
+        except nox.command.CommandFailed:
+            if attempt == INSTALL_ATTEMPTS:
+                raise
+            session.warn(
+                f"install failed (attempt {attempt} of {INSTALL_ATTEMPTS}); retrying in {RETRY_PAUSE_S} s"
+            )
+            time.sleep(RETRY_PAUSE_S)
+
+
 def _share_torch(session: nox.Session) -> None:
     """Make the shared torch install visible to this session's venv."""
     base_python = TORCH_BASE / "bin" / "python"
     if not base_python.exists():
         session.run(sys.executable, "-m", "venv", str(TORCH_BASE), external=True)
-        session.run(
+        _with_retries(
+            session,
+            session.run,
             str(base_python),
             "-m",
             "pip",
@@ -59,7 +87,7 @@ def _install(session: nox.Session, *names: str) -> None:
     args = []
     for name in names:
         args += ["-e", f"packages/{name}[{EXTRAS[name]}]"]
-    session.install("-q", "-c", CONSTRAINTS, *args)
+    _with_retries(session, session.install, "-q", "-c", CONSTRAINTS, *args)
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -68,7 +96,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("-q", "-c", CONSTRAINTS, "ruff")
+    _with_retries(session, session.install, "-q", "-c", CONSTRAINTS, "ruff")
     session.run("ruff", "check", ".")
 
 

@@ -22,7 +22,7 @@ where in a trial it has learnt to exploit.
 trial and what it earns per pull in the last quarter of a trial (explored enough, or settled early?).
 
 ``--exploration CKPT [CKPT ...]`` is the same question for MDP agents: by episode, what each agent (argmax
-actions), BEB (β = 1) and the greedy planner of the posterior-mean MDP earn and how many of the S·A
+actions), BEB (β = 3, with the tasks' prior) and the greedy planner of the posterior-mean MDP earn and how many of the S·A
 (state, action) pairs they have tried; for an agent trained with task inference also how far its
 estimate of the reward means is from the exact posterior mean given what it saw (mean squared error
 over all pairs): whether it remembers what it saw, and whether it went looking.
@@ -222,7 +222,7 @@ def exploration(checkpoints: list[str], trials: int, seed: int) -> None:
     if dist.num_states == 1 or len({m.dist.num_episodes for m in models}) > 1:
         raise SystemExit("--exploration takes MDP checkpoints of one setting (the same n)")
     agents: dict[str, TrialAgent] = {
-        "BEB (β = 1)": BEB(1.0),
+        "BEB (β = 3)": BEB(3.0),
         "posterior-mean greedy": EpsilonGreedyMDP(0.0, "posterior"),
     }
     agents |= {path: EstimatingAgent(m) for path, m in zip(checkpoints, models)}

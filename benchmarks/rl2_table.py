@@ -55,6 +55,7 @@ PAPER = {
     "mdp:25": {"Random": 250.2, "PSRL": 408.8, "OPSRL": 425.2, "UCRL2": 424.1, "BEB": 427.8, "eps-Greedy": 377.3, "Greedy": 368.8, "RL2": 445.7},
 }  # fmt: skip
 TUNED = {
+    "OTS": "ots_samples",
     "UCB1": "ucb1_c",
     "eps-Greedy": "epsilon",
     "OPSRL": "opsrl_k",

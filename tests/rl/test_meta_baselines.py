@@ -12,7 +12,7 @@ from leyden_rl.meta.baselines.bandits import (
     make_bandit_baselines,
 )
 from leyden_rl.meta.baselines.gittins import gittins_table
-from leyden_rl.meta.baselines.mdps import PSRL, UCRL2, _optimistic_rows, make_mdp_baselines, plan
+from leyden_rl.meta.baselines.mdps import BEB, PSRL, UCRL2, _optimistic_rows, make_mdp_baselines, plan
 from leyden_rl.meta.evaluate import run_trials
 from leyden_rl.meta.tasks import BatchedTrialEnv, BernoulliBandits, RandomTabularMDPs
 
@@ -39,6 +39,45 @@ def test_beta_sampler_moments():
     assert abs(x.mean().item() - 0.6) < 0.005 and abs(x.var().item() - 0.04) < 0.002
 
 
+def _agent_with_counts(agent, successes, failures):
+    env = BatchedTrialEnv(BernoulliBandits(num_arms=len(successes), num_pulls=10), 400, seed=0)
+    env.reset()
+    agent.reset(env)
+    agent.successes[:] = torch.tensor(successes, dtype=torch.float32)
+    agent.failures[:] = torch.tensor(failures, dtype=torch.float32)
+    return agent, env
+
+
+@pytest.mark.parametrize("tried_arm", [0, 2])
+def test_greedy_ties_go_to_the_lowest_index_as_in_the_paper_code_or_at_random(tried_arm):
+    # one arm pulled twice (a success and a failure: posterior mean 2/4) ties the untried arms (1/2)
+    successes = [0.0, 0.0, 0.0]
+    failures = [0.0, 0.0, 0.0]
+    successes[tried_arm] = failures[tried_arm] = 1.0
+    agent, env = _agent_with_counts(EpsilonGreedyBandit(0.0, tie_break="lowest_index"), successes, failures)
+    assert (agent.act(None, env) == 0).all()
+    agent, env = _agent_with_counts(EpsilonGreedyBandit(0.0), successes, failures)
+    assert set(agent.act(None, env).tolist()) == {0, 1, 2}
+    with pytest.raises(ValueError, match="tie_break"):
+        EpsilonGreedyBandit(0.0, tie_break="first")
+
+
+def test_ots_acts_on_the_most_probable_of_its_samples():
+    # Beta(31, 11) posteriors (mode 0.75): the most probable of 20 joint samples lies closer to the
+    # mode than a single Thompson sample does
+    spread = {}
+    for num_samples in (1, 20):
+        agent, env = _agent_with_counts(ThompsonBandit(num_samples), [30.0, 30.0], [10.0, 10.0])
+        a, b = 1.0 + agent.successes, 1.0 + agent.failures
+        theta = _beta(a, b, agent.generator)
+        if num_samples > 1:
+            theta = agent._most_probable(theta, a, b)
+        spread[num_samples] = (theta - 0.75).abs().mean().item()
+    assert spread[20] < 0.5 * spread[1]
+    with pytest.raises(ValueError, match="num_samples"):
+        ThompsonBandit(0)
+
+
 def _easy_bandit(num: int = 200):
     dist = BernoulliBandits(num_arms=3, num_pulls=60)
     env = BatchedTrialEnv(dist, num, seed=0)
@@ -52,7 +91,7 @@ def _easy_bandit(num: int = 200):
         UCB1Bandit(c=1.0),
         GittinsBandit(),
         ThompsonBandit(),
-        ThompsonBandit(optimistic=True),
+        ThompsonBandit(num_samples=10),
         EpsilonGreedyBandit(0.05),
     ],
 )
@@ -160,6 +199,38 @@ def test_ucrl2_is_optimistic_about_unvisited_pairs():
     agent.reset(env)
     q = agent.q_values(env)
     assert (q[-1] > 0).all()  # no data: every reward is its (positive) upper confidence bound
+
+
+def _fresh_mdp_agent(agent, num: int = 200):
+    env = BatchedTrialEnv(RandomTabularMDPs(num_episodes=1), num, seed=0)
+    env.reset()
+    agent.reset(env)
+    return agent, env
+
+
+def test_beb_bonus_by_hand_with_the_paper_prior():
+    # no data, reward means believed N(0, 1): reward bonus 1 / (1 + precision 1) = 0.5 everywhere,
+    # transition bonus β·(steps left) / (1 + Σα = 11)
+    agent, env = _fresh_mdp_agent(BEB(beta=2.2, reward_prior_mean=0.0), 2)
+    q = agent.q_values(env)
+    torch.testing.assert_close(q[-1], torch.full_like(q[-1], 0.5))  # last step: nothing left after it
+    torch.testing.assert_close(q[-2], torch.full_like(q[-2], 0.5 + 2.2 / 11 + 0.5))
+
+
+def test_psrl_samples_its_prior_and_opsrl_takes_the_best_of_its_samples():
+    agents = {
+        "psrl": PSRL(1, reward_prior_mean=0.0),
+        "opsrl": PSRL(10, reward_prior_mean=0.0),
+        "task_prior": PSRL(1),
+    }
+    values = {}
+    for name, agent in agents.items():
+        agent, env = _fresh_mdp_agent(agent)
+        values[name] = agent.q_values(env)[-1].mean().item()  # last step: sampled reward means
+    assert abs(values["psrl"]) < 0.05 and abs(values["task_prior"] - 1.0) < 0.05  # prior means 0 and 1
+    assert values["opsrl"] > 1.0  # E[max of 10 N(0, 1) draws] ≈ 1.54
+    with pytest.raises(ValueError, match="num_samples"):
+        PSRL(0)
 
 
 def test_model_estimates_before_and_after_data():

@@ -2,9 +2,15 @@
 
 Every strategy keeps the same sufficient statistics of its experience in the trial — visit
 counts ``n(s, a)``, reward sums and next-state counts — and plans by finite-horizon dynamic
-programming over the remaining steps of the episode (:func:`plan`). The Bayesian ones use the
-task distribution's own priors: Normal(μ0, σ0²) reward means with known N(0, σ²) noise
-(Normal-Normal conjugate) and Dirichlet(α) transition rows.
+programming over the remaining steps of the episode (:func:`plan`). The Bayesian ones hold
+Normal(μ0, σ0²) beliefs on the reward means with known N(0, σ²) noise (Normal-Normal conjugate)
+and Dirichlet(α) beliefs on the transition rows, by default the task distribution's own priors.
+
+The paper's baselines are Osband's TabulaRL agents, which its authors' evaluation code
+(``sandbox/rocky/neural_learner/scripts/pacmdp`` in rllab's sandbox) runs with TabulaRL's default
+prior: reward means believed N(0, 1), not the tasks' N(1, 1). :func:`make_mdp_baselines` gives
+PSRL, OPSRL and BEB that belief (``reward_prior_mean=0``) and TabulaRL's OPSRL and BEB rules,
+which is what reproduces the paper's figures for them (``benchmarks/rl2.md``, session 21).
 """
 
 from __future__ import annotations
@@ -35,12 +41,17 @@ def plan(
 
 
 class MDPAgent:
-    """Counts, Bayesian posterior, random tie-breaking; subclasses choose how to plan."""
+    """Counts, Bayesian posterior, random tie-breaking; subclasses choose how to plan.
+
+    ``reward_prior_mean`` is the agent's prior belief on every reward mean; ``None`` takes the
+    task distribution's (the one the tasks are really drawn from).
+    """
 
     replan_every_step = True  # False: plan once per episode (the posterior-sampling methods)
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, reward_prior_mean: float | None = None) -> None:
         self.generator = stream_generator(seed, "agent")
+        self.reward_prior_mean = reward_prior_mean
 
     def reset(self, env: BatchedTrialEnv) -> None:
         dist = env.dist
@@ -65,12 +76,16 @@ class MDPAgent:
     # --------------------------------------------------------------------------- posterior
     def reward_posterior(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of each reward mean's Normal posterior."""
-        d = self.dist
-        precision = 1.0 / d.reward_prior_std**2 + self.visits / d.reward_noise_std**2
-        mean = (
-            d.reward_prior_mean / d.reward_prior_std**2 + self.reward_sum / d.reward_noise_std**2
-        ) / precision
+        mean, precision = self._reward_belief()
         return mean, precision.rsqrt()
+
+    def _reward_belief(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and precision of each reward mean."""
+        d = self.dist
+        prior_mean = d.reward_prior_mean if self.reward_prior_mean is None else self.reward_prior_mean
+        precision = 1.0 / d.reward_prior_std**2 + self.visits / d.reward_noise_std**2
+        mean = (prior_mean / d.reward_prior_std**2 + self.reward_sum / d.reward_noise_std**2) / precision
+        return mean, precision
 
     def transition_posterior_mean(self) -> torch.Tensor:
         alpha = self.dist.dirichlet_alpha + self.next_counts
@@ -129,25 +144,23 @@ class RandomMDP(MDPAgent):
 class PSRL(MDPAgent):
     """Posterior sampling (Strens, 2000; Osband et al., 2013): each episode, act optimally in one sampled MDP.
 
-    ``num_samples = K > 1`` is optimistic PSRL (Agrawal & Jia, 2017): K posterior samples, and
-    every Bellman backup takes, per (s, a), the most optimistic sample.
+    ``num_samples = K > 1`` is optimistic PSRL as TabulaRL (and so the paper) defines it: K
+    posterior MDPs, each solved, and the agent acts on the elementwise maximum of their Q-values.
     """
 
     replan_every_step = False
 
-    def __init__(self, num_samples: int = 1, seed: int = 0) -> None:
-        super().__init__(seed)
+    def __init__(self, num_samples: int = 1, seed: int = 0, reward_prior_mean: float | None = None) -> None:
+        super().__init__(seed, reward_prior_mean)
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         self.num_samples = num_samples
 
     def q_values(self, env: BatchedTrialEnv) -> torch.Tensor:
-        samples = [self.sample_mdp() for _ in range(self.num_samples)]
-        rewards = torch.stack([r for r, _ in samples])  # (K, N, S, A)
-        transitions = torch.stack([p for _, p in samples])  # (K, N, S, A, S)
-        return plan(
-            lambda v: (rewards + torch.einsum("knsat,nt->knsa", transitions, v)).max(0).values,
-            self.value_shape(env),
-            self.dist.horizon,
-        )
+        q = self.solve(*self.sample_mdp(), env)
+        for _ in range(self.num_samples - 1):
+            q = torch.maximum(q, self.solve(*self.sample_mdp(), env))
+        return q
 
 
 class UCRL2(MDPAgent):
@@ -181,15 +194,34 @@ class UCRL2(MDPAgent):
 
 
 class BEB(MDPAgent):
-    """Bayesian Exploration Bonus (Kolter & Ng, 2009): the posterior-mean MDP plus ``β / (1 + n(s, a))``."""
+    """Bayesian Exploration Bonus (Kolter & Ng, 2009) in TabulaRL's form, planned once per episode.
 
-    def __init__(self, beta: float = 1.0, seed: int = 0) -> None:
-        super().__init__(seed)
+    The posterior-mean MDP plus, at a step with ``m`` steps left after it, a bonus
+    ``1 / (1 + τ) + β·m / (1 + Σα)`` for each (s, a): ``τ`` is the reward mean's posterior
+    precision and ``Σα`` the transition row's Dirichlet total, so both fall as ``1 / n(s, a)``.
+    The transition part is scaled by the steps left, over which a poorly known successor
+    distribution can still matter.
+    """
+
+    replan_every_step = False
+
+    def __init__(self, beta: float = 3.0, seed: int = 0, reward_prior_mean: float | None = None) -> None:
+        super().__init__(seed, reward_prior_mean)
         self.beta = beta
 
     def q_values(self, env: BatchedTrialEnv) -> torch.Tensor:
-        reward, transitions = self.model_estimate("posterior")
-        return self.solve(reward + self.beta / (1.0 + self.visits), transitions, env)
+        reward_mean, precision = self._reward_belief()
+        alpha_total = (self.dist.dirichlet_alpha + self.next_counts).sum(-1)
+        reward = reward_mean + 1.0 / (1.0 + precision)
+        transition_bonus = self.beta / (1.0 + alpha_total)
+        transitions = self.transition_posterior_mean()
+        steps_left = iter(range(self.dist.horizon))  # plan() backs up from the episode's last step
+
+        def backup(v: torch.Tensor) -> torch.Tensor:
+            bonus = transition_bonus * next(steps_left)
+            return reward + bonus + torch.einsum("nsat,nt->nsa", transitions, v)
+
+        return plan(backup, self.value_shape(env), self.dist.horizon)
 
 
 class EpsilonGreedyMDP(MDPAgent):
@@ -247,22 +279,23 @@ def _gamma(shape_param: torch.Tensor, generator: torch.Generator) -> torch.Tenso
 
 
 def make_mdp_baselines(hparams: dict[str, float] | None = None, seed: int = 0) -> dict[str, MDPAgent]:
-    """The paper's seven MDP strategies; ``hparams`` may set ``opsrl_k``, ``ucrl2_scale``, ``beb_beta``, ``epsilon``."""
-    h = {"opsrl_k": 2, "ucrl2_scale": 0.1, "beb_beta": 1.0, "epsilon": 0.05, **(hparams or {})}
+    """The paper's seven MDP strategies, the Bayesian ones with TabulaRL's prior (module docstring);
+    ``hparams`` may set ``opsrl_k``, ``ucrl2_scale``, ``beb_beta``, ``epsilon``."""
+    h = {"opsrl_k": 8, "ucrl2_scale": 0.1, "beb_beta": 3.0, "epsilon": 0.05, **(hparams or {})}
     return {
         "Random": RandomMDP(seed),
-        "PSRL": PSRL(1, seed),
-        "OPSRL": PSRL(int(h["opsrl_k"]), seed),
+        "PSRL": PSRL(1, seed, reward_prior_mean=0.0),
+        "OPSRL": PSRL(int(h["opsrl_k"]), seed, reward_prior_mean=0.0),
         "UCRL2": UCRL2(h["ucrl2_scale"], seed=seed),
-        "BEB": BEB(h["beb_beta"], seed),
+        "BEB": BEB(h["beb_beta"], seed, reward_prior_mean=0.0),
         "eps-Greedy": EpsilonGreedyMDP(h["epsilon"], seed=seed),
         "Greedy": EpsilonGreedyMDP(0.0, seed=seed),
     }
 
 
 MDP_HPARAM_GRID = {
-    "opsrl_k": [2, 3, 5, 10],
+    "opsrl_k": list(range(1, 21)),  # the paper's grid
     "ucrl2_scale": [0.02, 0.05, 0.1, 0.2, 0.5],
-    "beb_beta": [0.25, 0.5, 1.0, 2.0, 4.0],
+    "beb_beta": [0.2 * 10 ** (j / 5) for j in range(21)],  # the paper's: TabulaRL's 2H³·scaling, H = 10
     "epsilon": [0.0, 0.01, 0.02, 0.05, 0.1],
 }

@@ -96,22 +96,15 @@ class ThompsonBandit(BanditAgent):
         self.num_samples = num_samples
 
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
-        a, b = 1.0 + self.successes, 1.0 + self.failures
-        theta = _beta(a, b, self.generator)
-        if self.num_samples > 1:
-            theta = self._most_probable(theta, a, b)
-        return self.argmax(theta)
+        return self.argmax(self.sample_means())
 
-    def _most_probable(self, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Keep, per trial, the most probable of ``num_samples`` joint samples (``theta`` is the first)."""
-        best, best_density = theta, _log_density_up_to_constant(theta, a, b)
-        for _ in range(self.num_samples - 1):
-            theta = _beta(a, b, self.generator)
-            density = _log_density_up_to_constant(theta, a, b)
-            better = density > best_density
-            best = torch.where(better[:, None], theta, best)
-            best_density = torch.where(better, density, best_density)
-        return best
+    def sample_means(self) -> torch.Tensor:
+        """The arms' means the agent acts on (trials, arms): the most probable of ``num_samples`` joint draws."""
+        a, b = 1.0 + self.successes, 1.0 + self.failures
+        shape = (self.num_samples, *a.shape)
+        draws = _beta(a.expand(shape), b.expand(shape), self.generator)  # (samples, trials, arms)
+        most_probable = _log_density_up_to_constant(draws, a, b).argmax(0)
+        return draws[most_probable, torch.arange(a.shape[0])]
 
 
 class UCB1Bandit(BanditAgent):
@@ -156,9 +149,10 @@ def _beta(a: torch.Tensor, b: torch.Tensor, generator: torch.Generator) -> torch
 
 
 def _log_density_up_to_constant(theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Joint Beta log-density of each row of arm means, without the normaliser (the same for every sample)."""
+    """Joint Beta log-density of each draw of all arms' means (summed over the last dim), without the
+    normaliser, which is the same for every draw of a trial."""
     theta = theta.clamp(1e-12, 1.0 - 1e-7)
-    return ((a - 1.0) * theta.log() + (b - 1.0) * torch.log1p(-theta)).sum(1)
+    return ((a - 1.0) * theta.log() + (b - 1.0) * torch.log1p(-theta)).sum(-1)
 
 
 def make_bandit_baselines(

@@ -14,7 +14,9 @@ $(BIN)/python:
 	python3 -m venv $(VENV)
 	$(call RETRY,$(PIP) pip)
 
+# torch and torchvision (about 6 GB) go once into .torch/, shared with nox's session venvs.
 $(VENV)/.demo-installed: $(BIN)/python constraints.txt packages/core/pyproject.toml packages/selfsup/pyproject.toml
+	$(call RETRY,python3 tools/shared_torch.py $(VENV))
 	$(call RETRY,$(PIP) -e packages/core -e packages/selfsup)
 	touch $@
 

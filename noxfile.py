@@ -5,14 +5,14 @@
     nox -s lint                  # ruff (pytorch_lightning imports are banned)
     nox -s all                   # every plugin together
 
-torch and torchvision (several GB) are installed once into ``.nox/_torch`` and shared by the
-sessions through a ``.pth`` file; everything else is installed per session from the plugin's own
-declared dependencies, so a missing requirement fails its session.
+torch and torchvision (about 6 GB) are installed once into ``.torch/`` and shared by the sessions
+(and the demo venv) through a ``.pth`` file (``tools/shared_torch.py``); everything else is
+installed per session from the plugin's own declared dependencies, so a missing requirement fails
+its session.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +23,6 @@ import nox
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = str(ROOT / "constraints.txt")
-TORCH_BASE = ROOT / ".nox" / "_torch"
 PLUGINS = ("selfsup", "rl", "sim")
 EXTRAS = {"rl": "test,atari,dmc,mujoco,video", "core": "test,video", "selfsup": "test", "sim": "test,mujoco"}
 
@@ -32,11 +31,6 @@ RETRY_PAUSE_S = 30
 
 nox.options.sessions = ["lint", "core", *PLUGINS]
 nox.options.reuse_existing_virtualenvs = True
-
-
-def _site_packages(python: Path) -> str:
-    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    return subprocess.check_output([str(python), "-c", code], text=True).strip()
 
 
 def _with_retries(session: nox.Session, install: Callable[..., Any], *args: str, **kwargs: Any) -> None:
@@ -60,26 +54,9 @@ def _with_retries(session: nox.Session, install: Callable[..., Any], *args: str,
 
 
 def _share_torch(session: nox.Session) -> None:
-    """Make the shared torch install visible to this session's venv."""
-    base_python = TORCH_BASE / "bin" / "python"
-    if not base_python.exists():
-        session.run(sys.executable, "-m", "venv", str(TORCH_BASE), external=True)
-        _with_retries(
-            session,
-            session.run,
-            str(base_python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "-c",
-            CONSTRAINTS,
-            "torch",
-            "torchvision",
-            external=True,
-        )
-    session_site = _site_packages(Path(session.virtualenv.location) / "bin" / "python")
-    Path(session_site, "_leyden_shared_torch.pth").write_text(_site_packages(base_python) + "\n")
+    """Make the one shared torch install (``tools/shared_torch.py``) visible to this session's venv."""
+    script = str(ROOT / "tools" / "shared_torch.py")
+    _with_retries(session, session.run, sys.executable, script, session.virtualenv.location, external=True)
 
 
 def _install(session: nox.Session, *names: str) -> None:

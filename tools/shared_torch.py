@@ -6,8 +6,9 @@ installed once, into ``.torch/`` beside this repository's other venvs, and each 
 through a ``.pth`` file. Its pinned versions come from ``constraints.txt``. Everything else a venv
 needs is installed into the venv itself, so a plugin's missing requirement still fails its tests.
 
-Running it again is cheap and safe: the install is skipped once it has completed (a marker file),
-and a half-finished one is simply resumed by pip. Callers retry it when the package index drops.
+Running it again is cheap and safe: the install is skipped while ``constraints.txt`` is what it was
+installed from (a copy is kept as a marker), re-run when the pins change, and a half-finished one is
+simply resumed by pip. Callers retry it when the package index drops.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_BASE = ROOT / ".torch"
-INSTALLED_MARKER = TORCH_BASE / ".installed"
+INSTALLED_MARKER = TORCH_BASE / "installed-from-constraints.txt"
 PTH_NAME = "_leyden_shared_torch.pth"
 
 
@@ -29,16 +30,18 @@ def site_packages(python: Path) -> str:
 
 
 def install_shared_torch() -> Path:
-    """Create ``.torch/`` with the pinned torch and torchvision if not yet done; return its python."""
+    """Install the pinned torch and torchvision into ``.torch/`` unless already done; return its python."""
     base_python = TORCH_BASE / "bin" / "python"
-    if not INSTALLED_MARKER.exists():
-        if not base_python.exists():
-            venv.create(TORCH_BASE, with_pip=True)
-        constraints = str(ROOT / "constraints.txt")
-        pip_install = [str(base_python), "-m", "pip", "install", "-q", "-c", constraints]
-        subprocess.run([*pip_install, "pip"], check=True)
-        subprocess.run([*pip_install, "torch", "torchvision"], check=True)
-        INSTALLED_MARKER.touch()
+    constraints = ROOT / "constraints.txt"
+    pins = constraints.read_text()
+    if INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == pins:
+        return base_python
+    if not base_python.exists():
+        venv.create(TORCH_BASE, with_pip=True)
+    pip_install = [str(base_python), "-m", "pip", "install", "-q", "-c", str(constraints)]
+    subprocess.run([*pip_install, "pip"], check=True)
+    subprocess.run([*pip_install, "torch", "torchvision"], check=True)
+    INSTALLED_MARKER.write_text(pins)
     return base_python
 
 

@@ -221,6 +221,9 @@ def main() -> None:
         extra = {**{k: v for k, v in old["settings"].items() if k not in extra}, **extra}
         commands = old["commands"] + commands
     order = [k for k in PAPER if k in extra] + [k for k in extra if k not in PAPER]
+    # the JSON in the paper's order, however often --update re-ran a setting
+    extra = {k: extra[k] for k in order}
+    rows.sort(key=lambda row: order.index(row["setting"]))
     for family in ("bandit", "mdp"):
         lines = [extra[k]["table_row"] for k in order if k.startswith(family)]
         if not lines:

@@ -47,10 +47,10 @@ def install_shared_torch() -> Path:
 
 def share_torch(venv_dir: Path) -> None:
     """Make the shared torch importable (and visible to pip as installed) in ``venv_dir``."""
-    base_python = install_shared_torch()
     venv_python = venv_dir / "bin" / "python"
-    if not venv_python.exists():
+    if not venv_python.exists():  # before the 6 GB install, not after it
         raise SystemExit(f"{venv_dir} is not a venv (no bin/python); create it first with `python3 -m venv`")
+    base_python = install_shared_torch()
     Path(site_packages(venv_python), PTH_NAME).write_text(site_packages(base_python) + "\n")
 
 

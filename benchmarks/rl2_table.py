@@ -201,13 +201,9 @@ def main() -> None:
         info = {"hparams": hparams, "baseline_seconds": round(time.time() - t0, 1)}
         ckpt = Path(args.ckpt_dir) / f"rl2_{setting.replace(':', '_')}.ckpt"
         if not ckpt.exists() and args.train_rl2:
-            info["rl2_train_wall_seconds"] = round(
-                train_rl2(
-                    family, task_kwargs, args.rl2_minutes, ckpt, json.loads(args.rl2_args),
-                    args.rl2_ema_decay,
-                ),
-                1,  # fmt: skip
-            )
+            overrides = json.loads(args.rl2_args)
+            seconds = train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, overrides, args.rl2_ema_decay)
+            info["rl2_train_wall_seconds"] = round(seconds, 1)
         if ckpt.exists():
             candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
             ckpt, greedy, info["rl2_candidates_tuning_mean"] = select_checkpoint(

@@ -34,9 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import EMAWeightAveraging
 from scipy import stats
 
 from leyden_core.benchmarking import invoked_command, result_row, write_results
@@ -114,38 +112,19 @@ def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, 
     return path, greedy, named
 
 
-class _KeepFinalWeights(pl.Callback):
-    """Copies the trained weights at the end of fit, before ``EMAWeightAveraging`` (listed after it)
-    copies their average over them, so both can be saved as candidates."""
+def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict) -> float:
+    """Train RL² for at most ``minutes`` (wall clock) and save the checkpoint; returns seconds spent."""
+    import lightning.pytorch as pl
 
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.weights = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
-
-
-def train_rl2(
-    family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict, ema_decay: float | None
-) -> float:
-    """Train RL² for at most ``minutes`` (wall clock) and save the checkpoint; returns seconds spent.
-
-    With ``ema_decay``, an exponential moving average of the weights (one update per PPO iteration)
-    is saved beside it as ``<stem>_ema.ckpt``: the late policy moves with each batch's noise, and the
-    average may sit nearer the middle of where it wanders. Both are candidates; the tuning trials choose.
-    """
-    keep, ema = _KeepFinalWeights(), EMAWeightAveraging(decay=ema_decay or 0.0)
-    callbacks = [keep, ema] if ema_decay else []
     model = RL2(task=family, **task_kwargs, **overrides)
     trainer = pl.Trainer(
         max_epochs=-1, max_time={"minutes": minutes}, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
+        enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
     start = time.time()
     trainer.fit(model)
     seconds = time.time() - start
     path.parent.mkdir(parents=True, exist_ok=True)
-    if ema_decay:  # the model holds the average now; saved without the callback, which would add its state
-        trainer.callbacks.remove(ema)
-        trainer.save_checkpoint(path.with_name(f"{path.stem}_ema.ckpt"))
-        model.load_state_dict(keep.weights)
     trainer.save_checkpoint(path)
     return seconds
 
@@ -177,10 +156,6 @@ def main() -> None:
     parser.add_argument(
         "--rl2-args", default="{}", help="JSON of RL2 init overrides, e.g. '{\"hidden_size\": 256}'"
     )
-    parser.add_argument(
-        "--rl2-ema-decay", type=float, default=None,
-        help="also save an EMA of the trained weights (decay per PPO iteration) as a candidate",
-    )  # fmt: skip
     parser.add_argument("--update", action="store_true", help="keep the other settings already in --out")
     args = parser.parse_args()
     if args.quick:
@@ -201,9 +176,9 @@ def main() -> None:
         info = {"hparams": hparams, "baseline_seconds": round(time.time() - t0, 1)}
         ckpt = Path(args.ckpt_dir) / f"rl2_{setting.replace(':', '_')}.ckpt"
         if not ckpt.exists() and args.train_rl2:
-            overrides = json.loads(args.rl2_args)
-            seconds = train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, overrides, args.rl2_ema_decay)
-            info["rl2_train_wall_seconds"] = round(seconds, 1)
+            info["rl2_train_wall_seconds"] = round(
+                train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, json.loads(args.rl2_args)), 1
+            )
         if ckpt.exists():
             candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
             ckpt, greedy, info["rl2_candidates_tuning_mean"] = select_checkpoint(

@@ -12,7 +12,11 @@ this script
    is evaluated, as the baselines' hyperparameters are chosen, so no evaluation task picks a checkpoint;
    the tuning trials also choose between sampling the policy's actions and taking their argmax.
    That choice is among up to ~50 (checkpoint, action) pairs whose means lie within a standard error
-   of each other, so it gets ``--select-trials`` (5000) tuning trials, not the baselines' 500;
+   of each other, so it gets ``--select-trials`` (5000) tuning trials, not the baselines' 500.
+   A manifest ``rl2_<setting>_<tag>.ensemble.json`` (``{"members": [<checkpoint names>], ...}``)
+   is a candidate too: its members play as one agent on the mean of their action probabilities
+   (:class:`~leyden_rl.meta.rl2.RL2Agent`) — agents trained side by side, one per core, within the
+   training budget;
 4. prints the table in the paper's layout, ours beside the paper's figure; ``*`` marks entries a
    one-sided Welch t-test (p < 0.05) does not find worse than the row's best (the paper's bold);
 5. writes ``benchmarks/results/rl2_table.json`` (``--quick``: ``rl2_table_quick.json``).
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -96,16 +101,30 @@ def tune(family: str, dist, trials: int) -> dict[str, float]:
     return best
 
 
+def load_members(path: Path) -> list[RL2]:
+    """The trained agent of a checkpoint, or the members an ``.ensemble.json`` manifest names."""
+    if not path.name.endswith(".ensemble.json"):
+        return [RL2.load_from_checkpoint(path, map_location="cpu")]
+    names = json.loads(path.read_text()).get("members", [])
+    missing = [name for name in names if not (path.parent / name).exists()]
+    if len(names) < 2 or missing:
+        sys.exit(
+            f"{path}: an ensemble manifest needs two or more member checkpoints beside it "
+            f'(members {names}, missing {missing}); fix its "members" list'
+        )
+    return [RL2.load_from_checkpoint(path.parent / name, map_location="cpu") for name in names]
+
+
 def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, bool, dict[str, float]]:
-    """The checkpoint and action choice (sampled or argmax) with the best mean total reward on the
-    tuning tasks, and every candidate's mean. Sampling is how the policy was trained; the argmax of
-    a policy that has settled on near-deterministic choices can do better or worse, so the tuning
-    tasks decide, as they decide the baselines' hyperparameters."""
+    """The checkpoint (or ensemble) and action choice (sampled or argmax) with the best mean total
+    reward on the tuning tasks, and every candidate's mean. Sampling is how the policy was trained;
+    the argmax of a policy that has settled on near-deterministic choices can do better or worse, so
+    the tuning tasks decide, as they decide the baselines' hyperparameters."""
     scores = {}
     for path in candidates:
-        policy = RL2.load_from_checkpoint(path, map_location="cpu").policy
+        policies = [member.policy for member in load_members(path)]
         for greedy in (False, True):
-            returns = run_trials(RL2Agent(policy, greedy=greedy), dist, trials, TUNE_SEED)
+            returns = run_trials(RL2Agent(policies, greedy=greedy), dist, trials, TUNE_SEED)
             scores[(path, greedy)] = returns.mean().item()
     path, greedy = max(scores, key=scores.get)
     named = {f"{p.name} ({'argmax' if g else 'sampled'})": round(v, 4) for (p, g), v in scores.items()}
@@ -127,6 +146,23 @@ def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overri
     path.parent.mkdir(parents=True, exist_ok=True)
     trainer.save_checkpoint(path)
     return seconds
+
+
+def train_rl2_side_by_side(
+    family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict, members: int
+) -> float:
+    """Train ``members`` agents at once, one process each (one core each with ``OMP_NUM_THREADS=1``),
+    seeded ``seed``, ``seed + 1``, …: member 0 is saved as ``path``, the others beside it as
+    ``<stem>_member<i>.ckpt``, and ``<stem>_members.ensemble.json`` names them all, so each member and
+    their ensemble are candidates. Returns the wall-clock seconds the slowest member took."""
+    paths = [path] + [path.with_name(f"{path.stem}_member{i}.ckpt") for i in range(1, members)]
+    seed = overrides.get("seed", 0)
+    jobs = [(family, task_kwargs, minutes, p, {**overrides, "seed": seed + i}) for i, p in enumerate(paths)]
+    with multiprocessing.get_context("spawn").Pool(members) as pool:
+        seconds = pool.starmap(train_rl2, jobs)
+    manifest = {"members": [p.name for p in paths], "trained": "side by side, one process each"}
+    path.with_name(f"{path.stem}_members.ensemble.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return max(seconds)
 
 
 def main() -> None:
@@ -151,6 +187,13 @@ def main() -> None:
     )
     parser.add_argument("--rl2-minutes", type=float, default=30.0)
     parser.add_argument(
+        "--rl2-members",
+        type=int,
+        default=1,
+        help="with --train-rl2: train this many agents side by side (seeds seed, seed + 1, ...), one "
+        "process each, and offer their ensemble as a candidate too",
+    )
+    parser.add_argument(
         "--out", default=None, help="results file (default benchmarks/results/rl2_table[_quick].json)"
     )
     parser.add_argument(
@@ -160,6 +203,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.trials, args.tune_trials, args.select_trials = 200, 100, 100
+    if args.rl2_members < 1:
+        parser.error(f"--rl2-members {args.rl2_members}: train one agent or more (1: no ensemble)")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     command = invoked_command()
     rows, extra = [], {}
@@ -176,20 +221,28 @@ def main() -> None:
         info = {"hparams": hparams, "baseline_seconds": round(time.time() - t0, 1)}
         ckpt = Path(args.ckpt_dir) / f"rl2_{setting.replace(':', '_')}.ckpt"
         if not ckpt.exists() and args.train_rl2:
-            info["rl2_train_wall_seconds"] = round(
-                train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, json.loads(args.rl2_args)), 1
+            overrides = json.loads(args.rl2_args)
+            seconds = (
+                train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, overrides)
+                if args.rl2_members == 1
+                else train_rl2_side_by_side(
+                    family, task_kwargs, args.rl2_minutes, ckpt, overrides, args.rl2_members
+                )
             )
+            info["rl2_train_wall_seconds"] = round(seconds, 1)
         if ckpt.exists():
             candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
+            candidates += sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ensemble.json"))
             ckpt, greedy, info["rl2_candidates_tuning_mean"] = select_checkpoint(
                 candidates, dist, args.select_trials
             )
-            model = RL2.load_from_checkpoint(ckpt, map_location="cpu")
-            info["rl2_env_steps"] = model.env_steps
-            info["rl2_train_seconds"] = round(model.train_seconds, 1)
+            members = load_members(ckpt)
+            # an ensemble's members trained side by side: its steps add up, its wall clock is the longest
+            info["rl2_env_steps"] = sum(member.env_steps for member in members)
+            info["rl2_train_seconds"] = round(max(member.train_seconds for member in members), 1)
             info["rl2_checkpoint"] = str(ckpt)
             info["rl2_actions"] = "argmax" if greedy else "sampled"
-            agent = RL2Agent(model.policy, greedy=greedy)
+            agent = RL2Agent([member.policy for member in members], greedy=greedy)
             results["RL2"] = run_trials(agent, dist, args.trials, EVAL_SEED)
         extra[setting] = info
         best = max(results, key=lambda m: results[m].mean().item())

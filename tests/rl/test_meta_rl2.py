@@ -45,15 +45,52 @@ def test_hidden_state_persists_within_and_resets_between_trials():
     env = BatchedTrialEnv(model.dist, 4, seed=0)
     obs = env.reset()
     agent.reset(env)
-    assert (agent.hidden == 0).all()
+    (memory,) = agent.hidden
+    assert (memory == 0).all()
     done = False
     while not done:
-        first = agent.hidden.clone()
+        first = agent.hidden[0].clone()
         obs, _, done = env.step(agent.act(obs, env))
-        assert not torch.equal(agent.hidden, first)  # memory carries across the trial's episodes
+        assert not torch.equal(agent.hidden[0], first)  # memory carries across the trial's episodes
     env.reset()
     agent.reset(env)
-    assert (agent.hidden == 0).all()
+    assert (agent.hidden[0] == 0).all()
+
+
+def test_ensemble_of_one_policy_twice_plays_as_that_policy():
+    policy = _small().policy
+    dist = _small().dist
+    for greedy in (False, True):
+        alone = run_trials(RL2Agent(policy, greedy=greedy, seed=2), dist, 64, 0)
+        twice = run_trials(RL2Agent([policy, policy], greedy=greedy, seed=2), dist, 64, 0)
+        assert torch.equal(alone, twice)
+    with pytest.raises(LeydenConfigError, match="no policy"):
+        RL2Agent([])
+
+
+def test_ensemble_acts_on_the_mean_of_its_members_probabilities_each_with_its_own_memory():
+    first, second = _small().policy, _small(seed=1).policy
+    with torch.no_grad():  # a fresh policy head is near-uniform: give the members opinions of their own
+        for parameter in [*first.parameters(), *second.parameters()]:
+            parameter.add_(torch.randn_like(parameter))
+    ensemble = RL2Agent([first, second], greedy=True)
+    env = BatchedTrialEnv(_small().dist, 32, seed=0)
+    obs = env.reset()
+    ensemble.reset(env)
+    memories = [first.initial_state(32), second.initial_state(32)]
+    done, disagreed = False, 0
+    while not done:
+        probs = []
+        for i, policy in enumerate((first, second)):
+            logits, _, memories[i] = policy(obs[None], memories[i])
+            probs.append(F.softmax(logits[0], -1))
+        action = ensemble.act(obs, env)
+        assert torch.equal(action, ((probs[0] + probs[1]) / 2).argmax(-1))
+        disagreed += (probs[0].argmax(-1) != probs[1].argmax(-1)).sum().item()
+        for mine, alone in zip(ensemble.hidden, memories):
+            assert torch.allclose(mine, alone)
+        obs, _, done = env.step(action)
+    assert disagreed > 0  # the members differ, so the mean decided something
 
 
 @pytest.mark.parametrize(

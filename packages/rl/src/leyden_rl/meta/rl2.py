@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -722,34 +722,50 @@ class RL2(PPOUpdate, pl.LightningModule):
 
 
 class RL2Agent:
-    """A trained :class:`RL2` policy as a :class:`~leyden_rl.meta.evaluate.TrialAgent` (for the benchmark).
+    """Trained :class:`RL2` policies as one :class:`~leyden_rl.meta.evaluate.TrialAgent` (for the benchmark).
 
     ``reset`` zeroes the GRU memory — a new trial is a new task — and each ``act`` feeds the
     observation (which already carries the previous action, reward and done flag) and samples
     (``greedy=False``, as trained) or takes the most likely action. ``temperature`` divides the logits
     before sampling: a diagnostic of whether sampling wider or narrower than the policy learnt pays.
+
+    Several policies make an ensemble: each reads the same history with its own memory, and the
+    agent acts on the mean of their action probabilities. Independently trained agents settle on
+    different solutions (the seed spread of one recipe is wider than any one agent's noise), and the
+    mean keeps what they agree on. One policy acts exactly as that policy.
     """
 
     def __init__(
-        self, policy: GRUPolicy, greedy: bool = False, seed: int = 0, temperature: float = 1.0
+        self,
+        policy: GRUPolicy | Sequence[GRUPolicy],
+        greedy: bool = False,
+        seed: int = 0,
+        temperature: float = 1.0,
     ) -> None:
         if temperature <= 0:
             raise LeydenConfigError(
                 f"temperature={temperature} does not scale logits", "use temperature > 0 (or greedy=True)"
             )
-        self.policy = policy.eval()
+        self.policies = [p.eval() for p in ([policy] if isinstance(policy, GRUPolicy) else policy)]
+        if not self.policies:
+            raise LeydenConfigError("RL2Agent got no policy", "pass one GRUPolicy or a list of them")
         self.greedy, self.temperature = greedy, temperature
         self.generator = stream_generator(seed, "agent")
 
     def reset(self, env: BatchedTrialEnv) -> None:
-        self.hidden = self.policy.initial_state(env.num_envs)
+        self.hidden = [policy.initial_state(env.num_envs) for policy in self.policies]
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
-        logits, _, self.hidden = self.policy(obs[None], self.hidden)
+        logits = []
+        for i, policy in enumerate(self.policies):
+            member_logits, _, self.hidden[i] = policy(obs[None], self.hidden[i])
+            logits.append(member_logits[0])
+        if self.greedy and len(logits) == 1:
+            return logits[0].argmax(-1)  # the logits' own argmax: a softmax could round near-ties together
+        probs = torch.stack([F.softmax(member / self.temperature, -1) for member in logits]).mean(0)
         if self.greedy:
-            return logits[0].argmax(-1)
-        probs = F.softmax(logits[0] / self.temperature, -1)
+            return probs.argmax(-1)
         return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
 
     def update(

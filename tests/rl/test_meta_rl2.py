@@ -58,8 +58,8 @@ def test_hidden_state_persists_within_and_resets_between_trials():
 
 
 def test_ensemble_of_one_policy_twice_plays_as_that_policy():
-    policy = _small().policy
-    dist = _small().dist
+    model = _small()
+    policy, dist = model.policy, model.dist
     for greedy in (False, True):
         alone = run_trials(RL2Agent(policy, greedy=greedy, seed=2), dist, 64, 0)
         twice = run_trials(RL2Agent([policy, policy], greedy=greedy, seed=2), dist, 64, 0)
@@ -69,12 +69,13 @@ def test_ensemble_of_one_policy_twice_plays_as_that_policy():
 
 
 def test_ensemble_acts_on_the_mean_of_its_members_probabilities_each_with_its_own_memory():
-    first, second = _small().policy, _small(seed=1).policy
+    model = _small()
+    first, second = model.policy, _small(seed=1).policy
     with torch.no_grad():  # a fresh policy head is near-uniform: give the members opinions of their own
         for parameter in [*first.parameters(), *second.parameters()]:
             parameter.add_(torch.randn_like(parameter))
     ensemble = RL2Agent([first, second], greedy=True)
-    env = BatchedTrialEnv(_small().dist, 32, seed=0)
+    env = BatchedTrialEnv(model.dist, 32, seed=0)
     obs = env.reset()
     ensemble.reset(env)
     memories = [first.initial_state(32), second.initial_state(32)]

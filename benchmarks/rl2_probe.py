@@ -171,7 +171,8 @@ class EstimatingAgent(RL2Agent):
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
-        logits, _, estimate, self.hidden = self.policy.outputs(obs[None], self.hidden)
+        (policy,) = self.policies  # one agent: its own task head's estimates
+        logits, _, estimate, self.hidden[0] = policy.outputs(obs[None], self.hidden[0])
         self.estimate = self.transition_estimate = None
         if estimate is not None:
             s, a = env.dist.num_states, env.dist.num_actions

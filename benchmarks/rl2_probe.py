@@ -144,7 +144,7 @@ def against_gittins(checkpoints: list[str], trials: int, seed: int) -> None:
     if dist.num_states != 1 or len(settings) > 1:
         raise SystemExit("--against-gittins takes bandit checkpoints of one setting (the same n and k)")
     agents = {"Gittins": make_bandit_baselines(seed=1)["Gittins"]}
-    agents |= {path: RL2Agent(m.policy, greedy=True) for path, m in zip(checkpoints, models)}
+    agents |= {path: RL2Agent(m.policy, argmax_from=0.0) for path, m in zip(checkpoints, models)}
     gittins = None
     for name, agent in agents.items():
         total, pulled, expected = _play_recording_arms(agent, dist, trials, seed)
@@ -166,7 +166,7 @@ class EstimatingAgent(RL2Agent):
     None where the head has no such outputs. Split by the model's ``task_sizes``, the head's one layout."""
 
     def __init__(self, model: RL2) -> None:
-        super().__init__(model.policy, greedy=True)
+        super().__init__(model.policy, argmax_from=0.0)
         self.task_sizes = model.task_sizes
 
     @torch.no_grad()

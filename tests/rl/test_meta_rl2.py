@@ -29,7 +29,7 @@ def _small(**kw) -> RL2:
 
 def test_agent_temperature_scales_sampling_and_refuses_non_positive():
     model = _small()
-    greedy = run_trials(RL2Agent(model.policy, greedy=True), model.dist, 64, 0)
+    greedy = run_trials(RL2Agent(model.policy, argmax_from=0.0), model.dist, 64, 0)
     cold = run_trials(RL2Agent(model.policy, temperature=1e-8), model.dist, 64, 0)
     assert torch.equal(cold, greedy)  # near-zero temperature samples the argmax
     default = run_trials(RL2Agent(model.policy, seed=3), model.dist, 64, 0)
@@ -39,9 +39,35 @@ def test_agent_temperature_scales_sampling_and_refuses_non_positive():
         RL2Agent(model.policy, temperature=0.0)
 
 
+def test_agent_samples_until_its_share_of_the_trial_then_takes_the_argmax():
+    model = _small(num_pulls=6)
+    policy = model.policy
+    committing = RL2Agent(policy, argmax_from=0.5, seed=4)
+    sampling = RL2Agent(policy, argmax_from=1.0, seed=4)  # the same random stream: the same early draws
+    env = BatchedTrialEnv(model.dist, 64, seed=0)
+    obs = env.reset()
+    committing.reset(env)
+    sampling.reset(env)
+    memory = policy.initial_state(64)
+    done, slips = False, 0
+    while not done:
+        with torch.no_grad():
+            logits, _, memory = policy(obs[None], memory)
+        action, sampled = committing.act(obs, env), sampling.act(obs, env)
+        if env.t < 3:  # the first half of a six-pull trial
+            assert torch.equal(action, sampled)
+            slips += (action != logits[0].argmax(-1)).sum().item()
+        else:
+            assert torch.equal(action, logits[0].argmax(-1))
+        obs, _, done = env.step(action)
+    assert slips > 0  # the early actions were sampled, not the argmax
+    with pytest.raises(LeydenConfigError, match="share of the trial"):
+        RL2Agent(policy, argmax_from=1.5)
+
+
 def test_hidden_state_persists_within_and_resets_between_trials():
     model = _small()
-    agent = RL2Agent(model.policy, greedy=True)
+    agent = RL2Agent(model.policy, argmax_from=0.0)
     env = BatchedTrialEnv(model.dist, 4, seed=0)
     obs = env.reset()
     agent.reset(env)
@@ -60,9 +86,9 @@ def test_hidden_state_persists_within_and_resets_between_trials():
 def test_ensemble_of_one_policy_twice_plays_as_that_policy():
     model = _small()
     policy, dist = model.policy, model.dist
-    for greedy in (False, True):
-        alone = run_trials(RL2Agent(policy, greedy=greedy, seed=2), dist, 64, 0)
-        twice = run_trials(RL2Agent([policy, policy], greedy=greedy, seed=2), dist, 64, 0)
+    for argmax_from in (1.0, 0.5, 0.0):
+        alone = run_trials(RL2Agent(policy, argmax_from=argmax_from, seed=2), dist, 64, 0)
+        twice = run_trials(RL2Agent([policy, policy], argmax_from=argmax_from, seed=2), dist, 64, 0)
         assert torch.equal(alone, twice)
     with pytest.raises(LeydenConfigError, match="no policy"):
         RL2Agent([])
@@ -74,7 +100,7 @@ def test_ensemble_acts_on_the_mean_of_its_members_probabilities_each_with_its_ow
     with torch.no_grad():  # a fresh policy head is near-uniform: give the members opinions of their own
         for parameter in [*first.parameters(), *second.parameters()]:
             parameter.add_(torch.randn_like(parameter))
-    ensemble = RL2Agent([first, second], greedy=True)
+    ensemble = RL2Agent([first, second], argmax_from=0.0)
     env = BatchedTrialEnv(model.dist, 32, seed=0)
     obs = env.reset()
     ensemble.reset(env)

@@ -725,8 +725,12 @@ class RL2Agent:
     """Trained :class:`RL2` policies as one :class:`~leyden_rl.meta.evaluate.TrialAgent` (for the benchmark).
 
     ``reset`` zeroes the GRU memory — a new trial is a new task — and each ``act`` feeds the
-    observation (which already carries the previous action, reward and done flag) and samples
-    (``greedy=False``, as trained) or takes the most likely action. ``temperature`` divides the logits
+    observation (which already carries the previous action, reward and done flag) and samples (as
+    trained) or takes the most likely action. ``argmax_from`` is the share of the trial from which it
+    takes the most likely action: 1 samples throughout, 0 takes the argmax throughout, and in between
+    the agent samples early and then commits. Why: the MDP agents learnt to explore by sampling, and
+    their argmax play throughout scores 5–6 below it, yet late in a trial a sampled action is mostly a
+    slip, since little of the trial is left to use what it finds. ``temperature`` divides the logits
     before sampling: a diagnostic of whether sampling wider or narrower than the policy learnt pays.
 
     Several policies make an ensemble: each reads the same history with its own memory, and the
@@ -738,18 +742,23 @@ class RL2Agent:
     def __init__(
         self,
         policy: GRUPolicy | Sequence[GRUPolicy],
-        greedy: bool = False,
+        argmax_from: float = 1.0,
         seed: int = 0,
         temperature: float = 1.0,
     ) -> None:
+        if not 0.0 <= argmax_from <= 1.0:
+            raise LeydenConfigError(
+                f"argmax_from={argmax_from} is not a share of the trial",
+                "use 1 to sample throughout, 0 for the argmax throughout, or a share in between",
+            )
         if temperature <= 0:
             raise LeydenConfigError(
-                f"temperature={temperature} does not scale logits", "use temperature > 0 (or greedy=True)"
+                f"temperature={temperature} does not scale logits", "use temperature > 0 (or argmax_from=0)"
             )
         self.policies = [p.eval() for p in ([policy] if isinstance(policy, GRUPolicy) else policy)]
         if not self.policies:
             raise LeydenConfigError("RL2Agent got no policy", "pass one GRUPolicy or a list of them")
-        self.greedy, self.temperature = greedy, temperature
+        self.argmax_from, self.temperature = argmax_from, temperature
         self.generator = stream_generator(seed, "agent")
 
     def reset(self, env: BatchedTrialEnv) -> None:
@@ -761,10 +770,11 @@ class RL2Agent:
         for i, policy in enumerate(self.policies):
             member_logits, _, self.hidden[i] = policy(obs[None], self.hidden[i])
             logits.append(member_logits[0])
-        if self.greedy and len(logits) == 1:
+        greedy = env.t >= self.argmax_from * env.trial_length
+        if greedy and len(logits) == 1:
             return logits[0].argmax(-1)  # the logits' own argmax: a softmax could round near-ties together
         probs = torch.stack([F.softmax(member / self.temperature, -1) for member in logits]).mean(0)
-        if self.greedy:
+        if greedy:
             return probs.argmax(-1)
         return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
 

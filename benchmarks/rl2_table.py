@@ -131,8 +131,9 @@ def load_members(path: Path) -> list[RL2]:
 def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, float, dict[str, float]]:
     """The checkpoint (or ensemble) and way of acting (``ARGMAX_FROM``) with the best mean total
     reward on the tuning tasks, and every candidate's mean. Sampling is how the policy was trained;
-    the argmax of a policy that has settled on near-deterministic choices can do better or worse, so
-    the tuning tasks decide, as they decide the baselines' hyperparameters."""
+    the argmax of a policy that has settled on near-deterministic choices can do better or worse, and
+    one that explores by sampling can gain from committing late in the trial, so the tuning tasks
+    decide, as they decide the baselines' hyperparameters."""
     scores = {}
     for path in candidates:
         policies = [member.policy for member in load_members(path)]

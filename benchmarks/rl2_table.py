@@ -110,7 +110,7 @@ ARGMAX_FROM = (1.0, 0.0, 0.6, 0.8)
 
 
 def actions_label(argmax_from: float) -> str:
-    """``sampled``, ``argmax``, or ``argmax from 60 %`` (sampled before)."""
+    """``sampled``, ``argmax``, or e.g. ``argmax from 60%`` (sampled before): ``rl2_actions`` in the JSON."""
     return {1.0: "sampled", 0.0: "argmax"}.get(argmax_from, f"argmax from {argmax_from:.0%}")
 
 

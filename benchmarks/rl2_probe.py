@@ -33,7 +33,8 @@ memory's estimates and the exact posterior given the same steps — rewards and 
 learnt or exact: which part of what the memory believes would cost a planner the most.
 
 ``--temperature CKPT --temperatures 0.7 1 1.4`` plays an agent's sampled actions with its logits divided
-by each temperature: whether sampling wider or narrower than the policy learnt would pay.
+by each temperature: whether sampling wider or narrower than the policy learnt would pay; with
+``--argmax-from 0.6`` it samples only until 60 % of the trial and then takes the argmax.
 """
 
 from __future__ import annotations
@@ -276,11 +277,14 @@ def plan_on_estimate(checkpoint: str, trials: int, seed: int) -> None:
 
 
 @torch.no_grad()
-def temperature(checkpoint: str, temperatures: list[float], trials: int, seed: int) -> None:
+def temperature(
+    checkpoint: str, temperatures: list[float], argmax_from: float, trials: int, seed: int
+) -> None:
     model = RL2.load_from_checkpoint(checkpoint, map_location="cpu")
     for tau in temperatures:
-        total = run_trials(RL2Agent(model.policy, temperature=tau), model.dist, trials, seed)
-        print(f"{checkpoint}: temperature {tau}: {mean_se(total)}", flush=True)
+        agent = RL2Agent(model.policy, argmax_from=argmax_from, temperature=tau)
+        total = run_trials(agent, model.dist, trials, seed)
+        print(f"{checkpoint}: temperature {tau}, argmax from {argmax_from:.0%}: {mean_se(total)}", flush=True)
 
 
 def main() -> None:
@@ -315,10 +319,16 @@ def main() -> None:
         "--temperature", metavar="CKPT", help="an agent's sampled play at several temperatures"
     )
     parser.add_argument("--temperatures", nargs="+", type=float, default=[0.7, 1.0, 1.4])
+    parser.add_argument(
+        "--argmax-from",
+        type=float,
+        default=1.0,
+        help="--temperature: the share of the trial from which to take the argmax",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.temperature:
-        return temperature(args.temperature, args.temperatures, args.trials, args.eval_seed)
+        return temperature(args.temperature, args.temperatures, args.argmax_from, args.trials, args.eval_seed)
     if args.plan_on_estimate:
         return plan_on_estimate(args.plan_on_estimate, args.trials, args.eval_seed)
     if args.reward_by_step:

@@ -10,9 +10,9 @@ this script
    a setting without a checkpoint is reported as "not yet run". Earlier trainings kept beside it as
    ``rl2_<setting>_<tag>.ckpt`` are candidates too: the one with the best mean on the *tuning* trials
    is evaluated, as the baselines' hyperparameters are chosen, so no evaluation task picks a checkpoint;
-   the tuning trials also choose how it acts: sampling the policy's actions, taking their argmax, or
-   sampling until 60 % or 80 % of the trial and then taking the argmax (``ARGMAX_FROM``).
-   That choice is among up to ~80 (checkpoint, action) pairs whose means lie within a standard error
+   the tuning trials also choose how it acts (``ACTING``): sampling the policy's actions, taking their
+   argmax, or sampling (as learnt, or warmer) until part of the trial is over and then taking the argmax.
+   That choice is among up to ~150 (checkpoint, way of acting) pairs whose means lie within a standard error
    of each other, so it gets ``--select-trials`` (5000) tuning trials, not the baselines' 500.
    A manifest ``rl2_<setting>_<tag>.ensemble.json`` (``{"members": [<checkpoint names>], ...}``)
    is a candidate too: its members play as one agent on the mean of their action probabilities
@@ -39,6 +39,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from scipy import stats
@@ -102,16 +103,32 @@ def tune(family: str, dist, trials: int) -> dict[str, float]:
     return best
 
 
-# How an RL² agent acts (RL2Agent's argmax_from): the share of the trial from which it takes the argmax
-# instead of sampling. The MDP agents explore by sampling (argmax throughout costs them 5–6 at n = 25)
-# but late samples are mostly slips: on scratch trials (seed 777) the n = 25 table agent gained 0.9 from
-# the argmax after 60 % of the trial, 0.7 after 80 %, 0.1 after 40 %; the bandit agents none over the argmax.
-ARGMAX_FROM = (1.0, 0.0, 0.6, 0.8)
+class Acting(NamedTuple):
+    """How an RL² agent plays (:class:`RL2Agent`'s arguments): it samples its actions with the logits
+    divided by ``temperature`` until ``argmax_from`` of the trial is over, then takes the argmax."""
+
+    argmax_from: float
+    temperature: float = 1.0
+
+    def label(self) -> str:
+        """``rl2_actions`` in the JSON: e.g. ``sampled``, ``argmax``, ``argmax from 60%``, or
+        ``argmax from 60%, sampled at temperature 1.3 before``."""
+        sampled = "sampled" if self.temperature == 1.0 else f"sampled at temperature {self.temperature:g}"
+        if self.argmax_from == 1.0:
+            return sampled
+        if self.argmax_from == 0.0:
+            return "argmax"
+        before = "" if self.temperature == 1.0 else f", {sampled} before"
+        return f"argmax from {self.argmax_from:.0%}{before}"
 
 
-def actions_label(argmax_from: float) -> str:
-    """``sampled``, ``argmax``, or e.g. ``argmax from 60%`` (sampled before): ``rl2_actions`` in the JSON."""
-    return {1.0: "sampled", 0.0: "argmax"}.get(argmax_from, f"argmax from {argmax_from:.0%}")
+# The ways of acting the tuning trials choose among. The MDP agents explore by sampling (argmax throughout
+# costs them 5–6 at n = 25) but late samples are mostly slips: on scratch trials (seed 777) the n = 25
+# table agent gained 0.9 from the argmax after 60 % of the trial, 0.7 after 80 %, 0.1 after 40 %. With
+# the late argmax, sampling warmer early pays too (+0.7 to +2.0 for n = 25 agents at temperature 1.3,
+# session 26), where warmer sampling throughout did not (session 18). The bandit agents gain from none
+# of these over the argmax.
+ACTING = (Acting(1.0), Acting(0.0), Acting(0.6), Acting(0.8), Acting(0.6, 1.3), Acting(0.5, 1.5))
 
 
 def load_members(path: Path) -> list[RL2]:
@@ -128,21 +145,22 @@ def load_members(path: Path) -> list[RL2]:
     return [RL2.load_from_checkpoint(path.parent / name, map_location="cpu") for name in names]
 
 
-def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, float, dict[str, float]]:
-    """The checkpoint (or ensemble) and way of acting (``ARGMAX_FROM``) with the best mean total
+def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, Acting, dict[str, float]]:
+    """The checkpoint (or ensemble) and way of acting (``ACTING``) with the best mean total
     reward on the tuning tasks, and every candidate's mean. Sampling is how the policy was trained;
     the argmax of a policy that has settled on near-deterministic choices can do better or worse, and
-    one that explores by sampling can gain from committing late in the trial, so the tuning tasks
+    one that explores by sampling can gain from committing late in the trial (and from exploring more
+    before it commits), so the tuning tasks
     decide, as they decide the baselines' hyperparameters."""
     scores = {}
     for path in candidates:
         policies = [member.policy for member in load_members(path)]
-        for argmax_from in ARGMAX_FROM:
-            returns = run_trials(RL2Agent(policies, argmax_from=argmax_from), dist, trials, TUNE_SEED)
-            scores[(path, argmax_from)] = returns.mean().item()
-    path, argmax_from = max(scores, key=scores.get)
-    named = {f"{p.name} ({actions_label(a)})": round(v, 4) for (p, a), v in scores.items()}
-    return path, argmax_from, named
+        for acting in ACTING:
+            returns = run_trials(RL2Agent(policies, **acting._asdict()), dist, trials, TUNE_SEED)
+            scores[(path, acting)] = returns.mean().item()
+    path, acting = max(scores, key=scores.get)
+    named = {f"{p.name} ({a.label()})": round(v, 4) for (p, a), v in scores.items()}
+    return path, acting, named
 
 
 def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict) -> float:
@@ -192,7 +210,7 @@ def main() -> None:
         "--select-trials",
         type=int,
         default=5000,
-        help="tuning trials per RL² candidate (checkpoint × way of acting, ARGMAX_FROM)",
+        help="tuning trials per RL² candidate (checkpoint × way of acting, ACTING)",
     )
     parser.add_argument("--quick", action="store_true", help="200 evaluation / 100 tuning trials")
     parser.add_argument("--ckpt-dir", default="benchmarks/checkpoints/rl2")
@@ -247,7 +265,7 @@ def main() -> None:
         if ckpt.exists():
             candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
             candidates += sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ensemble.json"))
-            ckpt, argmax_from, info["rl2_candidates_tuning_mean"] = select_checkpoint(
+            ckpt, acting, info["rl2_candidates_tuning_mean"] = select_checkpoint(
                 candidates, dist, args.select_trials
             )
             members = load_members(ckpt)
@@ -255,8 +273,8 @@ def main() -> None:
             info["rl2_env_steps"] = sum(member.env_steps for member in members)
             info["rl2_train_seconds"] = round(max(member.train_seconds for member in members), 1)
             info["rl2_checkpoint"] = str(ckpt)
-            info["rl2_actions"] = actions_label(argmax_from)
-            agent = RL2Agent([member.policy for member in members], argmax_from=argmax_from)
+            info["rl2_actions"] = acting.label()
+            agent = RL2Agent([member.policy for member in members], **acting._asdict())
             results["RL2"] = run_trials(agent, dist, args.trials, EVAL_SEED)
         extra[setting] = info
         best = max(results, key=lambda m: results[m].mean().item())

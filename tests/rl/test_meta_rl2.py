@@ -39,11 +39,13 @@ def test_agent_temperature_scales_sampling_and_refuses_non_positive():
         RL2Agent(model.policy, temperature=0.0)
 
 
-def test_agent_samples_until_its_share_of_the_trial_then_takes_the_argmax():
+@pytest.mark.parametrize("temperature", [1.0, 1.5])
+def test_agent_samples_until_its_share_of_the_trial_then_takes_the_argmax(temperature):
     model = _small(num_pulls=6)
     policy = model.policy
-    committing = RL2Agent(policy, argmax_from=0.5, seed=4)
-    sampling = RL2Agent(policy, argmax_from=1.0, seed=4)  # the same random stream: the same early draws
+    committing = RL2Agent(policy, argmax_from=0.5, seed=4, temperature=temperature)
+    # the same random stream and temperature: the same early draws
+    sampling = RL2Agent(policy, argmax_from=1.0, seed=4, temperature=temperature)
     env = BatchedTrialEnv(model.dist, 64, seed=0)
     obs = env.reset()
     committing.reset(env)

@@ -731,7 +731,8 @@ class RL2Agent:
     the agent samples early and then commits. Why: the MDP agents learnt to explore by sampling, and
     their argmax play throughout scores 5–6 below it, yet late in a trial a sampled action is mostly a
     slip, since little of the trial is left to use what it finds. ``temperature`` divides the logits
-    before sampling: a diagnostic of whether sampling wider or narrower than the policy learnt pays.
+    before sampling: warmer sampling throughout bought the MDP agents nothing, but warmer sampling
+    before a late argmax did (they under-explore early; the benchmark's tuning trials choose both).
 
     Several policies make an ensemble: each reads the same history with its own memory, and the
     agent acts on the mean of their action probabilities. Independently trained agents settle on

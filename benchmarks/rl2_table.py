@@ -150,8 +150,7 @@ def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, 
     reward on the tuning tasks, and every candidate's mean. Sampling is how the policy was trained;
     the argmax of a policy that has settled on near-deterministic choices can do better or worse, and
     one that explores by sampling can gain from committing late in the trial (and from exploring more
-    before it commits), so the tuning tasks
-    decide, as they decide the baselines' hyperparameters."""
+    before it commits), so the tuning tasks decide, as they decide the baselines' hyperparameters."""
     scores = {}
     for path in candidates:
         policies = [member.policy for member in load_members(path)]

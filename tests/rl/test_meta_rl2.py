@@ -525,9 +525,12 @@ def test_curriculum_plays_short_trials_then_the_tasks_own(task, short, full, tmp
     assert BatchedTrialEnv(model.dist, 1).trial_length == full
 
 
-@pytest.mark.parametrize("options", ["{}", '{"value_reads_task": true}'])
+@pytest.mark.parametrize(
+    "options", ["{}", '{"value_reads_task": true}', '{"arm_memories": true, "value_reads_task": true}']
+)
 def test_ddp_ranks_play_different_tasks_and_share_weights(options, tmp_path):
-    """Also with the value reading the task: its frozen plain head must not leave DDP waiting for gradients."""
+    """Also with the value reading the task (its frozen plain head must not leave DDP waiting for
+    gradients) and with per-arm memories."""
     run_ddp_script(Path(__file__).parent / "rl2_ddp_script.py", str(tmp_path), options)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert not torch.allclose(r0["arm_means"], r1["arm_means"]), "ranks must sample different tasks"

@@ -33,6 +33,8 @@ from leyden_core.distributed import rank, rank_seed
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
 from leyden_rl.base import linear_schedule, steps_dataloader
+from leyden_rl.meta.arm_memory import ArmMemoryPolicy
+from leyden_rl.meta.task_value import TaskAwareValue
 from leyden_rl.meta.tasks import (
     BatchedTrialEnv,
     BernoulliBandits,
@@ -100,25 +102,6 @@ class BilinearReadout(nn.Module):
             return ((h @ self.hidden_factor) * (obs @ self.obs_factor)) @ self.out_factor + self.bias
         z = (h @ self.weight).unflatten(-1, (-1, self.obs_size))  # (..., out, obs)
         return (z * obs.unsqueeze(-2)).sum(-1) + self.bias
-
-
-class TaskAwareValue(nn.Module):
-    """``V(h_t, o_t, task)``: one ReLU layer over the memory, the observation and the task's parameters, then a scalar.
-
-    The three enter through separate linear maps, summed: the task's is constant over a trial, so the
-    update's whole-trial replay computes it once per trial (step-by-step play, once per step).
-    """
-
-    def __init__(self, hidden_size: int, obs_size: int, task_feature_size: int, width: int) -> None:
-        super().__init__()
-        self.memory = nn.Linear(hidden_size, width)
-        self.obs = nn.Linear(obs_size, width, bias=False)
-        self.task = nn.Linear(task_feature_size, width, bias=False)
-        self.out = nn.Linear(width, 1)
-
-    def forward(self, h: torch.Tensor, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
-        """h (T, N, H), obs (T, N, D), task (1, N, F) → (T, N, 1)."""
-        return self.out(F.relu(self.memory(h) + self.obs(obs) + self.task(task)))
 
 
 class GRUPolicy(nn.Module):
@@ -325,6 +308,13 @@ def _centred(x: torch.Tensor) -> torch.Tensor:
     return x - x.mean(-1, keepdim=True)
 
 
+# RL2's options that shape the generic GRU policy's input and heads (refused with ``arm_memories``).
+GENERIC_GRU_OPTIONS = (
+    "separate_value", "embed_size", "previous_obs", "bilinear_head", "bilinear_rank", "pull_features",
+    "policy_reads_estimate", "policy_reads_uncertainty",
+)  # fmt: skip
+
+
 class RL2(PPOUpdate, pl.LightningModule):
     """RL² on the paper's Bernoulli bandits or random tabular MDPs.
 
@@ -393,6 +383,12 @@ class RL2(PPOUpdate, pl.LightningModule):
             is most of a history-only value's error early in a trial; as the value of (history, task) under
             the policy it is an unbiased critic (Baisero & Amato, 2022). Training only, like the task
             inference targets: the evaluated agent acts on the paper's observations alone.
+        arm_memories: bandits only — one GRU memory per arm, the weights shared across arms, and a clock
+            (:class:`~leyden_rl.meta.arm_memory.ArmMemoryPolicy`); ``hidden_size`` is then each arm's memory
+            width. What the agent learns about one arm holds for all, where the generic GRU must learn it
+            per slot: at k = 50 that is the difference between PPO learning an index in minutes and in
+            hours (benchmarks/rl2.md, session 27). The options that shape the generic GRU's input and
+            heads do not apply and are refused.
         seed: seeds the network, task sampling and action draws (DDP rank r: seed + 1000·r).
     """
 
@@ -437,6 +433,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         novelty_bonus: float = 0.0,
         novelty_bonus_fraction: float = 0.5,
         value_reads_task: bool = False,
+        arm_memories: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -500,12 +497,24 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.curriculum_dist = self._curriculum_dist(curriculum_length, curriculum_fraction)
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
         torch.manual_seed(seed)
-        self.policy = GRUPolicy(
-            obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
-            previous_obs, bilinear_head, pull_features, sum(self.task_sizes), bilinear_rank,
-            self.dist.reward_mean_std if policy_reads_estimate else None, policy_reads_uncertainty,
-            self.task_feature_size() if value_reads_task else 0,
-        )  # fmt: skip
+        task_feature_size = self.task_feature_size() if value_reads_task else 0
+        self.policy: GRUPolicy | ArmMemoryPolicy
+        if arm_memories:
+            self._check_arm_memories()
+            self.policy = ArmMemoryPolicy(
+                self.dist.num_actions,
+                hidden_size,
+                obs_dim(self.dist),
+                sum(self.task_sizes),
+                task_feature_size,
+            )
+        else:
+            self.policy = GRUPolicy(
+                obs_dim(self.dist), self.dist.num_actions, hidden_size, separate_value, embed_size,
+                previous_obs, bilinear_head, pull_features, sum(self.task_sizes), bilinear_rank,
+                self.dist.reward_mean_std if policy_reads_estimate else None, policy_reads_uncertainty,
+                task_feature_size,
+            )  # fmt: skip
         self.env_steps = 0
         self.env = BatchedTrialEnv(self.training_dist(), num_trials, seed=seed)
         # Action draws and minibatch shuffles get their own generator, so nothing else that draws
@@ -514,6 +523,21 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.iterations = 0
         self.train_seconds = 0.0  # wall time spent in training steps, for the benchmark's report
         self._resume: dict[str, Any] | None = None
+
+    def _check_arm_memories(self) -> None:
+        """Refuse what per-arm memories cannot do: MDPs (pairs, not arms) and the generic GRU's options."""
+        hp = self.hparams
+        if hp.task != "bandit":
+            raise LeydenConfigError(
+                f"arm_memories=True on task={hp.task!r}: the memories are per arm, and an MDP's actions are not exchangeable arms",
+                "use arm_memories only with task='bandit'",
+            )
+        chosen = [name for name in GENERIC_GRU_OPTIONS if hp[name]]
+        if chosen:
+            raise LeydenConfigError(
+                f"arm_memories=True with {', '.join(chosen)}: those shape the generic GRU policy, not the per-arm memories",
+                f"leave {', '.join(chosen)} unset, or drop arm_memories",
+            )
 
     def task_feature_size(self) -> int:
         """Width of the task as the value reads it: S·A reward means, plus S·A·S transition probabilities on an MDP."""
@@ -742,7 +766,7 @@ class RL2Agent:
 
     def __init__(
         self,
-        policy: GRUPolicy | Sequence[GRUPolicy],
+        policy: GRUPolicy | ArmMemoryPolicy | Sequence[GRUPolicy | ArmMemoryPolicy],
         argmax_from: float = 1.0,
         seed: int = 0,
         temperature: float = 1.0,
@@ -756,9 +780,9 @@ class RL2Agent:
             raise LeydenConfigError(
                 f"temperature={temperature} does not scale logits", "use temperature > 0 (or argmax_from=0)"
             )
-        self.policies = [p.eval() for p in ([policy] if isinstance(policy, GRUPolicy) else policy)]
+        self.policies = [p.eval() for p in ([policy] if isinstance(policy, nn.Module) else policy)]
         if not self.policies:
-            raise LeydenConfigError("RL2Agent got no policy", "pass one GRUPolicy or a list of them")
+            raise LeydenConfigError("RL2Agent got no policy", "pass one trained policy or a list of them")
         self.argmax_from, self.temperature = argmax_from, temperature
         self.generator = stream_generator(seed, "agent")
 

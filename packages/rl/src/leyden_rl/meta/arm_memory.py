@@ -15,11 +15,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from leyden_rl.meta.task_value import TaskAwareValue
+from leyden_rl.meta.policy_base import TaskAwareValue, TrialPolicy
 from leyden_rl.meta.tasks import split_obs
 
 
-class ArmMemoryPolicy(nn.Module):
+class ArmMemoryPolicy(TrialPolicy):
     """One GRU memory per arm (shared weights), a clock GRU, and a shared readout per arm.
 
     At each step the pulled arm's memory reads what the pull paid (``[r, 1 − r]``); the others keep
@@ -31,8 +31,7 @@ class ArmMemoryPolicy(nn.Module):
     (:class:`TaskAwareValue`, training only). The task head (``task_size`` = the number of arms)
     estimates each arm's reward mean from its own memory, for RL2's task-inference loss.
 
-    The interface is :class:`GRUPolicy`'s: ``initial_state``, ``forward`` and ``outputs``; the hidden
-    state is (1, N, arms·memory + memory), the arms' memories then the clock.
+    The hidden state is (1, N, arms·memory + memory): the arms' memories, then the clock.
     """
 
     def __init__(
@@ -65,13 +64,6 @@ class ArmMemoryPolicy(nn.Module):
         """The zero memory every trial starts from: (1, batch, arms·memory + memory)."""
         return torch.zeros(1, batch, (self.num_arms + 1) * self.memory_size, device=device)
 
-    def forward(
-        self, obs: torch.Tensor, hidden: torch.Tensor, task: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, arms), values (T, N) or None, next hidden."""
-        logits, values, _, hidden = self.outputs(obs, hidden, task_steps=None, task=task)
-        return logits, values, hidden
-
     def outputs(
         self,
         obs: torch.Tensor,
@@ -79,8 +71,7 @@ class ArmMemoryPolicy(nn.Module):
         task_steps: slice | None = slice(None),
         task: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
-        """As :meth:`forward`, plus each arm's reward-mean estimate at the steps ``task_steps`` selects
-        (T', N, arms) — None without a task head or with ``task_steps=None``."""
+        """See :class:`TrialPolicy`; the estimate is each arm's reward mean (T', N, arms)."""
         arms, clocks = self._memories(obs, hidden)
         readout_input = torch.cat([arms, clocks[:, :, None].expand_as(arms)], -1)
         logits = self.policy_head(readout_input).squeeze(-1)

@@ -34,7 +34,7 @@ from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
 from leyden_rl.base import linear_schedule, steps_dataloader
 from leyden_rl.meta.arm_memory import ArmMemoryPolicy
-from leyden_rl.meta.task_value import TaskAwareValue
+from leyden_rl.meta.policy_base import TaskAwareValue, TrialPolicy
 from leyden_rl.meta.tasks import (
     BatchedTrialEnv,
     BernoulliBandits,
@@ -104,7 +104,7 @@ class BilinearReadout(nn.Module):
         return (z * obs.unsqueeze(-2)).sum(-1) + self.bias
 
 
-class GRUPolicy(nn.Module):
+class GRUPolicy(TrialPolicy):
     """GRU trunk with a softmax policy head and a value head.
 
     ``separate_value=True`` gives the value head its own GRU (the paper's baseline is a separate
@@ -224,16 +224,6 @@ class GRUPolicy(nn.Module):
         width = self.hidden_size * (1 if self.value_gru is None else 2) + self.carried_obs_size
         return torch.zeros(1, batch, width, device=device)
 
-    def forward(
-        self, obs: torch.Tensor, hidden: torch.Tensor, task: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N), next hidden.
-
-        A value that reads the task (``task_feature_size``) needs ``task`` (1, N, F); without it the
-        values are None (an evaluated agent acts on the logits alone)."""
-        logits, values, _, hidden = self.outputs(obs, hidden, task_steps=None, task=task)
-        return logits, values, hidden
-
     def outputs(
         self,
         obs: torch.Tensor,
@@ -241,8 +231,7 @@ class GRUPolicy(nn.Module):
         task_steps: slice | None = slice(None),
         task: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
-        """As :meth:`forward`, plus the task estimate at the steps ``task_steps`` selects (T', N, task_size)
-        — None without a task head or with ``task_steps=None``."""
+        """See :class:`TrialPolicy`; the estimate has the task head's ``task_size`` outputs (T', N, task_size)."""
         out, value_out, hidden = self._memory(obs, hidden)
         logits = self._read(self.policy_head, out, obs)
         if self.estimate_weight is not None:
@@ -498,7 +487,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         # The GRU's initial weights and the action draws follow ``seed``: one seed, one run.
         torch.manual_seed(seed)
         task_feature_size = self.task_feature_size() if value_reads_task else 0
-        self.policy: GRUPolicy | ArmMemoryPolicy
+        self.policy: TrialPolicy
         if arm_memories:
             self._check_arm_memories()
             self.policy = ArmMemoryPolicy(
@@ -766,7 +755,7 @@ class RL2Agent:
 
     def __init__(
         self,
-        policy: GRUPolicy | ArmMemoryPolicy | Sequence[GRUPolicy | ArmMemoryPolicy],
+        policy: TrialPolicy | Sequence[TrialPolicy],
         argmax_from: float = 1.0,
         seed: int = 0,
         temperature: float = 1.0,
@@ -780,7 +769,7 @@ class RL2Agent:
             raise LeydenConfigError(
                 f"temperature={temperature} does not scale logits", "use temperature > 0 (or argmax_from=0)"
             )
-        self.policies = [p.eval() for p in ([policy] if isinstance(policy, nn.Module) else policy)]
+        self.policies = [p.eval() for p in ([policy] if isinstance(policy, TrialPolicy) else policy)]
         if not self.policies:
             raise LeydenConfigError("RL2Agent got no policy", "pass one trained policy or a list of them")
         self.argmax_from, self.temperature = argmax_from, temperature

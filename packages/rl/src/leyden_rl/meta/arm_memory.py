@@ -98,8 +98,9 @@ class ArmMemoryPolicy(TrialPolicy):
         for t in range(obs.shape[0]):
             pulled = previous_action[t].sum(-1, keepdim=True)  # 0 at a trial's first step: nothing pulled yet
             arm = previous_action[t].argmax(-1)
-            moved = self.arm_cell(torch.cat([reward[t], 1 - reward[t]], -1), arms[rows, arm])
-            arms = arms.index_put((rows, arm), torch.where(pulled > 0, moved, arms[rows, arm]))
+            current = arms[rows, arm]
+            moved = self.arm_cell(torch.cat([reward[t], 1 - reward[t]], -1), current)
+            arms = arms.index_put((rows, arm), torch.where(pulled > 0, moved, current))
             clock = self.clock_cell(pulled, clock)
             all_arms.append(arms)
             all_clocks.append(clock)

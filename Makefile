@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README):
 #   make demo   installs core + selfsup into .venv and trains SimCLR on the bundled digits
-#   make test   installs the test tools and runs every plugin's suite alone (nox), plus lint
+#   make test   installs the test tools and runs every plugin's suite alone (nox), lint, the docs build,
+#               and the slow DDP and cross-plugin tests with every plugin installed
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
@@ -31,4 +32,4 @@ system-deps:
 
 test: $(BIN)/python system-deps
 	$(call RETRY,$(PIP) nox)
-	MUJOCO_GL=egl $(BIN)/nox -s lint core selfsup rl sim
+	MUJOCO_GL=egl $(BIN)/nox -s lint core selfsup rl sim docs slow

@@ -4,6 +4,8 @@
     nox -s core selfsup rl sim   # prove every plugin installs and passes its tests alone
     nox -s lint                  # ruff (pytorch_lightning imports are banned)
     nox -s all                   # every plugin together
+    nox -s slow                  # every plugin with extras: the slow (DDP, multi-node) and cross-plugin tests
+    nox -s docs                  # the documentation site (mkdocs build --strict)
 
 torch and torchvision (about 6 GB) are installed once into ``.torch/`` and shared by the sessions
 (and the demo venv) through a ``.pth`` file (``tools/shared_torch.py``); everything else is
@@ -105,3 +107,30 @@ def sim(session: nox.Session) -> None:
 def all_plugins(session: nox.Session) -> None:
     _install(session, "core", *PLUGINS)
     _pytest(session, "tests")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with ``--strict``: a broken internal link or anchor fails it.
+
+    The four plugins are installed (without extras) so the API reference documents the code that
+    installs; the benchmark tables must be current (``benchmarks/render.py --check``). The build
+    fetches nothing: no web fonts, no social cards.
+    """
+    _share_torch(session)
+    plugins = [arg for name in ("core", *PLUGINS) for arg in ("-e", f"packages/{name}")]
+    tools = ("mkdocs-material", "mkdocstrings-python", "ruff")  # ruff formats the API signatures
+    _with_retries(session, session.install, "-q", "-c", CONSTRAINTS, *plugins, *tools)
+    session.run("python", "benchmarks/render.py", "--check")
+    site = str(Path(session.create_tmp()) / "site")
+    session.run("mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """What the per-plugin sessions leave out: ``-m slow`` (2-process DDP through the CLI, two simulated
+    nodes with torchrun) and the tests that need two plugins side by side (rl's one-shot imitation
+    driven by leyden-sim's physics randomization), with every plugin and extra installed."""
+    _install(session, "core", *PLUGINS)
+    _pytest(session, "tests", "-m", "slow")
+    _pytest(session, "tests/rl/test_imitation_one_shot.py", "-rs")

@@ -6,18 +6,14 @@ this script
 1. tunes the baselines' hyperparameters (UCB1's c, ε, OPSRL's K, UCRL2's radius scale, BEB's β)
    by grid search on *tuning* trials whose tasks are disjoint from the evaluation trials;
 2. evaluates every baseline on the same ``--trials`` evaluation tasks (seed 0);
-3. evaluates RL² from ``--ckpt-dir/rl2_<setting>.ckpt`` (trained first with ``--train-rl2``);
-   a setting without a checkpoint is reported as "not yet run". Earlier trainings kept beside it as
-   ``rl2_<setting>_<tag>.ckpt`` are candidates too: the one with the best mean on the *tuning* trials
-   is evaluated, as the baselines' hyperparameters are chosen, so no evaluation task picks a checkpoint;
-   the tuning trials also choose how it acts (``ACTING``): sampling the policy's actions, taking their
-   argmax, or sampling (as learnt, or warmer) until part of the trial is over and then taking the argmax.
-   That choice is among up to ~150 (checkpoint, way of acting) pairs whose means lie within a standard error
-   of each other, so it gets ``--select-trials`` (5000) tuning trials, not the baselines' 500.
-   A manifest ``rl2_<setting>_<tag>.ensemble.json`` (``{"members": [<checkpoint names>], ...}``)
-   is a candidate too: its members play as one agent on the mean of their action probabilities
-   (:class:`~leyden_rl.meta.rl2.RL2Agent`) — agents trained side by side, one per core, within the
-   training budget;
+3. evaluates RL² from ``--ckpt-dir/rl2_<setting>.ckpt`` (trained with ``leyden fit --config
+   examples/rl/rl2_*.yaml``; see benchmarks/rl2.md), or from the members a manifest
+   ``rl2_<setting>.ensemble.json`` names, playing as one agent on the mean of their action
+   probabilities; a setting without either is reported as "not yet run". How the agent acts is chosen
+   on the tuning trials, as the baselines' hyperparameters are (``ACTING``): sampling its actions,
+   taking their argmax, or sampling (as learnt, or warmer) until part of the trial is over and then
+   taking the argmax. These acting rules belong to this benchmark, not to the method: RL² itself
+   samples as it was trained;
 4. prints the table in the paper's layout, ours beside the paper's figure; ``*`` marks entries a
    one-sided Welch t-test (p < 0.05) does not find worse than the row's best (the paper's bold);
 5. writes ``benchmarks/results/rl2_table.json`` (``--quick``: ``rl2_table_quick.json``).
@@ -26,7 +22,6 @@ Examples::
 
     python benchmarks/rl2_table.py                                   # every paper setting, baselines + saved RL²
     python benchmarks/rl2_table.py --quick                           # 200 trials, a few minutes
-    python benchmarks/rl2_table.py --settings bandit:10:5 mdp:10 --train-rl2 --rl2-minutes 30
     python benchmarks/rl2_table.py --settings bandit:20:3            # any n, k
 """
 
@@ -34,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -42,13 +36,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from scipy import stats
 
 from leyden_core.benchmarking import invoked_command, result_row, write_results
 from leyden_rl.meta.baselines.bandits import BANDIT_HPARAM_GRID, make_bandit_baselines
 from leyden_rl.meta.baselines.mdps import MDP_HPARAM_GRID, make_mdp_baselines
-from leyden_rl.meta.evaluate import run_trials
-from leyden_rl.meta.rl2 import RL2, RL2Agent, make_task_distribution
+from leyden_rl.meta.evaluate import PolicyAgent, run_trials
+from leyden_rl.meta.policy_base import TrialPolicy
+from leyden_rl.meta.rl2 import RL2
+from leyden_rl.meta.task_distribution import stream_generator
+from leyden_rl.meta.tasks import BatchedTrialEnv, BernoulliBandits, RandomTabularMDPs, TabularTasks
 
 # Reference figures (../shared/reference/rl2_tables.md): Duan et al. 2016, Tables 1 and 2.
 PAPER = {
@@ -72,13 +70,13 @@ TUNED = {
 EVAL_SEED, TUNE_SEED = 0, 10_000
 
 
-def parse_setting(text: str) -> tuple[str, dict]:
-    """``bandit:<n>:<k>`` or ``mdp:<n>`` → (family, task kwargs)."""
+def parse_setting(text: str) -> tuple[str, TabularTasks]:
+    """``bandit:<n>:<k>`` or ``mdp:<n>`` → (family, task distribution)."""
     parts = text.split(":")
     if parts[0] == "bandit" and len(parts) == 3:
-        return "bandit", {"num_pulls": int(parts[1]), "num_arms": int(parts[2])}
+        return "bandit", BernoulliBandits(num_arms=int(parts[2]), num_pulls=int(parts[1]))
     if parts[0] == "mdp" and len(parts) == 2:
-        return "mdp", {"num_episodes": int(parts[1])}
+        return "mdp", RandomTabularMDPs(num_episodes=int(parts[1]))
     sys.exit(f"bad setting {text!r}: use bandit:<n>:<k> or mdp:<n>")
 
 
@@ -123,12 +121,48 @@ class Acting(NamedTuple):
 
 
 # The ways of acting the tuning trials choose among. The MDP agents explore by sampling (argmax throughout
-# costs them 5–6 at n = 25) but late samples are mostly slips: on scratch trials (seed 777) the n = 25
-# table agent gained 0.9 from the argmax after 60 % of the trial, 0.7 after 80 %, 0.1 after 40 %. With
-# the late argmax, sampling warmer early pays too (+0.7 to +2.0 for n = 25 agents at temperature 1.3,
-# session 26), where warmer sampling throughout did not (session 18). The bandit agents gain from none
-# of these over the argmax.
+# costs them 5–6 at n = 25) but late samples are mostly slips: little of the trial is left to use what
+# they find, so the argmax after 60 % of the trial gains about 1 at n = 25. With the late argmax,
+# sampling warmer early pays too (+0.7 to +2.0 for n = 25 agents at temperature 1.3). The bandit
+# agents gain from none of these over the argmax.
 ACTING = (Acting(1.0), Acting(0.0), Acting(0.6), Acting(0.8), Acting(0.6, 1.3), Acting(0.5, 1.5))
+
+
+class RL2Agent:
+    """Trained RL² policies playing by an :class:`Acting` rule, as one agent (a :class:`TrialAgent`).
+
+    Several policies make an ensemble: each reads the same history with its own memory, and the agent
+    acts on the mean of their action probabilities. Independently trained agents settle on different
+    solutions, and the mean keeps what they agree on. One policy acts exactly as that policy.
+    """
+
+    def __init__(
+        self, policies: list[TrialPolicy], argmax_from: float = 1.0, temperature: float = 1.0, seed: int = 0
+    ) -> None:
+        self.members = [PolicyAgent(policy) for policy in policies]
+        self.argmax_from, self.temperature = argmax_from, temperature
+        self.generator = stream_generator(seed, "agent")
+
+    def reset(self, env: BatchedTrialEnv) -> None:
+        for member in self.members:
+            member.reset(env)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, env: BatchedTrialEnv) -> torch.Tensor:
+        logits = [member.logits(obs) for member in self.members]
+        greedy = env.t >= self.argmax_from * env.trial_length
+        if greedy and len(logits) == 1:
+            return logits[0].argmax(-1)  # the logits' own argmax: a softmax could round near-ties together
+        probs = torch.stack([F.softmax(member / self.temperature, -1) for member in logits]).mean(0)
+        if greedy:
+            return probs.argmax(-1)
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
+
+    def update(
+        self, state: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, env: BatchedTrialEnv
+    ) -> None:
+        for member in self.members:
+            member.update(state, action, reward, env)
 
 
 def load_members(path: Path) -> list[RL2]:
@@ -145,55 +179,15 @@ def load_members(path: Path) -> list[RL2]:
     return [RL2.load_from_checkpoint(path.parent / name, map_location="cpu") for name in names]
 
 
-def select_checkpoint(candidates: list[Path], dist, trials: int) -> tuple[Path, Acting, dict[str, float]]:
-    """The checkpoint (or ensemble) and way of acting (``ACTING``) with the best mean total
-    reward on the tuning tasks, and every candidate's mean. Sampling is how the policy was trained;
-    the argmax of a policy that has settled on near-deterministic choices can do better or worse, and
-    one that explores by sampling can gain from committing late in the trial (and from exploring more
-    before it commits), so the tuning tasks decide, as they decide the baselines' hyperparameters."""
-    scores = {}
-    for path in candidates:
-        policies = [member.policy for member in load_members(path)]
-        for acting in ACTING:
-            returns = run_trials(RL2Agent(policies, **acting._asdict()), dist, trials, TUNE_SEED)
-            scores[(path, acting)] = returns.mean().item()
-    path, acting = max(scores, key=scores.get)
-    named = {f"{p.name} ({a.label()})": round(v, 4) for (p, a), v in scores.items()}
-    return path, acting, named
-
-
-def train_rl2(family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict) -> float:
-    """Train RL² for at most ``minutes`` (wall clock) and save the checkpoint; returns seconds spent."""
-    import lightning.pytorch as pl
-
-    model = RL2(task=family, **task_kwargs, **overrides)
-    trainer = pl.Trainer(
-        max_epochs=-1, max_time={"minutes": minutes}, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False,
-    )  # fmt: skip
-    start = time.time()
-    trainer.fit(model)
-    seconds = time.time() - start
-    path.parent.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint(path)
-    return seconds
-
-
-def train_rl2_side_by_side(
-    family: str, task_kwargs: dict, minutes: float, path: Path, overrides: dict, members: int
-) -> float:
-    """Train ``members`` agents at once, one process each (one core each with ``OMP_NUM_THREADS=1``),
-    seeded ``seed``, ``seed + 1``, …: member 0 is saved as ``path``, the others beside it as
-    ``<stem>_member<i>.ckpt``, and ``<stem>_members.ensemble.json`` names them all, so each member and
-    their ensemble are candidates. Returns the wall-clock seconds the slowest member took."""
-    paths = [path] + [path.with_name(f"{path.stem}_member{i}.ckpt") for i in range(1, members)]
-    seed = overrides.get("seed", 0)
-    jobs = [(family, task_kwargs, minutes, p, {**overrides, "seed": seed + i}) for i, p in enumerate(paths)]
-    with multiprocessing.get_context("spawn").Pool(members) as pool:
-        seconds = pool.starmap(train_rl2, jobs)
-    manifest = {"members": [p.name for p in paths], "trained": "side by side, one process each"}
-    path.with_name(f"{path.stem}_members.ensemble.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    return max(seconds)
+def select_acting(
+    policies: list[TrialPolicy], dist: TabularTasks, trials: int
+) -> tuple[Acting, dict[str, float]]:
+    """The way of acting (``ACTING``) with the best mean total reward on the tuning tasks, and every one's mean."""
+    scores = {
+        acting: run_trials(RL2Agent(policies, **acting._asdict()), dist, trials, TUNE_SEED).mean().item()
+        for acting in ACTING
+    }
+    return max(scores, key=scores.get), {acting.label(): round(v, 4) for acting, v in scores.items()}
 
 
 def main() -> None:
@@ -209,40 +203,22 @@ def main() -> None:
         "--select-trials",
         type=int,
         default=5000,
-        help="tuning trials per RL² candidate (checkpoint × way of acting, ACTING)",
+        help="tuning trials per way of acting of the RL² agent (ACTING)",
     )
     parser.add_argument("--quick", action="store_true", help="200 evaluation / 100 tuning trials")
     parser.add_argument("--ckpt-dir", default="benchmarks/checkpoints/rl2")
     parser.add_argument(
-        "--train-rl2", action="store_true", help="train RL² for settings without a checkpoint"
-    )
-    parser.add_argument("--rl2-minutes", type=float, default=30.0)
-    parser.add_argument(
-        "--rl2-members",
-        type=int,
-        default=1,
-        help="with --train-rl2: train this many agents side by side (seeds seed, seed + 1, ...), one "
-        "process each, and offer their ensemble as a candidate too",
-    )
-    parser.add_argument(
         "--out", default=None, help="results file (default benchmarks/results/rl2_table[_quick].json)"
-    )
-    parser.add_argument(
-        "--rl2-args", default="{}", help="JSON of RL2 init overrides, e.g. '{\"hidden_size\": 256}'"
     )
     parser.add_argument("--update", action="store_true", help="keep the other settings already in --out")
     args = parser.parse_args()
     if args.quick:
         args.trials, args.tune_trials, args.select_trials = 200, 100, 100
-    if args.rl2_members < 1:
-        parser.error(f"--rl2-members {args.rl2_members}: train one agent or more (1: no ensemble)")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     command = invoked_command()
     rows, extra = [], {}
     for setting in args.settings:
-        family, task_kwargs = parse_setting(setting)
-        setting = f"{family}:" + ":".join(str(v) for v in task_kwargs.values())
-        dist = make_task_distribution(family, **task_kwargs)
+        family, dist = parse_setting(setting)
         t0 = time.time()
         hparams = tune(family, dist, args.tune_trials)
         make = make_bandit_baselines if family == "bandit" else make_mdp_baselines
@@ -250,30 +226,20 @@ def main() -> None:
             name: run_trials(agent, dist, args.trials, EVAL_SEED) for name, agent in make(hparams).items()
         }
         info = {"hparams": hparams, "baseline_seconds": round(time.time() - t0, 1)}
-        ckpt = Path(args.ckpt_dir) / f"rl2_{setting.replace(':', '_')}.ckpt"
-        if not ckpt.exists() and args.train_rl2:
-            overrides = json.loads(args.rl2_args)
-            seconds = (
-                train_rl2(family, task_kwargs, args.rl2_minutes, ckpt, overrides)
-                if args.rl2_members == 1
-                else train_rl2_side_by_side(
-                    family, task_kwargs, args.rl2_minutes, ckpt, overrides, args.rl2_members
-                )
-            )
-            info["rl2_train_wall_seconds"] = round(seconds, 1)
-        if ckpt.exists():
-            candidates = [ckpt, *sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ckpt"))]
-            candidates += sorted(ckpt.parent.glob(f"{ckpt.stem}_*.ensemble.json"))
-            ckpt, acting, info["rl2_candidates_tuning_mean"] = select_checkpoint(
-                candidates, dist, args.select_trials
-            )
+        stem = Path(args.ckpt_dir) / f"rl2_{setting.replace(':', '_')}"
+        ckpt = next(
+            (p for p in (stem.with_suffix(".ensemble.json"), stem.with_suffix(".ckpt")) if p.exists()), None
+        )
+        if ckpt is not None:
             members = load_members(ckpt)
+            policies = [member.policy for member in members]
+            acting, info["rl2_acting_tuning_mean"] = select_acting(policies, dist, args.select_trials)
             # an ensemble's members trained side by side: its steps add up, its wall clock is the longest
             info["rl2_env_steps"] = sum(member.env_steps for member in members)
             info["rl2_train_seconds"] = round(max(member.train_seconds for member in members), 1)
             info["rl2_checkpoint"] = str(ckpt)
             info["rl2_actions"] = acting.label()
-            agent = RL2Agent([member.policy for member in members], **acting._asdict())
+            agent = RL2Agent(policies, **acting._asdict())
             results["RL2"] = run_trials(agent, dist, args.trials, EVAL_SEED)
         extra[setting] = info
         best = max(results, key=lambda m: results[m].mean().item())

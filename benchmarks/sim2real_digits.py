@@ -153,10 +153,12 @@ def main() -> None:
         "--ablation-seeds", type=int, help="seeds for the family-removed rows (default: --seeds)"
     )
     parser.add_argument("--only", nargs="*", help="run only these settings (e.g. full_randomization)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help="default: results/sim2real_digits[_quick].json")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.length, args.epochs = 1, 3000, 4
+    if args.out is None:  # a quick run never overwrites the full results
+        args.out = RESULTS.with_name(RESULTS.stem + "_quick.json") if args.quick else RESULTS
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
     rows, seconds = [], []

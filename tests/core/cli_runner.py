@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Imported here, at collection, so Lightning's log handlers bind to the session's stderr and not to
+# one test's captured stream (which is closed when that test ends).
+import lightning.pytorch  # noqa: F401
+
 LEYDEN = str(Path(sys.executable).parent / "leyden")
 TINY = [
     "--model",
@@ -32,3 +36,28 @@ def leyden(*args: str, cwd: Path, wandb_mode: str | None = "disabled", timeout: 
         env["WANDB_MODE"] = wandb_mode
     env.update(extra_env or {})
     return subprocess.run([LEYDEN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def leyden_in_process(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
+    """Run ``leyden ARGS`` through the console script's own ``main`` in this process (fast: no new
+    interpreter); returns the exit code and stderr. Run it from a temporary directory."""
+    import pytest
+
+    from leyden_core.cli import main
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setattr(sys, "argv", ["leyden", *args])  # as the console script is called
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def assert_two_line_error(code: int, stderr: str, *needles: str) -> None:
+    """Exit code 2 and a short stderr ending in ``leyden: error: ...`` / ``  fix: ...``, naming ``needles``."""
+    lines = stderr.strip().splitlines()
+    assert code == 2, stderr[-3000:]
+    assert "Traceback" not in stderr and "Namespace(" not in stderr, stderr[-3000:]
+    assert 2 <= len(lines) <= 4, stderr[-3000:]
+    assert lines[-2].startswith("leyden: error: ") and lines[-1].startswith("  fix: "), stderr
+    for needle in needles:
+        assert needle in stderr, f"{needle!r} not in:\n{stderr}"

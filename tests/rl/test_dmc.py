@@ -51,3 +51,12 @@ def test_state_observations_same_task_no_frames():
     check_env(env.unwrapped, skip_render_check=True)
     with pytest.raises(LeydenConfigError, match="observation"):
         make_env("dmc/cartpole-swingup", env_kwargs={"observation": "rgb"})
+
+
+def test_render_fps_is_declared_in_simulated_time():
+    """Video recorders read ``render_fps``: cartpole steps 0.01 s per control step, 8 per env step."""
+    env = make_env("dmc/cartpole-swingup", env_kwargs={"size": 32})
+    assert env.metadata["render_fps"] == round(1 / (0.01 * 8))
+    from leyden_rl.dmc import DMCEnv
+
+    assert "render_fps" not in DMCEnv.metadata, "per-instance: it depends on the domain's action repeat"

@@ -130,3 +130,15 @@ def test_leyden_sim_physics_randomization_drives_the_particle_env():
     model = OneShotImitation("demo", width=16)
     success = evaluate_success_in_envs(model, make, 6, seed=0)
     assert success.shape == (6,) and success.dtype == bool
+
+
+@pytest.mark.parametrize("action", [(1.0, 1.0), (-1.0, 0.3), "random"])
+def test_light_undamped_particle_stays_in_the_observation_space(action):
+    env = ParticleReachingEnv(num_landmarks=3, horizon=300, mass_range=(1e-3, 1e-3), damping_range=(0.0, 0.0))
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        force = rng.uniform(-1, 1, 2) if action == "random" else np.asarray(action)
+        obs, *_ = env.step(force.astype(np.float32))
+        assert env.observation_space.contains(obs), obs[:4]

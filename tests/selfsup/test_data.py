@@ -120,3 +120,34 @@ def test_missing_dataset_names_the_path_and_how_to_get_it(tmp_path, make, needle
     with pytest.raises(LeydenConfigError) as error:
         make(tmp_path).setup()
     assert str(tmp_path) in error.value.problem and needle in error.value.fix
+
+
+def test_image_folder_takes_the_digits_label_budget_options(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 4), ("val", 1)):
+        for cls in ("cat", "dog", "owl"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                    tmp_path / split / cls / f"{i}.png"
+                )
+    dm = ImageFolderDataModule(
+        str(tmp_path / "train"), str(tmp_path / "val"), image_size=8, batch_size=4, num_workers=0,
+        labels_per_class=2, train_on="all",
+    )  # fmt: skip
+    dm.setup()
+    labels = sorted(int(dm.labeled[i][1]) for i in range(len(dm.labeled)))
+    assert labels == [0, 0, 1, 1, 2, 2] and len(dm.unlabeled) == 6  # stratified: 2 of each class
+    assert all(dm.unlabeled[i][1] == -1 for i in range(len(dm.unlabeled)))
+    with pytest.raises(LeydenConfigError, match="only 4 samples"):
+        ImageFolderDataModule(str(tmp_path / "train"), str(tmp_path / "val"), labels_per_class=5).setup()
+
+
+def test_corrupt_cifar10_names_the_archive_not_download_true(tmp_path) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "data_batch_1").write_bytes(b"\x80\x04truncated")
+    with pytest.raises(LeydenConfigError) as error:
+        CIFAR10DataModule(str(tmp_path)).setup()
+    assert "corrupted" in error.value.problem and str(folder) in error.value.problem
+    assert "cifar-10-python.tar.gz" in error.value.fix and "download=True" not in str(error.value)

@@ -47,7 +47,8 @@ def _losses(x1: torch.Tensor, x2: torch.Tensor) -> dict[str, tuple[float, list[t
         with torch.no_grad():
             k1, k2 = key(x1), key(x2)
         if name == "nt_xent":
-            loss = nt_xent(gather_with_grad(q1), gather_with_grad(q2), TEMPERATURE)
+            all_q1, all_q2 = gather_with_grad(q1), gather_with_grad(q2)
+            loss = nt_xent(q1, q2, TEMPERATURE, all_q1, all_q2, local_offset(len(x1)))
         elif name == "info_nce_queue":
             loss = info_nce_queue(q1, k2, queue, TEMPERATURE)
         else:

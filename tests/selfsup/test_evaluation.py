@@ -24,7 +24,7 @@ def _brute_force_knn(bank, bank_labels, queries, query_labels, k, temperature) -
     for query, label in zip(queries, query_labels, strict=True):
         sims = F.cosine_similarity(query[None], bank)
         top = sims.argsort(descending=True)[:k]
-        votes = torch.zeros(3)
+        votes = torch.zeros(3, dtype=bank.dtype)
         for j in top:
             votes[bank_labels[j]] += torch.exp(sims[j] / temperature)
         correct += int(votes.argmax() == label)
@@ -54,3 +54,16 @@ def test_probe_learns_separable_features_and_skips_unlabeled() -> None:
         optimizer.step()
     assert probe.train_accuracy.compute() > 0.9
     assert probe.training_loss(bank, torch.full((30,), -1)).item() == 0.0
+
+
+def test_knn_at_a_low_temperature_does_not_overflow_float32() -> None:
+    # exp(1 / 0.005) = exp(200) is inf in float32: the weights must be max-subtracted before exp
+    bank, bank_labels, queries, query_labels = _data()
+    metric = KNNAccuracy(k=5, temperature=0.005, num_classes=3)
+    metric.update(bank, bank_labels, train=True)
+    metric.update(queries, query_labels, train=False)
+    expected = _brute_force_knn(
+        bank.double(), bank_labels, queries.double(), query_labels, 5, 0.005
+    )  # float64 holds exp(200)
+    assert metric.compute().item() == pytest.approx(expected)
+    assert expected > 0.3

@@ -70,16 +70,27 @@ class LastCheckpointOnException(Callback):
     ModelCheckpoint's ``last.ckpt``, which is where ``ckpt_path="last"`` looks. Unlike Lightning's
     ``OnExceptionCheckpoint`` it is not deleted at teardown and does not make every later ``fit``
     resume implicitly: resuming is the user's explicit ``--ckpt_path last``.
+
+    Nothing is written for a LeydenConfigError (bad input, or a diverged run: the last finite state
+    stays), nor before training started: a resume that fails while loading its checkpoint must not
+    replace that checkpoint with the freshly built model.
     """
 
     def __init__(self, dirpath: str | Path) -> None:
         self.path = Path(dirpath) / "last.ckpt"
+        self._training = False
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._training = True
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._training = False
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, LeydenConfigError) or trainer.state.fn != "fit":
-            return  # bad input: nothing was trained, and an empty last.ckpt would shadow a real one
+        if isinstance(exception, LeydenConfigError) or trainer.state.fn != "fit" or not self._training:
+            return
         trainer.save_checkpoint(self.path)
 
 

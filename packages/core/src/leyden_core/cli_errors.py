@@ -64,6 +64,90 @@ _BAD_CLASS = re.compile(
     r"|[Nn]ot a subclass.*?['\"](?P<d>[\w.]+)['\"]"
 )
 _EMBEDDED_CONFIG_ERROR = re.compile(r"- (?P<problem>[^\n]+)\n\s+fix: (?P<fix>[^\n]+)")
+_CLASS_PATH = re.compile(r"class_path ['\"](?P<path>[\w.]+)['\"]")
+_PARSER_KEY = re.compile(r"Parser key ['\"](?P<key>[\w.]+)['\"]")
+_EXPECTED = re.compile(r"Expected an? <class '(?:\w+\.)*(?P<type>\w+)'>\.? ?(?:Got value: (?P<value>.+))?")
+_NOISE = ("Given value", "Subtypes:", "Does not validate against any of the Union subtypes", "Errors:")
+
+
+def _union_errors(message: str) -> list[str]:
+    """The bullets under jsonargparse's ``Errors:`` (one per type of a Union that was tried), each
+    joined into one block; the ``Expected a <class 'NoneType'>`` of optional values left out."""
+    lines = message.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Errors:"), None)
+    if start is None:
+        return []
+    indent = None
+    bullets: list[list[str]] = []
+    for line in lines[start + 1 :]:
+        stripped = line.strip()
+        if stripped.startswith("Given value"):
+            break
+        depth = len(line) - len(line.lstrip())
+        if stripped.startswith("- ") and (indent is None or depth <= indent):
+            indent = depth
+            bullets.append([stripped[2:]])
+        elif bullets:
+            bullets[-1].append(stripped)
+    blocks = ["\n".join(b) for b in bullets]
+    return [b for b in blocks if "NoneType" not in b.splitlines()[0]]
+
+
+def _default_of(class_path: str | None, key: str) -> str | None:
+    if not class_path:
+        return None
+    try:
+        cls = _import(class_path)
+    except Exception:  # noqa: BLE001 - a hint only; never fail while reporting an error
+        return None
+    for klass in getattr(cls, "__mro__", ()):
+        try:
+            param = inspect.signature(klass.__init__).parameters.get(key)
+        except (TypeError, ValueError):
+            continue
+        if param is not None and param.default is not inspect.Parameter.empty and param.default is not None:
+            return repr(param.default) if isinstance(param.default, str) else str(param.default)
+    return None
+
+
+def _import(path: str) -> type:
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _nested_cause(message: str) -> str | None:
+    """A short problem/fix for jsonargparse's nested 'Parser key ... Does not validate ...' errors: the
+    option and the value it rejected (with the class's default as an example), or the error a
+    constructor raised, without the Namespace dump."""
+    errors = _union_errors(message)
+    if not errors:
+        return None
+    embedded = _EMBEDDED_CONFIG_ERROR.search(errors[0])
+    if embedded:
+        return _format(embedded.group("problem"), embedded.group("fix"))
+    block = errors[0]
+    class_path = next((m.group("path") for m in _CLASS_PATH.finditer(block)), None)
+    keys = [m.group("key") for m in _PARSER_KEY.finditer(block)]
+    expected = _EXPECTED.search(block)
+    owner = class_path.rpartition(".")[2] if class_path else None
+    if keys and expected:
+        key = keys[-1]
+        got = (expected.group("value") or "").strip()
+        problem = f"{owner + ' ' if owner else ''}option {key!r} expects a {expected.group('type')}"
+        problem += f", got {got!r}" if got else ""
+        default = _default_of(class_path, key)
+        fix = (
+            f"e.g. {key}: {default} (the default)" if default else f"see `leyden fit --model {owner} --help`"
+        )
+        return _format(problem, fix)
+    cause = next(
+        (line for line in block.splitlines() if line and not line.startswith(_NOISE)),
+        block.splitlines()[0],
+    )
+    where = f" (in {owner})" if owner else ""
+    return _format(cause[:200] + where, "see `leyden fit --model NAME --help` for the options it takes")
 
 
 def short_parser_error(message: str, parser: Any) -> str:
@@ -94,10 +178,20 @@ def short_parser_error(message: str, parser: Any) -> str:
             guess = _suggest(bad, options)
         else:
             guess = _suggest(bad.split(".")[-1], sorted(leaf_names))
+        if guess and guess.lstrip("-").split(".")[-1] == bad.lstrip("-").split(".")[-1]:
+            return _format(  # the option exists, in other classes than the one chosen
+                f"unknown option {bad!r} for the chosen class",
+                "`leyden fit --model NAME --help` (or --data NAME --help) lists the options it takes",
+            )
         return _format(f"unknown option {bad!r}", f"did you mean {guess!r}?" if guess else "see --help")
 
-    first_lines = "\n  ".join(line.strip() for line in message.strip().splitlines()[:4] if line.strip())
-    return _format(first_lines, "see `leyden fit --help`")
+    nested = _nested_cause(message)
+    if nested:
+        return nested
+
+    kept = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    kept = [line[:200] for line in kept if not line.startswith(_NOISE)] or kept[:1]
+    return _format("\n  ".join(kept[:2]), "see `leyden fit --help`")
 
 
 def _format(problem: str, fix: str) -> str:

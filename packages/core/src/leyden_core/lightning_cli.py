@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, RichProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_only
 
+from leyden_core import checkpointing
 from leyden_core.callbacks import LastCheckpointOnException, RNGStateCheckpoint, ThroughputMonitor
+from leyden_core.checkpointing import LeydenCheckpoint
 from leyden_core.cli_errors import short_parser_error
+from leyden_core.divergence import StopOnDivergence
+from leyden_core.progress import LeydenProgressBar
+from leyden_core.threads import apply_thread_policy
 from leyden_core.wandb_logging import announce_offline_run, wandb_loggers
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -53,6 +58,7 @@ class LeydenCLI(LightningCLI):
             parser_kwargs={"allow_abbrev": False},
             save_config_callback=ConfigToWandb,
             save_config_kwargs={"overwrite": True},
+            seed_everything_default=0,  # Lightning's default (True) seeds 0 as well, with a warning
             parser_class=LeydenArgumentParser,
             trainer_defaults={
                 "logger": {
@@ -87,28 +93,88 @@ class LeydenCLI(LightningCLI):
         root = Path(trainer_config.get("default_root_dir") or os.getcwd())
         configured = trainer_config.get("callbacks") or []
         extra_callbacks.append(LastCheckpointOnException(root / CHECKPOINT_SUBDIR))
-        for default in (ThroughputMonitor, RNGStateCheckpoint):
+        for default in (ThroughputMonitor, RNGStateCheckpoint, StopOnDivergence):
             if not any(isinstance(cb, default) for cb in configured):
                 extra_callbacks.append(default())
         wants_progress = trainer_config.get("enable_progress_bar") is not False
         if wants_progress and not any(isinstance(cb, ProgressBar) for cb in configured):
-            extra_callbacks.append(RichProgressBar(leave=True))
+            extra_callbacks.append(LeydenProgressBar(leave=True))
+        for callback in configured:  # a configured LeydenCheckpoint writes where `--ckpt_path last` looks
+            if isinstance(callback, LeydenCheckpoint) and callback.dirpath is None:
+                callback.dirpath = str(root / CHECKPOINT_SUBDIR)
         wants_checkpoints = trainer_config.get("enable_checkpointing") is not False
         if wants_checkpoints and not any(isinstance(cb, ModelCheckpoint) for cb in configured):
-            extra_callbacks.append(ModelCheckpoint(dirpath=root / CHECKPOINT_SUBDIR, save_last=True))
+            extra_callbacks.append(LeydenCheckpoint(dirpath=root / CHECKPOINT_SUBDIR))
         trainer = self._instantiate_trainer(trainer_config, extra_callbacks)
+        threads = apply_thread_policy(  # before DDP launches: its processes inherit the choice
+            getattr(trainer.strategy, "num_processes", 1), getattr(self.model, "preferred_num_threads", None)
+        )
+        rank_zero_info(threads.describe())
+        checkpointing.use_atomic_checkpoint_io(trainer)
         for logger in wandb_loggers(trainer):
             announce_offline_run(logger)
         return trainer
 
+    def _parse_ckpt_path(self) -> None:
+        """Lightning's CLI re-instantiates the model from an explicit checkpoint's hyperparameters; Leyden's
+        rule is that the config wins for ``last`` and a path alike (:mod:`leyden_core.checkpointing`)."""
+
+    def fit(self, model: LightningModule, ckpt_path: str | Path | None = None, **kwargs: Any) -> None:
+        """``trainer.fit`` with ``--ckpt_path`` checked first: readable, a Lightning checkpoint, the
+        configured model's class; ``last`` resolved to the file it means. Weights that do not fit the
+        configured model become a two-line error instead of a ``load_state_dict`` traceback."""
+        return self._run_checked("fit", model, ckpt_path, **kwargs)
+
+    def validate(self, model: LightningModule, ckpt_path: str | Path | None = None, **kwargs: Any) -> Any:
+        return self._run_checked("validate", model, ckpt_path, **kwargs)
+
+    def test(self, model: LightningModule, ckpt_path: str | Path | None = None, **kwargs: Any) -> Any:
+        return self._run_checked("test", model, ckpt_path, **kwargs)
+
+    def predict(self, model: LightningModule, ckpt_path: str | Path | None = None, **kwargs: Any) -> Any:
+        return self._run_checked("predict", model, ckpt_path, **kwargs)
+
+    def _run_checked(self, fn: str, model: LightningModule, ckpt_path: Any, **kwargs: Any) -> Any:
+        run = getattr(self.trainer, fn)
+        if ckpt_path == "last" and fn == "fit":
+            on_exception = [
+                cb.path for cb in self.trainer.callbacks if isinstance(cb, LastCheckpointOnException)
+            ]
+            ckpt_path = checkpointing.resolve_last_checkpoint(self.trainer, on_exception) or ckpt_path
+        if checkpointing.is_named_checkpoint(ckpt_path):  # None, "last", "best", ...: Lightning resolves it
+            return run(model, ckpt_path=ckpt_path, **kwargs)
+        checkpoint = checkpointing.load_for_resume(ckpt_path, kwargs.get("weights_only"))
+        checkpointing.check_same_class(checkpoint, model, ckpt_path)
+        differing = checkpointing.differing_hparams(checkpoint, model)
+        del checkpoint
+        if differing:
+            rank_zero_info(f"resuming from {ckpt_path} with the configured values: {'; '.join(differing)}")
+            self.trainer.callbacks.append(checkpointing.ApplyConfiguredOptimizerSettings())
+        try:
+            return run(model, ckpt_path=ckpt_path, **kwargs)
+        except RuntimeError as err:
+            if "Error(s) in loading state_dict" not in str(err):
+                raise
+            raise checkpointing.weights_do_not_fit(ckpt_path, model, err, differing) from None
+
     def after_fit(self) -> None:
         print_final_metrics(self.trainer)
+        print_checkpoint_location(self.trainer)
 
     def after_validate(self) -> None:
         print_final_metrics(self.trainer)
 
     def after_test(self) -> None:
         print_final_metrics(self.trainer)
+
+
+@rank_zero_only
+def print_checkpoint_location(trainer: Trainer) -> None:
+    """Where the run's checkpoints are, and how to continue it."""
+    checkpoint = trainer.checkpoint_callback
+    last = getattr(checkpoint, "last_model_path", "") or getattr(checkpoint, "best_model_path", "")
+    if last:
+        print(f"checkpoints: {Path(last).parent}  (continue with --ckpt_path last)", flush=True)
 
 
 @rank_zero_only

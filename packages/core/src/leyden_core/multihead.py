@@ -10,14 +10,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from leyden_core.backbones import feature_dim
+
 
 class MultiHeadNet(nn.Module):
-    """``trunk`` maps inputs to ``feature_dim`` features; each head maps features to its output."""
+    """``trunk`` maps inputs to ``feature_dim`` features; each head maps features to its output.
+
+    ``feature_dim`` is what the trunk really outputs (measured by a dry forward, see
+    :func:`leyden_core.backbones.feature_dim`), not what it declares.
+    """
 
     def __init__(self, trunk: nn.Module, heads: dict[str, nn.Module] | None = None) -> None:
         super().__init__()
         self.trunk = trunk
-        self.feature_dim: int = int(trunk.num_features)
+        self.feature_dim: int = feature_dim(trunk)
         self.heads = nn.ModuleDict(heads or {})
 
     def add_head(self, name: str, head: nn.Module) -> nn.Module:

@@ -33,16 +33,39 @@ def has_wandb_credentials() -> bool:
 
 
 def choose_wandb_mode() -> str:
-    """Respect ``WANDB_MODE``; without it and without credentials, go offline (never prompt)."""
-    if "WANDB_MODE" not in os.environ and not has_wandb_credentials():
+    """Respect ``WANDB_MODE``; without it and without credentials, go offline (never prompt).
+
+    Offline, W&B's own banner (five lines at the start, three at the end) is silenced unless
+    ``WANDB_SILENT`` is set: :func:`announce_offline_run` says the same in two lines.
+    """
+    if not os.environ.get("WANDB_MODE") and not has_wandb_credentials():
         os.environ["WANDB_MODE"] = "offline"
-    return os.environ.get("WANDB_MODE", "online")
+    mode = os.environ.get("WANDB_MODE") or "online"
+    if mode == "offline":
+        os.environ.setdefault("WANDB_SILENT", "true")
+    return mode
+
+
+def prepare_wandb_init(logger: WandbLogger) -> None:
+    """Remove two causes of W&B warnings before the run starts.
+
+    Lightning's WandbLogger passes ``anonymous=None``, which W&B warns about as a deprecated setting
+    even when unset; and W&B looks for a git repository in ``save_dir`` before anything has created
+    it, and warns that it does not exist.
+    """
+    init = getattr(logger, "_wandb_init", None)
+    if isinstance(init, dict):
+        if init.get("anonymous", False) is None:
+            del init["anonymous"]
+        if init.get("dir"):
+            Path(init["dir"]).mkdir(parents=True, exist_ok=True)
 
 
 @rank_zero_only
 def announce_offline_run(logger: WandbLogger) -> None:
-    """Say once where an offline run is written and how to upload it."""
+    """Say once where an offline run is written and how to upload it (starting the run)."""
     global _offline_notice_given
+    prepare_wandb_init(logger)
     if _offline_notice_given or os.environ.get("WANDB_MODE") != "offline":
         return
     _offline_notice_given = True

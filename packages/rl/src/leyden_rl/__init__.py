@@ -1,3 +1,38 @@
-"""Leyden rl plugin."""
+"""Leyden rl: reinforcement learning as ordinary LightningModules (one Trainer, CLI, DDP, W&B).
+
+Start from an algorithm — :class:`PPO` (discrete or continuous actions), :class:`DQN` (discrete),
+:class:`SAC` (continuous), :class:`CURL` (SAC from pixels), :class:`RL2` (meta-RL) — or imitation:
+:class:`BehaviourCloning`, :class:`DAgger`, :class:`OneShotImitation`. Each takes a gymnasium id
+(``env_id``; your own env once ``gymnasium.register``-ed) and makes its own data, so no DataModule
+is needed; :class:`EvaluationCallback` adds greedy evaluation episodes (and optional videos).
+
+    import lightning.pytorch as pl
+    from leyden_rl import PPO
+
+    pl.Trainer(max_epochs=-1, logger=False).fit(PPO("CartPole-v1", total_env_steps=20_000))
+
+A new online method subclasses :class:`OnlineRLModule`; :func:`make_vector_env` builds its envs.
+"""
+
+from leyden_core.lazy import lazy_exports
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "PPO": "leyden_rl.ppo",
+    "DQN": "leyden_rl.dqn",
+    "SAC": "leyden_rl.sac",
+    "CURL": "leyden_rl.curl",
+    "RL2": "leyden_rl.meta.rl2",
+    "BehaviourCloning": "leyden_rl.imitation.bc",
+    "DAgger": "leyden_rl.imitation.dagger",
+    "OneShotImitation": "leyden_rl.imitation.one_shot",
+    "DemonstrationDataModule": "leyden_rl.imitation.demonstrations",
+    "OneShotParticleDataModule": "leyden_rl.imitation.one_shot",
+    "OnlineRLModule": "leyden_rl.base",
+    "EvaluationCallback": "leyden_rl.callbacks",
+    "make_env": "leyden_rl.envs",
+    "make_vector_env": "leyden_rl.envs",
+}
+__all__ = ["__version__", *_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

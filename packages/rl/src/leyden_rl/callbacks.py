@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
 from leyden_core.wandb_logging import log_video
 from leyden_rl.envs import check_render, make_vector_env
@@ -19,6 +22,10 @@ class EvaluationCallback(Callback):
     ``eval/episode_return_std``, keeps the curve in :attr:`history` as ``(env_steps, mean return)``,
     and every ``video_every_n`` evaluations logs one episode as a W&B video (rank 0; needs an env
     that renders ``rgb_array`` frames, else a LeydenConfigError at the start of training).
+
+    Videos need the ``video`` extra (moviepy, imageio). Without it the run starts with one warning and
+    records no videos; evaluation returns are logged as usual (a missing extra must not end a long run
+    at its first video).
     """
 
     def __init__(
@@ -33,6 +40,13 @@ class EvaluationCallback(Callback):
         self._envs = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        missing = missing_video_modules() if self.video_every_n else []
+        if missing:
+            rank_zero_warn(
+                f"no evaluation videos: {' and '.join(missing)} not installed; "
+                "install them with: pip install 'leyden-rl[video]'"
+            )
+            self.video_every_n = 0
         render = "rgb_array" if self.video_every_n else None
         self._envs = make_vector_env(
             pl_module.env_id, self.num_envs, self.seed, render_mode=render, clip_rewards=False,
@@ -93,3 +107,11 @@ class EvaluationCallback(Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         self.history = [tuple(h) for h in state_dict["history"]]
         self._count = state_dict["count"]
+
+
+VIDEO_MODULES = ("moviepy", "imageio")
+
+
+def missing_video_modules() -> list[str]:
+    """The modules of the ``video`` extra that are not installed (wandb.Video needs both)."""
+    return [name for name in VIDEO_MODULES if find_spec(name) is None]

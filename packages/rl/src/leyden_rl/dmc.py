@@ -53,6 +53,9 @@ class DMCEnv(gym.Env):
         self.observation = observation
         self.action_repeat = action_repeat or ACTION_REPEAT.get(domain, 4)
         self.size, self.render_mode = size, render_mode
+        # Frames per second of simulated time: one frame per env step of action_repeat control steps.
+        fps = 1.0 / (self._env.control_timestep() * self.action_repeat)
+        self.metadata = {**type(self).metadata, "render_fps": max(1, round(fps))}
         self.camera_id = (2 if domain == "quadruped" else 0) if camera_id is None else camera_id
         spec = self._env.action_spec()
         self.action_space = gym.spaces.Box(spec.minimum.astype(np.float32), spec.maximum.astype(np.float32))

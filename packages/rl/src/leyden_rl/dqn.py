@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from leyden_core.checks import check_count, check_fraction, check_positive
 from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.base import OnlineRLModule, linear_schedule
@@ -71,6 +72,23 @@ class DQN(OnlineRLModule):
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
     ) -> None:
+        check_positive("learning_rate", learning_rate, 1e-3)
+        check_positive("max_grad_norm", max_grad_norm, 10.0)
+        check_fraction("gamma", gamma, 0.99)
+        check_fraction("exploration_fraction", exploration_fraction, 0.1)
+        check_fraction("exploration_final_eps", exploration_final_eps, 0.05)
+        check_positive("tau", tau, 1.0)
+        check_fraction("tau", tau, 1.0)
+        check_count("learning_starts", learning_starts, minimum=0)
+        for name, value in (
+            ("train_freq", train_freq),
+            ("gradient_steps", gradient_steps),
+            ("n_step", n_step),
+        ):
+            check_count(name, value)
+        check_count("target_update_interval", target_update_interval)
+        check_count("batch_size", batch_size)
+        check_count("buffer_size", buffer_size, minimum=batch_size)
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
         self.save_hyperparameters()
         if not isinstance(self.action_space, gym.spaces.Discrete):

@@ -58,6 +58,9 @@ def make_env(
 ) -> gym.Env:
     """One environment with Leyden's standard wrappers for its family.
 
+    ``render_mode`` is passed to the env only when set (for videos), so any registered gymnasium env
+    works, including one whose constructor takes no ``render_mode``.
+
     Atari ("ALE/Pong-v5", "PongNoFrameskip-v4"): the DQN-paper preprocessing via gymnasium's
     ``AtariPreprocessing`` (30 no-op starts, frame skip 4 with max-pooling, 84×84 grayscale),
     ``FrameStackObservation(frame_stack)`` and, with ``clip_rewards``, sign-clipped rewards.
@@ -77,8 +80,10 @@ def make_env(
         import leyden_rl.dmc  # noqa: F401  (registers the dmc/<domain>-<task> ids)
     elif env_id.startswith("pixels/"):
         import leyden_rl.pixels  # noqa: F401  (registers the pixels/<id> ids)
+    if render_mode is not None:  # a plain gymnasium env need not take render_mode at all
+        env_kwargs["render_mode"] = render_mode
     try:
-        env = gym.make(env_id, render_mode=render_mode, **env_kwargs)
+        env = gym.make(env_id, **env_kwargs)
     except gym.error.Error as err:
         raise LeydenConfigError(
             f"gymnasium cannot make environment {env_id!r}: {err}",

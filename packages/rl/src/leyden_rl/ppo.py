@@ -21,10 +21,13 @@ schedules, gradient clipping and DDP gradient averaging stay shared.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
+from leyden_core.checks import check_count, check_fraction, check_non_negative, check_positive
+from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
 from leyden_rl.base import OnlineRLModule, linear_schedule
 from leyden_rl.buffers import RolloutBuffer, torch_dtype
@@ -49,6 +52,11 @@ class PPOUpdate:
         followed by an auxiliary loss (a scalar, already weighted) that is added to PPO's."""
         raise NotImplementedError
 
+    @property
+    def ppo_hparams(self) -> Any:
+        """The knobs listed above; the host's hparams (a host that fixes some of them overrides this)."""
+        return self.hparams
+
     def ppo_update(self, data: dict[str, torch.Tensor], progress: float) -> dict[str, float]:
         """``update_epochs`` × minibatch passes of the PPO loss over one rollout.
 
@@ -56,7 +64,7 @@ class PPOUpdate:
         (plus anything the host's :meth:`minibatches`/:meth:`evaluate_actions` need).
         ``progress`` ∈ [0, 1] drives the learning-rate, clip-range and entropy-bonus annealing.
         """
-        hp = self.hparams
+        hp = self.ppo_hparams
         opt = self.optimizers()
         lr = linear_schedule(hp.learning_rate, progress, hp.anneal_lr)
         for group in opt.param_groups:
@@ -132,6 +140,25 @@ class PPO(PPOUpdate, OnlineRLModule):
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
     ) -> None:
+        for name, value, example in (("learning_rate", learning_rate, 3e-4), ("clip_range", clip_range, 0.2)):
+            check_positive(name, value, example)
+        check_positive("max_grad_norm", max_grad_norm, 0.5)
+        for name, value, example in (("gamma", gamma, 0.99), ("gae_lambda", gae_lambda, 0.95)):
+            check_fraction(name, value, example)
+        check_non_negative("ent_coef", ent_coef, 0.0)
+        check_non_negative("vf_coef", vf_coef, 0.5)
+        for name, value in (
+            ("num_envs", num_envs),
+            ("num_steps", num_steps),
+            ("update_epochs", update_epochs),
+        ):
+            check_count(name, value)
+        check_count("batch_size", batch_size)
+        if batch_size > num_envs * num_steps:
+            raise LeydenConfigError(
+                f"batch_size {batch_size} is larger than a rollout (num_envs·num_steps = {num_envs * num_steps})",
+                f"set batch_size <= {num_envs * num_steps}, or collect more per rollout (num_steps)",
+            )
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
         self.save_hyperparameters()
         self.policy = ActorCritic(self.observation_space, self.action_space, tuple(hidden_sizes), activation)

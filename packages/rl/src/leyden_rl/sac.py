@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from leyden_core.checks import check_count, check_fraction, check_positive
 from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.base import OnlineRLModule
@@ -78,6 +79,19 @@ class SAC(OnlineRLModule):
         target_update_interval: int = 1,
     ) -> None:
         init_args = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        check_positive("learning_rate", learning_rate, 1e-3)
+        if alpha_learning_rate is not None:
+            check_positive("alpha_learning_rate", alpha_learning_rate, 1e-3)
+        check_positive("init_alpha", init_alpha, 1.0)
+        check_fraction("gamma", gamma, 0.99)
+        check_positive("tau", tau, 0.005)
+        check_fraction("tau", tau, 0.005)
+        check_count("learning_starts", learning_starts, minimum=0)
+        for name, value in (("train_freq", train_freq), ("gradient_steps", gradient_steps)):
+            check_count(name, value)
+        check_count("target_update_interval", target_update_interval)
+        check_count("batch_size", batch_size)
+        check_count("buffer_size", buffer_size, minimum=batch_size)
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
         self.save_hyperparameters()
         # SAC's settings as given to SAC: hparams hold only the outermost class's arguments when

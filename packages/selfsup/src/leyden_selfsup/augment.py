@@ -7,6 +7,10 @@ tiny inputs such as the 8×8 digits want a milder crop and no flip (see examples
 
 from __future__ import annotations
 
+import difflib
+import inspect
+from typing import Any
+
 import kornia.augmentation as K
 import torch
 from torch import nn
@@ -87,3 +91,22 @@ class ViewAugment(nn.Module):
             )
         with torch.no_grad():
             return self.ops(images).clamp_(0.0, 1.0)
+
+
+def check_augment_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``options`` (a method's ``augment:`` overrides) if every key is a :class:`ViewAugment` argument,
+    else a ``LeydenConfigError`` naming the closest valid key."""
+    options = dict(options or {})
+    valid = [
+        p
+        for p in inspect.signature(ViewAugment.__init__).parameters
+        if p not in ("self", "image_size", "channels")
+    ]
+    for key in options:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise LeydenConfigError(
+                f"unknown augment option {key!r}", f"{hint}(augment options: {', '.join(valid)})"
+            )
+    return options

@@ -14,11 +14,11 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from leyden_core.backbones import create_backbone
-from leyden_core.errors import LeydenConfigError
+from leyden_core.backbones import check_data_fits, create_backbone
+from leyden_core.checks import check_choice, check_count, check_fraction, check_non_negative, check_positive
 from leyden_core.multihead import MultiHeadNet
 from leyden_core.wandb_logging import log_image_grid
-from leyden_selfsup.augment import ViewAugment
+from leyden_selfsup.augment import ViewAugment, check_augment_options
 from leyden_selfsup.evaluation import UNLABELED, KNNAccuracy, OnlineLinearProbe
 from leyden_selfsup.optim import LARS, warmup_cosine
 
@@ -82,16 +82,34 @@ class SelfSupervisedModule(pl.LightningModule):
         backbone_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise LeydenConfigError(f"unknown optimizer {optimizer!r}", f"use one of {', '.join(OPTIMIZERS)}")
+        check_choice("optimizer", optimizer, OPTIMIZERS)
+        for name, value, example in (("lr", lr, 1e-3), ("probe_lr", probe_lr, 1e-2)):
+            check_positive(name, value, example)
+        check_positive("knn_temperature", knn_temperature, 0.1)
+        check_non_negative("weight_decay", weight_decay, 1e-6)
+        check_fraction("momentum", momentum, 0.9)
+        check_count("warmup_epochs", warmup_epochs, minimum=0)
+        check_count("knn_k", knn_k)
+        check_count("image_size", image_size, minimum=8)
+        check_count("num_classes", num_classes, minimum=2)
+        augment_options = check_augment_options(augment)
         self.save_hyperparameters()
         trunk = create_backbone(
-            backbone, small_images=small_images, in_chans=in_chans, **(backbone_kwargs or {})
+            backbone,
+            small_images=small_images,
+            in_chans=in_chans,
+            image_size=image_size,
+            **(backbone_kwargs or {}),
         )
         self.net = MultiHeadNet(trunk)
-        self.augment = ViewAugment(image_size, in_chans, **{**self.default_augment, **(augment or {})})
+        self.augment = ViewAugment(image_size, in_chans, **{**self.default_augment, **augment_options})
         self.probe = OnlineLinearProbe(self.net.feature_dim, num_classes)
         self.knn = KNNAccuracy(knn_k, knn_temperature, num_classes)
+
+    def setup(self, stage: str) -> None:
+        """Refuse data the backbone cannot take (channels, size, classes) before the first batch."""
+        hp = self.hparams
+        check_data_fits(self.net.trunk, hp.backbone, hp.in_chans, hp.num_classes, self.trainer.datamodule)
 
     def pretext_step(self, images: torch.Tensor) -> torch.Tensor:
         """The method's loss on a batch of clean images (views are made inside)."""

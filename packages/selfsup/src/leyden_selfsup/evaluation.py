@@ -82,10 +82,10 @@ class KNNAccuracy(Metric):
         if len(bank) == 0:  # no labeled training sample on any rank this epoch
             return torch.tensor(float("nan"), device=queries.device)
         similarity, index = (queries @ bank.T).topk(min(self.k, len(bank)), dim=1)
-        votes = (
-            F.one_hot(bank_labels[index], self.num_classes).float()
-            * (similarity / self.temperature).exp()[..., None]
-        )
+        # exp(sim / T) overflows float32 once sim / T > 88 (T <= 0.01); dividing every weight of a query
+        # by its largest, exp(sim_max / T), leaves the vote unchanged and keeps every weight in (0, 1].
+        weights = ((similarity - similarity[:, :1]) / self.temperature).exp()
+        votes = F.one_hot(bank_labels[index], self.num_classes).float() * weights[..., None]
         return (votes.sum(dim=1).argmax(dim=1) == labels).float().mean()
 
     def has_bank(self) -> bool:

@@ -13,19 +13,35 @@ import torch
 import torch.nn.functional as F
 
 
-def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """SimCLR's normalized-temperature cross-entropy over the whole (gathered) batch.
+def nt_xent(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    temperature: float,
+    all_z1: torch.Tensor | None = None,
+    all_z2: torch.Tensor | None = None,
+    offset: int = 0,
+) -> torch.Tensor:
+    """SimCLR's normalized-temperature cross-entropy of this rank's views against every view.
 
-    ``z1[i]`` and ``z2[i]`` are the projections of two views of image ``i``. Each of the 2N views
-    has its other view as the positive and the remaining 2N - 2 views as negatives.
+    ``z1[i]`` and ``z2[i]`` are the projections of two views of image ``i``. Each view has its
+    other view as the positive and every other view of the whole batch as a negative. Under DDP,
+    ``all_z1``/``all_z2`` are every rank's views (gathered with gradient) and this rank's start at
+    ``offset``: the logits are this rank's 2N rows against all 2NW columns, not the full
+    (2NW)² matrix on every rank (as in lightly and solo-learn). Without them, the batch is whole.
     """
     if z1.shape != z2.shape:
         raise ValueError(f"views must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
-    n = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    logits = z @ z.T / temperature
-    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    all_z1 = z1 if all_z1 is None else all_z1
+    all_z2 = z2 if all_z2 is None else all_z2
+    n, total = z1.shape[0], all_z1.shape[0]
+    rows = F.normalize(torch.cat([z1, z2]), dim=1)
+    columns = F.normalize(torch.cat([all_z1, all_z2]), dim=1)
+    logits = rows @ columns.T / temperature
+    mine = torch.arange(offset, offset + n, device=z1.device)
+    own_columns = torch.cat([mine, mine + total])  # each row's own view: not a negative
+    own = (torch.arange(2 * n, device=z1.device), own_columns)
+    logits = logits.index_put(own, logits.new_tensor(float("-inf")))
+    targets = torch.cat([mine + total, mine])  # view 1's positive is view 2 of the same image, and back
     return F.cross_entropy(logits, targets)
 
 

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from leyden_core.checks import check_choice, check_count, check_fraction, check_positive
 from leyden_core.distributed import broadcast, gather, local_offset, rank, world_size
 from leyden_core.ema import polyak_update
-from leyden_core.errors import LeydenConfigError
 from leyden_selfsup.base import SelfSupervisedModule, mlp
 from leyden_selfsup.losses import info_nce_queue
 
@@ -50,17 +50,18 @@ class MoCoV2(SelfSupervisedModule):
         batchnorm: str = "shuffle",
         **kwargs: Any,
     ) -> None:
+        check_positive("temperature", temperature, 0.2)
+        check_count("queue_size", queue_size)
+        check_fraction("encoder_momentum", encoder_momentum, 0.99)
+        check_choice("batchnorm", batchnorm, BATCHNORM_MODES)
         super().__init__(**kwargs)
-        if batchnorm not in BATCHNORM_MODES:
-            raise LeydenConfigError(
-                f"unknown batchnorm mode {batchnorm!r}", f"use one of {', '.join(BATCHNORM_MODES)}"
-            )
         self.net.add_head("projection", mlp(self.net.feature_dim, projection_hidden_dim, projection_dim))
         self.key_net = copy.deepcopy(self.net).requires_grad_(False)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, projection_dim), dim=1))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         if self.hparams.batchnorm == "sync" and world_size() > 1:
             self.net = nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
             self.key_net = nn.SyncBatchNorm.convert_sync_batchnorm(self.key_net)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from leyden_core.checks import check_fraction, check_positive
 from leyden_core.distributed import gather, local_offset
 from leyden_core.ema import polyak_update
 from leyden_selfsup.base import SelfSupervisedModule, mlp
@@ -41,6 +42,8 @@ class MoCoV3(SelfSupervisedModule):
         encoder_momentum: float = 0.99,
         **kwargs: Any,
     ) -> None:
+        check_positive("temperature", temperature, 0.2)
+        check_fraction("encoder_momentum", encoder_momentum, 0.99)
         super().__init__(**kwargs)
         self.net.add_head(
             "projection", mlp(self.net.feature_dim, hidden_dim, projection_dim, layers=3, last_bn=True)

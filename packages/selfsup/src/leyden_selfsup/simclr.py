@@ -3,8 +3,8 @@
 for each batch x:
     x1, x2 = augment(x), augment(x)                 # two random views, made on the device
     h = trunk([x1, x2]);  z = projection(h)         # representation h, projection z
-    z1, z2 = gather_with_grad(z1), gather_with_grad(z2)   # every rank's views are negatives
-    loss = nt_xent(z1, z2, temperature)
+    all_z1, all_z2 = gather_with_grad(z1), gather_with_grad(z2)   # every rank's views are negatives
+    loss = nt_xent(z1, z2, temperature, all_z1, all_z2, offset=rank * len(z1))   # local rows only
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from leyden_core.distributed import gather_with_grad
+from leyden_core.checks import check_positive
+from leyden_core.distributed import gather_with_grad, local_offset
 from leyden_selfsup.base import SelfSupervisedModule, mlp
 from leyden_selfsup.losses import nt_xent
 
@@ -35,6 +36,7 @@ class SimCLR(SelfSupervisedModule):
         projection_hidden_dim: int = 512,
         **kwargs: Any,
     ) -> None:
+        check_positive("temperature", temperature, 0.2)
         super().__init__(**kwargs)
         self.net.add_head("projection", mlp(self.net.feature_dim, projection_hidden_dim, projection_dim))
 
@@ -43,5 +45,6 @@ class SimCLR(SelfSupervisedModule):
         self.log_views(x1, x2)
         h = self.net.features(torch.cat([x1, x2]))
         z1, z2 = self.net.heads["projection"](h).chunk(2)
-        loss = nt_xent(gather_with_grad(z1), gather_with_grad(z2), self.hparams.temperature)
+        all_z1, all_z2 = gather_with_grad(z1), gather_with_grad(z2)
+        loss = nt_xent(z1, z2, self.hparams.temperature, all_z1, all_z2, local_offset(len(z1)))
         return loss

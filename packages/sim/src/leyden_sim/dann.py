@@ -34,6 +34,7 @@ from torch.func import functional_call
 from torchmetrics.classification import MulticlassAccuracy
 
 from leyden_core.backbones import create_backbone
+from leyden_core.checks import check_non_negative, check_positive
 from leyden_core.errors import LeydenConfigError
 from leyden_core.multihead import MultiHeadNet
 from leyden_core.wandb_logging import log_image_grid
@@ -66,6 +67,8 @@ class DANN(pl.LightningModule):
         mixup_alpha: float = 0.0,
     ) -> None:
         super().__init__()
+        check_positive("lr", lr, 1e-3)
+        check_non_negative("weight_decay", weight_decay, 5e-4)
         if objective not in OBJECTIVES:
             raise LeydenConfigError(f"unknown objective {objective!r}", f"use one of {OBJECTIVES}")
         if optimizer not in ("adamw", "sgd"):

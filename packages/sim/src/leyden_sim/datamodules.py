@@ -18,6 +18,7 @@ import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from leyden_core.checks import check_count, check_fraction, check_train_batches
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
 from leyden_sim.content import FONTS, PEN_FRACTION
@@ -55,6 +56,13 @@ def digits_randomization(
     if unknown:
         raise LeydenConfigError(f"unknown randomizer families {sorted(unknown)}", f"use {sorted(families)}")
     return [r for name, r in families.items() if name not in exclude]
+
+
+def _check_sizes(length: int, image_size: int, batch_size: int, num_workers: int) -> None:
+    check_count("length", length)
+    check_count("image_size", image_size, minimum=8)
+    check_count("batch_size", batch_size)
+    check_count("num_workers", num_workers, minimum=0)
 
 
 def _loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int) -> DataLoader:
@@ -101,9 +109,15 @@ class SynDigitsDataModule(pl.LightningDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
+        _check_sizes(length, image_size, batch_size, num_workers)
+        if channels not in (1, 3):
+            raise LeydenConfigError(f"channels must be 1 or 3, got {channels}", "set channels: 1 or 3")
+        if pen_fraction is not None:
+            check_fraction("pen_fraction", pen_fraction, PEN_FRACTION or 0.5)
         self.save_hyperparameters(ignore=["randomizers"])
         self.randomizers = digits_randomization() if randomizers is None else list(randomizers)
         self.batch_size, self.num_workers = batch_size, num_workers
+        self.image_size, self.channels = image_size, channels  # what a model checks its input against
         self.source: Dataset | None = None
         self.real: DigitsDataModule | None = None
 
@@ -129,6 +143,9 @@ class SynDigitsDataModule(pl.LightningDataModule):
         self.target = TensorDataset(target_images, torch.full((len(target_images),), -1))
 
     def train_dataloader(self) -> DataLoader | CombinedLoader:
+        if not self.hparams.endless:  # the training loader drops the last partial batch
+            world_size = self.trainer.world_size if self.trainer is not None else 1
+            check_train_batches(len(self.source), self.batch_size, True, world_size)
         source = _loader(self.source, self.batch_size, not self.hparams.endless, self.num_workers)
         if not self.hparams.with_target:
             return source
@@ -168,8 +185,11 @@ class TobinLocalizationDataModule(pl.LightningDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
+        _check_sizes(length, image_size, batch_size, num_workers)
+        check_count("val_length", val_length)
         self.save_hyperparameters(ignore=["randomizers"])
         self.randomizers = randomizers
+        self.image_size = image_size
         self.train: Dataset | None = None
         self.val: Dataset | None = None
 
@@ -182,6 +202,8 @@ class TobinLocalizationDataModule(pl.LightningDataModule):
             )
 
     def train_dataloader(self) -> DataLoader:
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        check_train_batches(len(self.train), self.hparams.batch_size, True, world_size)
         return _loader(self.train, self.hparams.batch_size, True, self.hparams.num_workers)
 
     def val_dataloader(self) -> DataLoader:

@@ -15,6 +15,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
+from leyden_core.checks import check_count, check_train_batches
+from leyden_core.data.labels import check_label_budget, labeled_subset
 from leyden_core.errors import LeydenConfigError
 
 UNLABELED = -1
@@ -35,30 +37,6 @@ def load_digits_images(image_size: int = 32, channels: int = 3) -> tuple[torch.T
     return images, torch.from_numpy(digits.target.astype(np.int64))
 
 
-def _labeled_subset(
-    labels: np.ndarray, labels_per_class: int | None, labeled_fraction: float | None, seed: int
-) -> np.ndarray:
-    """Boolean mask of the samples that keep their label, stratified by class."""
-    if labels_per_class is not None and labeled_fraction is not None:
-        raise LeydenConfigError("labels_per_class and labeled_fraction are both set", "set only one of them")
-    if labels_per_class is None and labeled_fraction is None:
-        return np.ones(len(labels), dtype=bool)
-    if labeled_fraction is not None and not 0.0 < labeled_fraction <= 1.0:
-        raise LeydenConfigError(
-            f"labeled_fraction must be in (0, 1], got {labeled_fraction}", "e.g. labeled_fraction: 0.05"
-        )
-    rng = np.random.default_rng(seed)
-    keep = np.zeros(len(labels), dtype=bool)
-    for cls in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == cls))
-        if labels_per_class is not None:
-            count = labels_per_class
-        else:
-            count = max(1, round(labeled_fraction * len(members)))
-        keep[members[: min(count, len(members))]] = True
-    return keep
-
-
 class DigitsDataModule(pl.LightningDataModule):
     """Stratified train/val/test splits of the digits, with an optional labeled subset.
 
@@ -69,8 +47,9 @@ class DigitsDataModule(pl.LightningDataModule):
         val_fraction, test_fraction: shares of the 1,797 images held out, stratified.
         seed: fixes the splits and the labeled subset.
         labels_per_class / labeled_fraction: keep labels for only this many (or this share) of the
-            training images per class; the rest form :attr:`unlabeled` and, in the training
-            loader, carry the label ``-1`` (``train_on="all"``) or are left out (``"labeled"``).
+            training images per class (a budget above the smallest class, ~124 images, is an error);
+            the rest form :attr:`unlabeled` and, in the training loader, carry the label ``-1``
+            (``train_on="all"``) or are left out (``"labeled"``).
         train_on: ``"labeled"`` (supervised training) or ``"all"`` (self-/semi-supervised).
     """
 
@@ -94,6 +73,17 @@ class DigitsDataModule(pl.LightningDataModule):
         if train_on not in ("labeled", "all"):
             raise LeydenConfigError(
                 f"train_on must be 'labeled' or 'all', got {train_on!r}", "set train_on: all"
+            )
+        check_count("batch_size", batch_size)
+        check_count("num_workers", num_workers, minimum=0)
+        check_label_budget(labels_per_class, labeled_fraction)
+        for name, share in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0.0 < share < 1.0:
+                raise LeydenConfigError(f"{name} must be in (0, 1), got {share}", f"e.g. {name}: 0.15")
+        if val_fraction + test_fraction >= 1.0:
+            raise LeydenConfigError(
+                f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no training data",
+                "keep their sum below 1, e.g. 0.15 each",
             )
         self.save_hyperparameters()
         self.image_size = image_size
@@ -120,7 +110,7 @@ class DigitsDataModule(pl.LightningDataModule):
             stratify=labels.numpy()[rest_idx],
             random_state=hp.seed,
         )
-        keep = _labeled_subset(labels.numpy()[train_idx], hp.labels_per_class, hp.labeled_fraction, hp.seed)
+        keep = labeled_subset(labels.numpy()[train_idx], hp.labels_per_class, hp.labeled_fraction, hp.seed)
         labeled_idx, unlabeled_idx = train_idx[keep], train_idx[~keep]
 
         self.labeled = TensorDataset(images[labeled_idx], labels[labeled_idx])
@@ -147,6 +137,8 @@ class DigitsDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        check_train_batches(len(self.train), self.batch_size, self.drop_last, world_size)
         return self._loader(self.train, shuffle=True, drop_last=self.drop_last)
 
     def val_dataloader(self) -> DataLoader:

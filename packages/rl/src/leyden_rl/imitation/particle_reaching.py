@@ -12,7 +12,9 @@ of a batch of one, so the same physics serves ``gym.make`` and the benchmark.
 
 Observation (58 floats, whatever K): agent position (2), velocity (2), then 6 landmark slots of
 ``[present, landmark − agent (2), colour one-hot (6)]``; slots beyond K are zero.
-Action: a force in [−1, 1]², integrated as ``v ← (1 − damping)·v + dt·a/mass``, ``x ← x + dt·v``.
+Action: a force in [−1, 1]², integrated as ``v ← (1 − damping)·v + dt·a/mass``, ``x ← x + dt·v``;
+the arena has walls at ±1.5 that stop the motion into them, and speed is capped at ``MAX_SPEED`` per
+axis, so a light, undamped particle stays inside the declared observation box.
 Mass and damping are float attributes declared in ``physics_parameters``: leyden-sim's
 ``PhysicsRandomization`` (or any wrapper) may set them before ``reset``; the env redraws them itself
 on each reset only when ``mass_range`` / ``damping_range`` are given.
@@ -31,6 +33,7 @@ NUM_COLOURS = 6  # also the largest number of landmarks
 SLOT = 1 + 2 + NUM_COLOURS
 OBS_DIM = 4 + NUM_COLOURS * SLOT
 DT, HORIZON, SUCCESS_RADIUS, MIN_SEPARATION = 0.1, 60, 0.1, 0.35
+ARENA, MAX_SPEED = 1.5, 10.0  # |x| <= ARENA (walls), |v| <= MAX_SPEED: both inside the observation box
 NOMINAL_MASS, NOMINAL_DAMPING = 1.0, 0.2
 
 
@@ -105,10 +108,17 @@ def sample_states(
 
 
 def step_states(state: ParticleState, actions: np.ndarray) -> None:
-    """Advance every episode one step in place (forces clipped to [−1, 1])."""
+    """Advance every episode one step in place (forces clipped to [−1, 1]).
+
+    A wall stops the velocity component into it: otherwise a particle pressed against a wall would
+    gather speed it never shows in its position.
+    """
     force = np.clip(actions, -1.0, 1.0)
-    state.vel = (1.0 - state.damping[:, None]) * state.vel + DT * force / state.mass[:, None]
-    state.pos = np.clip(state.pos + DT * state.vel, -1.5, 1.5)
+    vel = (1.0 - state.damping[:, None]) * state.vel + DT * force / state.mass[:, None]
+    vel = np.clip(vel, -MAX_SPEED, MAX_SPEED)
+    moved = state.pos + DT * vel
+    state.pos = np.clip(moved, -ARENA, ARENA)
+    state.vel = np.where(moved != state.pos, 0.0, vel)
 
 
 def observe(state: ParticleState) -> np.ndarray:
@@ -156,7 +166,7 @@ class ParticleReachingEnv(gym.Env):
         self.mass, self.damping = NOMINAL_MASS, NOMINAL_DAMPING
         self.observation_space = gym.spaces.Box(
             -10.0, 10.0, (OBS_DIM,), np.float32
-        )  # |x| ≤ 1.5, |v| ≤ dt/(m·damping)
+        )  # |x| ≤ ARENA, |v| ≤ MAX_SPEED, |landmark − x| ≤ 1 + ARENA
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.state: ParticleState | None = None
         self.t = 0

@@ -1,4 +1,4 @@
-"""RL²'s recurrent policy for bandits with one memory per arm (``RL2(arm_memories=True)``).
+"""RL²'s recurrent policy for bandits with one memory per arm.
 
 A bandit's arms are exchangeable: what the agent should do with an arm depends on what that arm has
 paid so far and on how many pulls are left, not on its index. The generic policy (:class:`GRUPolicy`)
@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from leyden_rl.meta.policy_base import TaskAwareValue, TrialPolicy
-from leyden_rl.meta.tasks import split_obs
+from leyden_core.errors import LeydenConfigError
+from leyden_rl.meta.policy_base import TrialOutput, TrialPolicy, TrialSpec, task_value
 
 
 class ArmMemoryPolicy(TrialPolicy):
@@ -27,20 +27,25 @@ class ArmMemoryPolicy(TrialPolicy):
     count how much of the trial is left — the other half of what a finite-horizon index (Gittins')
     depends on. Each arm's logit is one small ReLU network of (its memory, the clock), so the
     softmax compares arms by a learnt index. The value reads the memories pooled over arms (mean
-    and max) and the clock, and with ``task_feature_size`` also the trial's task
-    (:class:`TaskAwareValue`, training only). The task head (``task_size`` = the number of arms)
-    estimates each arm's reward mean from its own memory, for RL2's task-inference loss.
+    and max) and the clock, and with ``value_reads_task`` also the trial's task
+    (:class:`~leyden_rl.meta.policy_base.TaskAwareValue`, training only). The task head (with RL2's
+    ``TaskInference`` of the reward means) estimates each arm's mean from its own memory.
+
+    Args:
+        spec: the bandit family's shapes (RL2 passes it). memory_size: width of each arm's memory and the clock.
+        value_reads_task: the value also reads the trial's arm means in training.
 
     The hidden state is (1, N, arms·memory + memory): the arms' memories, then the clock.
     """
 
-    def __init__(
-        self, num_arms: int, memory_size: int, obs_size: int, task_size: int = 0, task_feature_size: int = 0
-    ) -> None:
+    def __init__(self, spec: TrialSpec, memory_size: int = 16, value_reads_task: bool = False) -> None:
         super().__init__()
-        if task_size not in (0, num_arms):
-            raise ValueError(
-                f"task_size={task_size}: the arm memories estimate one reward mean per arm ({num_arms})"
+        num_arms = spec.num_actions
+        if spec.obs_shape != (1,) or spec.estimate_size not in (0, num_arms):
+            raise LeydenConfigError(
+                f"ArmMemoryPolicy is for bandits (one state) and estimates one mean per arm; got observations "
+                f"{spec.obs_shape} and a task estimate of {spec.estimate_size}",
+                "use it with BernoulliBandits and TaskInference of the reward means, or use GRUPolicy",
             )
         self.num_arms, self.memory_size = num_arms, memory_size
         self.arm_cell = nn.GRUCell(2, memory_size)
@@ -50,52 +55,49 @@ class ArmMemoryPolicy(TrialPolicy):
         )
         nn.init.zeros_(self.policy_head[-1].weight)  # a uniform first policy
         nn.init.zeros_(self.policy_head[-1].bias)
-        self.task_head = nn.Linear(memory_size, 1) if task_size else None
-        pooled_size = 3 * memory_size
-        if task_feature_size:
-            self.task_value: TaskAwareValue | None = TaskAwareValue(
-                pooled_size, obs_size, task_feature_size, 4 * memory_size
-            )
-            self.value_head: nn.Linear | None = None
-        else:
-            self.task_value, self.value_head = None, nn.Linear(pooled_size, 1)
+        self.task_head = nn.Linear(memory_size, 1) if spec.estimate_size else None
+        pooled_size, step_size = 3 * memory_size, 1 + num_arms + 2
+        self.task_value = task_value(spec, value_reads_task, pooled_size, step_size, 4 * memory_size)
+        self.value_head = nn.Linear(pooled_size, 1) if self.task_value is None else None
 
     def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
         """The zero memory every trial starts from: (1, batch, arms·memory + memory)."""
         return torch.zeros(1, batch, (self.num_arms + 1) * self.memory_size, device=device)
 
-    def outputs(
+    def forward(
         self,
         obs: torch.Tensor,
+        previous: torch.Tensor,
         hidden: torch.Tensor,
-        task_steps: slice | None = slice(None),
         task: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
-        """See :class:`TrialPolicy`; the estimate is each arm's reward mean (T', N, arms)."""
-        arms, clocks = self._memories(obs, hidden)
+    ) -> TrialOutput:
+        """See :class:`TrialPolicy`; the estimate is each arm's reward mean (T, N, arms)."""
+        arms, clocks = self._memories(previous, hidden)
         readout_input = torch.cat([arms, clocks[:, :, None].expand_as(arms)], -1)
         logits = self.policy_head(readout_input).squeeze(-1)
         pooled = torch.cat([arms.mean(2), arms.amax(2), clocks], -1)
+        values = None
         if self.task_value is None:
-            values: torch.Tensor | None = self.value_head(pooled).squeeze(-1)
-        else:
-            values = None if task is None else self.task_value(pooled, obs, task).squeeze(-1)
-        estimate = None
-        if task_steps is not None and self.task_head is not None:
-            estimate = self.task_head(arms[task_steps]).squeeze(-1)
+            values = self.value_head(pooled).squeeze(-1)
+        elif task is not None:
+            values = self.task_value(pooled, torch.cat([obs, previous], -1), task).squeeze(-1)
+        estimate = self.task_head(arms).squeeze(-1) if self.task_head is not None else None
         next_hidden = torch.cat([arms[-1].flatten(1), clocks[-1]], -1)[None]
-        return logits, values, estimate, next_hidden
+        return TrialOutput(logits, values, estimate, next_hidden)
 
-    def _memories(self, obs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Step the memories through obs: every arm's memory (T, N, arms, memory) and the clock (T, N, memory)
+    def _memories(self, previous: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step the memories through the previous pulls: every arm's memory (T, N, arms, memory) and the clock (T, N, memory)
         after each step's observation. Step by step, as only the pulled arm's memory moves."""
-        n, size = obs.shape[1], self.memory_size
-        _, previous_action, reward, _ = split_obs(obs, self.num_arms)
+        n, size = previous.shape[1], self.memory_size
+        previous_action, reward = (
+            previous[..., : self.num_arms],
+            previous[..., self.num_arms : self.num_arms + 1],
+        )
         arms = hidden[0, :, : self.num_arms * size].unflatten(-1, (self.num_arms, size))
         clock = hidden[0, :, self.num_arms * size :]
-        rows = torch.arange(n, device=obs.device)
+        rows = torch.arange(n, device=previous.device)
         all_arms, all_clocks = [], []
-        for t in range(obs.shape[0]):
+        for t in range(previous.shape[0]):
             pulled = previous_action[t].sum(-1, keepdim=True)  # 0 at a trial's first step: nothing pulled yet
             arm = previous_action[t].argmax(-1)
             current = arms[rows, arm]

@@ -5,7 +5,7 @@ batch size 1 as :meth:`BernoulliBandits.sample` returns it); the observation is 
 ``[one_hot(state), one_hot(prev_action), prev_reward, prev_done]`` vector as the batched env's, and
 the gymnasium episode terminates after the trial's ``num_episodes × horizon`` steps. The inner
 episode boundaries are visible to the agent only through ``prev_done`` (and ``info["episode_done"]``).
-Use it with any gymnasium tooling; train RL² on :class:`~leyden_rl.meta.tasks.BatchedTrialEnv`,
+Use it with any gymnasium tooling; RL² trains on :class:`~leyden_rl.meta.tasks.BatchedTrialEnv`,
 which steps thousands of trials at once.
 """
 
@@ -17,29 +17,23 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from leyden_rl.meta.tasks import (
-    BernoulliBandits,
-    RandomTabularMDPs,
-    TaskDistribution,
-    encode_obs,
-    obs_dim,
-    trial_length,
-)
+from leyden_rl.meta.tasks import BernoulliBandits, RandomTabularMDPs, TabularTasks, encode_obs
 
 
 class TrialEnv(gym.Env):
-    """One trial of a :data:`~leyden_rl.meta.tasks.TaskDistribution` per gymnasium episode."""
+    """One trial of a tabular task family per gymnasium episode."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, dist: TaskDistribution) -> None:
+    def __init__(self, dist: TabularTasks) -> None:
         self.dist = dist
-        low, high = np.zeros(obs_dim(dist), np.float32), np.ones(obs_dim(dist), np.float32)
+        width = dist.num_states + dist.num_actions + 2
+        low, high = np.zeros(width, np.float32), np.ones(width, np.float32)
         if isinstance(dist, RandomTabularMDPs):  # Gaussian rewards are unbounded
             low[-2], high[-2] = -np.inf, np.inf
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
         self.action_space = gym.spaces.Discrete(dist.num_actions)
-        self.trial_length = trial_length(dist)
+        self.trial_length = dist.trial_length
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

@@ -1,18 +1,89 @@
-"""What every RL² policy shares: the interface the trainer and the agent play through, and the critic that may
-read the trial's task in training (``value_reads_task``)."""
+"""What every RL² policy shares: the shapes it is built from, the interface RL² plays it through, and the
+critic that may read the trial's task in training."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from leyden_core.errors import LeydenConfigError
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What a policy is built for: ``obs_shape`` and ``num_actions`` of the task family, ``task_size``
+    numbers describing a task (what a task-reading critic reads; 0: none offered) and ``estimate_size``
+    outputs of the task head the auxiliary losses train (0: no head)."""
+
+    obs_shape: tuple[int, ...]
+    num_actions: int
+    task_size: int = 0
+    estimate_size: int = 0
+
+
+class TrialOutput(NamedTuple):
+    """Logits (T, N, A); values (T, N), None where the critic reads the task and none was given; the task
+    head's estimate (T, N, estimate_size) or None without a head; the memory after the last step."""
+
+    logits: torch.Tensor
+    values: torch.Tensor | None
+    estimate: torch.Tensor | None
+    hidden: torch.Tensor
+
+
+def previous_step(
+    actions: torch.Tensor, rewards: torch.Tensor, dones: torch.Tensor, num_actions: int
+) -> torch.Tensor:
+    """What RL² feeds the memory beside each observation: ``[one_hot(a_{t-1}), r_{t-1}, d_{t-1}]``, zeros at the
+    trial's first step. actions, rewards, dones (T, N) → (T, N, A + 2)."""
+    step = torch.cat(
+        [F.one_hot(actions, num_actions).float(), rewards[..., None], dones[..., None].float()], -1
+    )
+    return torch.cat([torch.zeros_like(step[:1]), step[:-1]])
+
+
+class TrialPolicy(nn.Module):
+    """A recurrent policy over one trial: :meth:`forward` steps the memory through ``obs`` (T, N, *obs_shape)
+    and ``previous`` (T, N, A + 2, :func:`previous_step`) from ``hidden``. ``task`` (1, N, task_size) reaches
+    the critic only (``value_reads_task``), in training."""
+
+    def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
+        """The zero memory every trial starts from: (1, batch, width)."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        obs: torch.Tensor,
+        previous: torch.Tensor,
+        hidden: torch.Tensor,
+        task: torch.Tensor | None = None,
+    ) -> TrialOutput:
+        raise NotImplementedError
+
+
+def task_value(spec: TrialSpec, value_reads_task: bool, memory_size: int, input_size: int, width: int):
+    """The critic that reads the task (:class:`TaskAwareValue`), or None; refuses a family that offers no task."""
+    if not value_reads_task:
+        return None
+    if not spec.task_size:
+        raise LeydenConfigError(
+            "value_reads_task=True, but the task family offers no task parameters to read",
+            "leave value_reads_task off, or give the family a task_parameters() method",
+        )
+    return TaskAwareValue(memory_size, input_size, spec.task_size, width)
+
 
 class TaskAwareValue(nn.Module):
-    """``V(h_t, o_t, task)``: one ReLU layer over the memory, the observation and the task's parameters, then a scalar.
+    """``V(h_t, x_t, task)``: one ReLU layer over the memory, the step's input and the task's parameters.
 
+    A value that knows the task need not guess from the history how much the trial can still pay;
+    as the value of (history, task) under the policy it is an unbiased critic (Baisero & Amato, 2022).
     The three enter through separate linear maps, summed: the task's is constant over a trial, so the
-    update's whole-trial replay computes it once per trial (step-by-step play, once per step).
+    update's whole-trial replay computes it once per trial.
     """
 
     def __init__(self, hidden_size: int, obs_size: int, task_feature_size: int, width: int) -> None:
@@ -25,35 +96,3 @@ class TaskAwareValue(nn.Module):
     def forward(self, h: torch.Tensor, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
         """h (T, N, H), obs (T, N, D), task (1, N, F) → (T, N, 1)."""
         return self.out(F.relu(self.memory(h) + self.obs(obs) + self.task(task)))
-
-
-class TrialPolicy(nn.Module):
-    """A recurrent policy over one trial's observations (:class:`GRUPolicy`, :class:`ArmMemoryPolicy`).
-
-    :meth:`outputs` steps the memory through ``obs`` (T, N, D) from ``hidden`` and returns the logits
-    (T, N, A), the values (T, N) — None when the value reads the task and none is given — the task head's
-    estimate at ``task_steps`` (None without a head or with ``task_steps=None``) and the next hidden state.
-    """
-
-    def initial_state(self, batch: int, device: torch.device | None = None) -> torch.Tensor:
-        """The zero memory every trial starts from: (1, batch, width)."""
-        raise NotImplementedError
-
-    def outputs(
-        self,
-        obs: torch.Tensor,
-        hidden: torch.Tensor,
-        task_steps: slice | None = slice(None),
-        task: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
-        raise NotImplementedError
-
-    def forward(
-        self, obs: torch.Tensor, hidden: torch.Tensor, task: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """obs (T, N, D), hidden as :meth:`initial_state` → logits (T, N, A), values (T, N) or None, next hidden.
-
-        A value that reads the task needs ``task`` (1, N, F); without it the values are None (an
-        evaluated agent acts on the logits alone)."""
-        logits, values, _, hidden = self.outputs(obs, hidden, task_steps=None, task=task)
-        return logits, values, hidden

@@ -1,32 +1,72 @@
-"""Task distributions of RL² (Duan et al., 2016) and a batched torch env that steps many trials at once.
-
-A *trial* is one task drawn from a distribution, played for ``num_episodes`` episodes of
-``horizon`` steps; the agent's memory persists across the episodes of a trial and is wiped
-between trials. Two families, both cast as finite MDPs so one stepper serves both:
+"""The task families of the RL² paper (Duan et al., 2016), as :class:`TaskDistribution` s, and their stepper.
 
 * :class:`BernoulliBandits` — one state, ``k`` arms with means ~ U[0, 1]; every pull is an
   episode of one step, so ``num_episodes`` is the number of pulls ``n``.
 * :class:`RandomTabularMDPs` — 10 states, 5 actions, 10 steps per episode from state 0; reward
   means ~ N(1, 1), each reward is its mean plus N(0, 1) noise; transition rows ~ Dirichlet(1).
 
-The observation the agent sees at each step is ``[one_hot(state), one_hot(prev_action),
-prev_reward, prev_done]`` (:func:`encode_obs`): the previous action/reward/done are how a
-recurrent policy can learn from its own experience inside the trial.
+Both are finite MDPs, so one stepper (:class:`BatchedTrialEnv`) serves both; the observation is
+``one_hot(state)``. The classic baselines play the same stepper and read its ``state``, ``t`` and
+``step_in_episode``; the task itself (``task``) is the oracle no learner reads.
 """
 
 from __future__ import annotations
 
-import zlib
+import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+import torch.nn.functional as F
 
 from leyden_core.errors import LeydenConfigError
+from leyden_rl.meta.task_distribution import BatchedTasks, TaskDistribution, stream_generator
+
+
+class TabularTasks(TaskDistribution):
+    """What both paper families share: finite states and actions, observed as ``one_hot(state)``."""
+
+    num_states: int
+    horizon: int
+    reward_mean_std: float
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        return (self.num_states,)
+
+    @property
+    def trial_length(self) -> int:
+        """Env steps in one trial: every episode of the trial runs its full horizon."""
+        return self.num_episodes * self.horizon
+
+    @property
+    def task_sizes(self) -> dict[str, int]:
+        """E[r | s, a] of every pair and, with more than one state, P(s' | s, a) of every pair."""
+        pairs = self.num_states * self.num_actions
+        sizes = {"reward_means": pairs}
+        if self.num_states > 1:
+            sizes["transitions"] = pairs * self.num_states
+        return sizes
+
+    def batch(self, num_trials: int, seed: int, device: torch.device | str = "cpu") -> BatchedTrialEnv:
+        return BatchedTrialEnv(self, num_trials, seed, device)
+
+    def sample(self, num: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def reward_mean(self, task: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Expected reward of each (state, action): (num, S, A)."""
+        raise NotImplementedError
+
+    def transitions(self, task: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Next-state distribution of each (state, action): (num, S, A, S)."""
+        raise NotImplementedError
+
+    def sample_reward(self, mean: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class BernoulliBandits:
+class BernoulliBandits(TabularTasks):
     """k-armed Bernoulli bandits with arm means ~ U[0, 1]; ``num_pulls`` pulls per trial."""
 
     num_arms: int = 5
@@ -51,6 +91,9 @@ class BernoulliBandits:
     def num_episodes(self) -> int:
         return self.num_pulls
 
+    def with_episodes(self, num_episodes: int) -> BernoulliBandits:
+        return dataclasses.replace(self, num_pulls=num_episodes)
+
     def sample(self, num: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """``num`` tasks: ``{"means": (num, k)}``."""
         return {"means": torch.rand(num, self.num_arms, generator=generator)}
@@ -68,7 +111,7 @@ class BernoulliBandits:
 
 
 @dataclass(frozen=True)
-class RandomTabularMDPs:
+class RandomTabularMDPs(TabularTasks):
     """Random finite MDPs with Normal-Normal rewards and flat-Dirichlet transitions."""
 
     num_states: int = 10
@@ -91,6 +134,9 @@ class RandomTabularMDPs:
                 "tabular MDPs need num_states, num_actions, horizon, num_episodes >= 1",
                 "pass e.g. num_states=10, num_actions=5, horizon=10, num_episodes=10",
             )
+
+    def with_episodes(self, num_episodes: int) -> RandomTabularMDPs:
+        return dataclasses.replace(self, num_episodes=num_episodes)
 
     def sample(self, num: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """``num`` tasks: ``{"reward_mean": (num, S, A), "transitions": (num, S, A, S)}``."""
@@ -133,30 +179,6 @@ def _gamma_draws(alpha: float, shape: tuple[int, ...], generator: torch.Generato
     return out
 
 
-TaskDistribution = BernoulliBandits | RandomTabularMDPs
-
-
-def stream_generator(seed: int, stream: str) -> torch.Generator:
-    """A torch generator for one named random stream of ``seed``.
-
-    The env and each agent draw from *different* streams of the same seed: were both seeded with
-    the same integer, an agent's tie-breaking noise would replay the env's task draws and leak
-    the arm means to it.
-    """
-    state = np.random.SeedSequence([seed, zlib.crc32(stream.encode())]).generate_state(2, np.uint64)
-    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
-
-
-def trial_length(dist: TaskDistribution) -> int:
-    """Env steps in one trial: every episode of the trial runs its full horizon."""
-    return dist.num_episodes * dist.horizon
-
-
-def obs_dim(dist: TaskDistribution) -> int:
-    """Width of the RL² observation: one-hot state + one-hot previous action + reward + done."""
-    return dist.num_states + dist.num_actions + 2
-
-
 def encode_obs(
     state: torch.Tensor,
     prev_action: torch.Tensor,
@@ -179,49 +201,33 @@ def encode_obs(
     return obs
 
 
-def split_obs(obs: torch.Tensor, num_actions: int) -> tuple[torch.Tensor, ...]:
-    """The fields of :func:`encode_obs`'s layout, any leading shape: ``(one_hot(state), one_hot(prev_action),
-    prev_reward, prev_done)``, the last two keeping a trailing axis of 1."""
-    num_states = obs.shape[-1] - num_actions - 2
-    if num_states < 1:
-        raise LeydenConfigError(
-            f"an RL² observation of width {obs.shape[-1]} cannot hold a state, {num_actions} actions, reward and done",
-            "build the observation with encode_obs (width num_states + num_actions + 2)",
-        )
-    return obs.split([num_states, num_actions, 1, 1], dim=-1)
+class BatchedTrialEnv(BatchedTasks):
+    """``num_envs`` trials of a tabular family stepped together, all in lock step.
 
+    :meth:`reset` draws ``num_envs`` fresh tasks (or takes ``task``, e.g. for tests); :meth:`step`
+    returns ``(one_hot(state), reward, episode_done)``; at each episode end the state returns to 0.
+    Tasks, rewards and transitions are drawn on the CPU from one seeded generator (so a seed gives
+    the same tasks on every device); what the stepper returns is on ``device``.
 
-class BatchedTrialEnv:
-    """``num_envs`` trials of a task distribution stepped together, all in lock-step.
-
-    Every trial has the same length ``num_episodes × horizon``, so all trials start and end at the
-    same step: :meth:`reset` draws ``num_envs`` fresh tasks; :meth:`step` returns
-    ``(obs, reward, trial_done)`` where ``trial_done`` is True after the last step of the trial
-    (call :meth:`reset` then). At each episode end the state returns to 0 and the next
-    observation carries ``prev_done = 1``.
-
-    Attributes the classic baselines read: ``state`` (N,), ``step_in_episode``, ``episode``,
-    ``task`` (only the *oracle* — never read by a learner; baselines get their priors from ``dist``).
-    ``expected_reward`` (N,) is the mean of the reward just sampled, E[r | s, a] of the last step:
-    an RL² trainer may use it as a lower-variance training target (never as an observation).
+    Attributes the classic baselines read: ``state`` (N,), ``t``, ``step_in_episode``, ``episode``,
+    ``dist``; ``task`` is the oracle, never read by a learner (baselines get their priors from ``dist``).
     """
 
-    def __init__(self, dist: TaskDistribution, num_envs: int, seed: int = 0) -> None:
-        self.dist = dist
-        self.num_envs = num_envs
+    def __init__(
+        self, dist: TabularTasks, num_envs: int, seed: int = 0, device: torch.device | str = "cpu"
+    ) -> None:
+        self.dist, self.num_envs, self.device = dist, num_envs, torch.device(device)
         self.generator = stream_generator(seed, "env")
-        self.trial_length = trial_length(dist)
-        self.obs_dim = obs_dim(dist)
+        self.trial_length = dist.trial_length
 
     def reset(self, task: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """Start new trials (``task`` given: on those exact tasks, e.g. for tests)."""
+        """Start new trials (``task`` given: on those exact tasks)."""
         self.task = task if task is not None else self.dist.sample(self.num_envs, self.generator)
         self._mean = self.dist.reward_mean(self.task)  # (N, S, A)
         self._cdf = self.dist.transitions(self.task).cumsum(-1)  # (N, S, A, S)
-        n = self.num_envs
-        self.state = torch.zeros(n, dtype=torch.long)
+        self.state = torch.zeros(self.num_envs, dtype=torch.long)
         self.t = 0
-        return self._obs(torch.full((n,), -1), torch.zeros(n), torch.zeros(n))
+        return self._obs()
 
     @property
     def step_in_episode(self) -> int:
@@ -231,11 +237,11 @@ class BatchedTrialEnv:
     def episode(self) -> int:
         return self.t // self.dist.horizon
 
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.t >= self.trial_length:
             raise RuntimeError("the trial is over: call reset() before stepping again")
         idx = torch.arange(self.num_envs)
-        actions = actions.long()
+        actions = actions.long().cpu()
         self.expected_reward = self._mean[idx, self.state, actions]
         reward = self.dist.sample_reward(self.expected_reward, self.generator)
         u = torch.rand(self.num_envs, 1, generator=self.generator)
@@ -244,12 +250,26 @@ class BatchedTrialEnv:
         self.t += 1
         episode_done = self.t % self.dist.horizon == 0
         self.state = torch.zeros_like(next_state) if episode_done else next_state
-        done = torch.full((self.num_envs,), float(episode_done))
-        return self._obs(actions, reward, done), reward, self.t == self.trial_length
+        done = torch.full((self.num_envs,), episode_done, device=self.device)
+        self.expected_reward = self.expected_reward.to(self.device)
+        return self._obs(), reward.to(self.device), done
 
-    def _obs(
-        self, prev_action: torch.Tensor, prev_reward: torch.Tensor, prev_done: torch.Tensor
-    ) -> torch.Tensor:
-        return encode_obs(
-            self.state, prev_action, prev_reward, prev_done, self.dist.num_states, self.dist.num_actions
-        )
+    def task_parameters(self) -> dict[str, torch.Tensor]:
+        """E[r | s, a] (N, S·A) and, on an MDP, P(s' | s, a) (N, S·A·S) of the current tasks."""
+        parameters = {"reward_means": self._mean.flatten(1)}
+        if self.dist.num_states > 1:
+            parameters["transitions"] = self.dist.transitions(self.task).flatten(1)
+        return {name: value.to(self.device) for name, value in parameters.items()}
+
+    def _obs(self) -> torch.Tensor:
+        return F.one_hot(self.state, self.dist.num_states).float().to(self.device)
+
+
+def novelty(states: torch.Tensor, actions: torch.Tensor, num_states: int, num_actions: int) -> torch.Tensor:
+    """``1 / sqrt(1 + n_t)``, n_t the tries of (s_t, a_t) earlier in the trial: states, actions (T, N) → (T, N).
+
+    The exploration bonus of MBIE-EB (Strehl & Littman, 2008), computed from the trial's own history.
+    """
+    pair = F.one_hot(states * num_actions + actions, num_states * num_actions).float()  # (T, N, S·A)
+    earlier = pair.cumsum(0) - pair
+    return (earlier * pair).sum(-1).add(1).rsqrt()

@@ -19,7 +19,8 @@ from typing import Literal
 import torch
 
 from leyden_rl.meta.baselines.gittins import gittins_table
-from leyden_rl.meta.tasks import BatchedTrialEnv, stream_generator
+from leyden_rl.meta.task_distribution import stream_generator
+from leyden_rl.meta.tasks import BatchedTrialEnv
 
 TieBreak = Literal["random", "lowest_index"]
 

@@ -21,7 +21,8 @@ from collections.abc import Callable
 import torch
 
 from leyden_core.errors import LeydenConfigError
-from leyden_rl.meta.tasks import BatchedTrialEnv, RandomTabularMDPs, stream_generator
+from leyden_rl.meta.task_distribution import stream_generator
+from leyden_rl.meta.tasks import BatchedTrialEnv, RandomTabularMDPs
 
 
 def plan(

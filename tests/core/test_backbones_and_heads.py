@@ -88,7 +88,7 @@ FAMILIES = [
 def test_every_documented_family_trains_one_step_on_digits(tmp_path, backbone, options):
     model = ImageClassifier(backbone=backbone, **{"small_images": True, **options})
     data = DigitsDataModule(image_size=32, batch_size=4)
-    trainer = quiet_trainer(fast_dev_run=1, default_root_dir=tmp_path)  # one training and one validation batch
+    trainer = quiet_trainer(fast_dev_run=1, default_root_dir=tmp_path)  # one training, one validation batch
     trainer.fit(model, data)
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
     assert 0.0 <= float(trainer.callback_metrics["val/acc"]) <= 1.0

@@ -89,7 +89,10 @@ CASES = {
         ["did you mean ImageClassifier"],
     ),
     "misspelt-data-key": ([*TINY8, "--data.batchsize", "4"], ["did you mean 'batch_size'"]),
-    "option-of-another-class": ([*TINY8, "--data.train_dir", "x"], ["'train_dir'", "--help"]),
+    "option-of-another-class": (
+        [*TINY8, "--data.backbone", "resnet18"],
+        ["'backbone' for the chosen class", "--help"],
+    ),
 }
 
 
@@ -120,3 +123,35 @@ def test_model_help_shows_only_that_models_options(monkeypatch, capsys):
     assert exit_info.value.code == 0
     assert "--model.backbone" in out and "--model.backbone_kwargs" in out
     assert "--trainer." not in out and len(out.splitlines()) < 80
+
+
+def test_an_error_inside_a_constructor_keeps_its_cause_and_drops_the_namespace_dump():
+    from leyden_core.cli_errors import short_parser_error
+
+    wrapped = (  # what jsonargparse raises when a constructor fails with a plain exception
+        "Does not validate against any of the Union subtypes\n"
+        "Subtypes: [<class 'lightning.pytorch.core.module.LightningModule'>, <class 'NoneType'>]\n"
+        "Errors:\n"
+        "  - 'NoneType' object is not iterable\n"
+        "  - Expected a <class 'NoneType'>\n"
+        "Given value type: <class 'jsonargparse._namespace.Namespace'>\n"
+        "Given value: Namespace(class_path='leyden_core.models.ImageClassifier', init_args=Namespace(lr=0.1))"
+    )
+    lines = short_parser_error(wrapped, None).splitlines()
+    assert lines == [
+        "leyden: error: ImageClassifier could not be created: 'NoneType' object is not iterable",
+        "  fix: see `leyden fit --model NAME --help` for the options it takes",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [(None, "not found"), (b"\x80\x02truncated", "truncated or corrupt")],
+    ids=["missing", "truncated"],
+)
+def test_unusable_checkpoint_is_a_two_line_error(tmp_path, monkeypatch, capsys, content, needle):
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        (tmp_path / "run.ckpt").write_bytes(content)
+    code, stderr = leyden_in_process([*FIT, *TINY8, "--ckpt_path", "run.ckpt"], monkeypatch, capsys)
+    assert_two_line_error(code, stderr, "run.ckpt", needle)

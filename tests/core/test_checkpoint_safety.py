@@ -65,7 +65,7 @@ def leyden_in_process(monkeypatch, capsys):
     def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         monkeypatch.chdir(cwd)
         monkeypatch.setenv("WANDB_MODE", "disabled")
-        monkeypatch.setattr(sys, "argv", ["leyden", *args])
+        monkeypatch.setattr(sys, "argv", ["leyden"])  # the args go to main()
         capsys.readouterr()
         try:
             main(list(args))
@@ -158,10 +158,12 @@ def test_checkpoint_io_never_replaces_a_checkpoint_with_non_finite_weights(tmp_p
 
 # ------------------------------------------------------------------ the resume rule, for `last` and a path
 @pytest.mark.parametrize("how", ["path", "last"])
-def test_resume_uses_the_configured_hyperparameters_including_the_optimizers(trained, tmp_path, how):
+def test_resume_uses_the_configured_hyperparameters_including_the_optimizers(
+    trained, tmp_path, how, leyden_in_process
+):
     last = _copy_run(trained, tmp_path)
     ckpt = str(last) if how == "path" else "last"
-    result = leyden(
+    result = leyden_in_process(
         "fit", *ARGS, "--trainer.max_epochs", "2", "--model.lr", "0.07", "--ckpt_path", ckpt, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]

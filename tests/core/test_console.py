@@ -65,3 +65,19 @@ def test_filters_are_narrow_a_different_warning_still_shows() -> None:
         warnings.warn("Your `IterableDataset` has `__len__` defined. (and more)", UserWarning, stacklevel=1)
         warnings.warn("something the user should see", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["something the user should see"]
+
+
+def test_wandb_init_loses_the_causes_of_its_warnings(tmp_path: Path) -> None:
+    """Online runs show W&B's output, so the causes are removed rather than the output silenced."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    from leyden_core.wandb_logging import prepare_wandb_init
+
+    save_dir = tmp_path / "runs" / "new"
+    logger = WandbLogger(project="leyden", save_dir=str(save_dir))
+    assert logger._wandb_init["anonymous"] is None  # what Lightning passes, and W&B warns about
+    prepare_wandb_init(logger)
+    assert "anonymous" not in logger._wandb_init and save_dir.is_dir()
+    chosen = WandbLogger(project="leyden", save_dir=str(tmp_path), anonymous=True)
+    prepare_wandb_init(chosen)
+    assert chosen._wandb_init["anonymous"] == "allow"  # a user's explicit choice stays

@@ -79,5 +79,6 @@ def test_the_wheel_carries_the_example_configs(plugin: str, tmp_path: Path) -> N
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(source)]
     subprocess.run([*build, "-w", str(tmp_path / "wheel")], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
-    shipped = {Path(n).name for n in zipfile.ZipFile(wheel).namelist() if "/example_configs/" in n}
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(n).name for n in names if "/example_configs/" in n and n.endswith(".yaml")}
     assert shipped == {p.name for p in (REPO / "examples" / plugin).glob("*.yaml")}

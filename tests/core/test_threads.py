@@ -31,6 +31,7 @@ def test_choose_num_threads(cores, processes, preferred, busy, expected) -> None
 def restore_threads(monkeypatch):
     before = torch.get_num_threads()
     monkeypatch.setattr(threads, "_exported", None)
+    monkeypatch.setattr(threads, "_applied", None)
     yield monkeypatch
     torch.set_num_threads(before)
 

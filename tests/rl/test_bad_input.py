@@ -36,10 +36,10 @@ CASES = {
     "sac-on-discrete-actions": ([*SAC, "--model.env_id", "CartPole-v1"], ["SAC needs a Box"]),
     "unsupported-observation-space": (
         [*PPO, "--model.env_id", "Blackjack-v1"],
-        ["observation space", "Box observation space"],
+        ["observation space Tuple", "FlattenObservation"],
     ),
     # types and ranges
-    "negative-learning-rate": ([*PPO, "--model.learning_rate", "-3e-4"], ["learning_rate must be > 0"]),
+    "negative-learning-rate": ([*PPO, "--model.learning_rate", "-0.001"], ["learning_rate must be > 0"]),
     "learning-rate-not-a-number": (
         [*PPO, "--model.learning_rate", "fast"],
         ["'learning_rate' expects a float"],

@@ -51,7 +51,21 @@ def _rl_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)["leyden_rl"]
 
 
-def test_sigterm_then_resume_leaves_last_ckpt_at_the_end_of_the_run(tmp_path):
+def _in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setattr(sys, "argv", ["leyden"])  # the args go to main()
+    capsys.readouterr()
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
+def test_sigterm_then_resume_leaves_last_ckpt_at_the_end_of_the_run(tmp_path, monkeypatch, capsys):
     args = [*PPO_TINY, "--model.total_env_steps", "1024"]
     stopped = leyden(
         "fit", *args, "--trainer.callbacks+=tests.rl.test_checkpoint_rl.SignalAtEnvSteps",
@@ -60,7 +74,7 @@ def test_sigterm_then_resume_leaves_last_ckpt_at_the_end_of_the_run(tmp_path):
     assert stopped.returncode == 143, stopped.stderr[-3000:]
     last = tmp_path / "checkpoints" / "last.ckpt"
     assert _rl_state(last)["env_steps"] == 384
-    resumed = leyden("fit", *args, "--ckpt_path", "last", cwd=tmp_path)
+    resumed = _in_process(["fit", *args, "--ckpt_path", "last"], tmp_path, monkeypatch, capsys)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _rl_state(last)["env_steps"] == 1024, "last.ckpt is the newest state"
     names = [p.name for p in last.parent.iterdir()]
@@ -94,19 +108,6 @@ def test_ppo_at_lr_1e6_stops_with_a_divergence_error(tmp_path):
 
 
 # ------------------------------------------------------------------ another method's checkpoint
-def _in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["leyden", *args])
-    capsys.readouterr()
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
-
-
 @pytest.fixture
 def ppo_checkpoint(tmp_path, monkeypatch, capsys) -> Path:
     trained = _in_process(["fit", *PPO_TINY, "--model.total_env_steps", "256"], tmp_path, monkeypatch, capsys)

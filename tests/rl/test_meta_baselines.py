@@ -159,9 +159,8 @@ def test_psrl_with_a_known_mdp_acts_optimally():
     )
     obs = env.reset(task)
     total = torch.zeros(50)
-    done = False
-    while not done:
-        obs, r, done = env.step(agent.act(obs, env))
+    for _ in range(env.trial_length):
+        obs, r, _ = env.step(agent.act(obs, env))
         total += r
     # Expected optimal return of the two episodes from state 0 vs the realised one: same on average.
     expected = 2 * optimal[0, torch.arange(50), 0].max(-1).values

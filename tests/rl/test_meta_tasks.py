@@ -7,7 +7,8 @@ from gymnasium.utils.env_checker import check_env
 
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.meta.gym_envs import BernoulliBanditEnv, TabularMDPEnv, TrialEnv
-from leyden_rl.meta.tasks import BatchedTrialEnv, BernoulliBandits, RandomTabularMDPs, encode_obs, split_obs
+from leyden_rl.meta.task_distribution import stream_generator
+from leyden_rl.meta.tasks import BatchedTrialEnv, BernoulliBandits, RandomTabularMDPs, encode_obs
 
 
 def test_bandit_means_are_uniform():
@@ -45,27 +46,25 @@ def test_obs_encoding():
     )
     expected = torch.tensor([[0, 0, 1, 0, 1, 0, 0, 0.5, 1], [1, 0, 0, 0, 0, 0, 0, 0, 0]])
     torch.testing.assert_close(obs, expected.float())
-    state, action, reward, done = split_obs(obs, num_actions=4)  # and back
-    assert state.argmax(-1).tolist() == [2, 0] and action.sum(-1).tolist() == [1.0, 0.0]
-    assert action[0].argmax().item() == 1
-    assert reward[:, 0].tolist() == [0.5, 0.0] and done[:, 0].tolist() == [1.0, 0.0]
-    with pytest.raises(LeydenConfigError, match="cannot hold a state"):
-        split_obs(obs, num_actions=7)
 
 
 def test_batched_env_episode_structure():
     dist = RandomTabularMDPs(num_episodes=3)
     env = BatchedTrialEnv(dist, 7, seed=0)
     obs = env.reset()
-    assert obs.shape == (7, 17) and (obs[:, 0] == 1).all() and (obs[:, 10:] == 0).all()
+    assert obs.shape == (7, 10) and (obs[:, 0] == 1).all() and (obs.sum(-1) == 1).all()  # one_hot(state 0)
+    assert env.trial_length == dist.trial_length == 30
     dones = []
-    for t in range(30):
-        obs, reward, trial_done = env.step(torch.randint(0, 5, (7,)))
-        dones.append(obs[0, -1].item())
-        assert trial_done == (t == 29)
-        if obs[0, -1] == 1:  # an episode just ended: back at the start state
+    for _ in range(30):
+        obs, reward, done = env.step(torch.randint(0, 5, (7,)))
+        dones.append(done[0].item())
+        assert done.all() == done.any()  # all trials in lock step
+        if done[0]:  # an episode just ended: back at the start state
             assert (obs[:, 0] == 1).all()
-    assert dones == [float((t + 1) % 10 == 0) for t in range(30)]
+    assert dones == [(t + 1) % 10 == 0 for t in range(30)]
+    parameters = env.task_parameters()
+    assert parameters["reward_means"].shape == (7, 50) and parameters["transitions"].shape == (7, 500)
+    assert dist.task_sizes == {"reward_means": 50, "transitions": 500}
     with pytest.raises(RuntimeError):
         env.step(torch.zeros(7))
 
@@ -88,13 +87,15 @@ def test_gym_and_batched_env_agree_on_a_fixed_task(family):
     gym_env, batched = TrialEnv(dist), BatchedTrialEnv(dist, 1, seed=5)
     obs_g, _ = gym_env.reset(seed=0, options={"task": task})
     obs_b = batched.reset(task)
-    np.testing.assert_allclose(obs_g, obs_b[0].numpy())
+    s = dist.num_states
+    np.testing.assert_allclose(obs_g[:s], obs_b[0].numpy())  # the gym env's observation also holds a, r, d
     actions = np.random.default_rng(0).integers(0, dist.num_actions, gym_env.trial_length)
-    for a in actions:
-        obs_g, r_g, term, trunc, _ = gym_env.step(a)
+    for t, a in enumerate(actions):
+        obs_g, r_g, term, trunc, info = gym_env.step(a)
         obs_b, r_b, done = batched.step(torch.tensor([a]))
-        np.testing.assert_allclose(obs_g, obs_b[0].numpy(), atol=1e-6)
-        assert abs(r_g - r_b.item()) < 1e-6 and term == done and not trunc
+        np.testing.assert_allclose(obs_g[:s], obs_b[0].numpy(), atol=1e-6)
+        assert abs(r_g - r_b.item()) < 1e-6 and info["episode_done"] == done.item() and not trunc
+        assert term == (t + 1 == batched.trial_length)
 
 
 def test_gym_envs_pass_the_checker():
@@ -111,8 +112,6 @@ def test_bad_task_sizes_raise_config_errors():
 
 def test_env_and_agent_random_streams_differ():
     # same seed, different streams: an agent's noise must not replay the env's task draws
-    from leyden_rl.meta.tasks import stream_generator
-
     a = torch.rand(5, generator=stream_generator(0, "env"))
     b = torch.rand(5, generator=stream_generator(0, "agent"))
     assert not torch.allclose(a, b)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import leyden_rl
+from leyden_core.plugins import import_object
+from leyden_rl.plugin import plugin
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "python-api.md"
 
@@ -23,6 +25,8 @@ def test_public_classes_are_exported_lazily_and_documented():
     from leyden_rl import DQN, PPO, SAC, BehaviourCloning  # noqa: F401
 
     assert set(leyden_rl.__all__) <= set(dir(leyden_rl))
+    for path in (*plugin.models, *plugin.datamodules):  # everything the CLI offers, from the top level
+        assert getattr(leyden_rl, path.rpartition(".")[2]) is import_object(path)
     assert "PPO" in leyden_rl.__doc__ and "OnlineRLModule" in leyden_rl.__doc__
     with pytest.raises(AttributeError):
         leyden_rl.NoSuchAlgorithm  # noqa: B018

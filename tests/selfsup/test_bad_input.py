@@ -32,6 +32,10 @@ CASES = {
         [*SIMCLR, "--model.augment", "{flip_pp: 0.5}"],
         ["unknown augment option 'flip_pp'", "'flip_p'"],
     ),
+    "augment-probability-above-one": (
+        [*SIMCLR, "--model.augment", "{flip_p: 2}"],
+        ["flip_p must be in [0, 1]"],
+    ),
     "augment-bad-crop": ([*SIMCLR, "--model.augment", "{crop_scale: [0.9, 0.2]}"], ["crop_scale"]),
     "negative-lr": ([*SIMCLR, "--model.lr", "-0.1"], ["lr must be > 0"]),
     "lr-not-a-number": ([*SIMCLR, "--model.lr", "fast"], ["'lr' expects a float", "'fast'"]),

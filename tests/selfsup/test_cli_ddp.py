@@ -2,7 +2,7 @@
 
 Each run starts two CPU processes from the example config with a few steps; rank 0's checkpoint must
 show the steps taken and finite weights. Each run costs 20-30 s on a quiet 2-core machine and minutes
-under load, so the five pretraining methods are ``slow`` (``pytest -m slow tests/selfsup/test_cli_ddp.py``);
+under load, so the pretraining methods and FixMatch are ``slow`` (``pytest -m slow tests/selfsup/test_cli_ddp.py``);
 Noisy Student, whose labeled batches are sharded by rank, runs in the default suite.
 """
 
@@ -28,6 +28,12 @@ EXAMPLES = {
         "--model.init_args.epochs_per_round=1",
         "--model.init_args.labeled_batch_size=8",
     ],
+    "byol_digits": [],
+    "dino_digits": [],
+    "barlow_twins_digits": [],
+    "vicreg_digits": [],
+    "mae_digits": [],
+    "fixmatch_digits": [],
 }
 pytestmark = pytest.mark.ddp
 

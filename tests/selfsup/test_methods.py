@@ -11,6 +11,7 @@ from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import import_object
 from leyden_core.testing import quiet_trainer
 from leyden_selfsup.plugin import METHODS, plugin
+from leyden_selfsup.semisup_data import LabeledUnlabeledDataModule
 
 TINY = {"backbone": "leyden_tiny_cnn", "image_size": 16}
 EXTRA = {
@@ -18,12 +19,18 @@ EXTRA = {
     "MoCoV3": {"hidden_dim": 64, "projection_dim": 32},
     "Jigsaw": {"num_permutations": 10, "hidden_dim": 32},
     "NoisyStudent": {"rounds": 1, "epochs_per_round": 1, "labeled_batch_size": 8},
+    "BYOL": {"hidden_dim": 64, "projection_dim": 32},
+    "DINO": {"out_dim": 64, "hidden_dim": 64, "bottleneck_dim": 16, "local_crops": 2, "local_size": 8},
+    "BarlowTwins": {"projection_dim": 64, "projection_hidden_dim": 64},
+    "VICReg": {"projection_dim": 64, "projection_hidden_dim": 64},
+    "MAE": {"backbone": "vit_tiny_patch16_224", "backbone_kwargs": {"depth": 2}, "decoder_depth": 1},
+    "FixMatch": {"optimizer": "adamw", "lr": 1e-3, "confidence_threshold": 0.5},
 }
 
 
 def _build(path: str) -> pl.LightningModule:
     name = path.rpartition(".")[2]
-    return import_object(path)(**TINY, **EXTRA.get(name, {}))
+    return import_object(path)(**{**TINY, **EXTRA.get(name, {})})
 
 
 def _trainer(tmp_path, max_epochs: int = 2, **kwargs) -> pl.Trainer:
@@ -36,7 +43,10 @@ def _trainer(tmp_path, max_epochs: int = 2, **kwargs) -> pl.Trainer:
     )
 
 
-def _digits() -> DigitsDataModule:
+def _digits(method: str = "") -> pl.LightningDataModule:
+    if method == "FixMatch":  # labeled and unlabeled batches side by side
+        labeled = DigitsDataModule(image_size=16, batch_size=32, labeled_fraction=0.1)
+        return LabeledUnlabeledDataModule(labeled, batch_size=8, unlabeled_ratio=3)
     return DigitsDataModule(image_size=16, batch_size=32, train_on="all", labeled_fraction=0.5)
 
 
@@ -51,7 +61,7 @@ def test_method_trains_without_nan_and_round_trips_a_checkpoint(path: str, tmp_p
     model = _build(path)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = _trainer(tmp_path)
-    trainer.fit(model, _digits())
+    trainer.fit(model, _digits(type(model).__name__))
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
     state = model.state_dict()
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 import leyden_selfsup
+from leyden_core.plugins import import_object
+from leyden_selfsup.plugin import plugin
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "python-api.md"
 
@@ -21,6 +23,8 @@ def test_public_classes_are_exported_lazily_and_documented():
     from leyden_selfsup import CIFAR10DataModule, ImageFolderDataModule, MoCoV2, SimCLR  # noqa: F401
 
     assert set(leyden_selfsup.__all__) <= set(dir(leyden_selfsup))
+    for path in (*plugin.models, *plugin.datamodules):  # everything the CLI offers, from the top level
+        assert getattr(leyden_selfsup, path.rpartition(".")[2]) is import_object(path)
     assert "SimCLR" in leyden_selfsup.__doc__ and "ImageFolderDataModule" in leyden_selfsup.__doc__
     with pytest.raises(AttributeError):
         leyden_selfsup.NoSuchMethod  # noqa: B018

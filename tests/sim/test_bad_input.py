@@ -21,15 +21,8 @@ FIT = [
 ]
 SYN = ["--data", "SynDigitsDataModule", "--data.length", "64", "--data.batch_size", "16"]
 DANN = ["--model", "DANN", *SYN, "--data.with_target", "true"]
-SOURCE_ONLY = [
-    "--model",
-    "ImageClassifier",
-    "--model.backbone",
-    "leyden_tiny_cnn",
-    "--model.in_chans",
-    "1",
-    *SYN,
-]
+CLASSIFIER = ["--model", "ImageClassifier", "--model.backbone", "leyden_tiny_cnn"]
+SOURCE_ONLY = [*CLASSIFIER, "--model.in_chans", "1", *SYN]
 
 CASES = {
     "dann-negative-lr": ([*DANN, "--model.lr", "-1"], ["lr must be > 0"]),
@@ -44,7 +37,7 @@ CASES = {
         ["no training batch", "10 training samples", "batch_size <= 10"],
     ),
     "source-only-in-chans-vs-data": (
-        [*SOURCE_ONLY[:-len(SYN)], "--model.in_chans", "3", *SYN],
+        [*CLASSIFIER, "--model.in_chans", "3", *SYN],  # SynDigits are grey by default
         ["1-channel images", "in_chans: 1"],
     ),
     "tobin-zero-length": (

@@ -14,13 +14,13 @@ Train from Python with any ``lightning.pytorch.Trainer``, or from the shell with
 ``leyden_selfsup``, ``leyden_rl``, ``leyden_sim``.
 """
 
-from leyden_core.lazy import lazy_exports
+from leyden_core.lazy import exports_of, lazy_exports
+from leyden_core.plugins import CORE_PLUGIN
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ImageClassifier": "leyden_core.models.classifier",
-    "DigitsDataModule": "leyden_core.data.digits",
+    **exports_of(*CORE_PLUGIN.models, *CORE_PLUGIN.datamodules),  # what the CLI offers: ImageClassifier, ...
     "load_digits_images": "leyden_core.data.digits",
     "create_backbone": "leyden_core.backbones",
     "MultiHeadNet": "leyden_core.multihead",

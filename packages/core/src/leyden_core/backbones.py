@@ -177,11 +177,14 @@ def measure_feature_dim(model: nn.Module, in_chans: int = 3) -> int:
 
 
 def feature_dim(trunk: nn.Module) -> int:
-    """A trunk's output width: measured by :func:`create_backbone`, else measured now."""
+    """A trunk's output width: measured by :func:`create_backbone`, else measured now for an image
+    trunk (one with a convolution); a trunk of other inputs is taken at its ``num_features``."""
     measured = getattr(trunk, "feature_dim", None)
     if measured is None:
         first_conv = next((m for m in trunk.modules() if isinstance(m, nn.Conv2d)), None)
-        measured = measure_feature_dim(trunk, first_conv.in_channels if first_conv else 3)
+        if first_conv is None:
+            return int(trunk.num_features)
+        measured = measure_feature_dim(trunk, first_conv.in_channels)
     return int(measured)
 
 

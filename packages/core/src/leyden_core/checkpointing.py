@@ -16,7 +16,7 @@ import pickle
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
@@ -101,10 +101,15 @@ class LeydenCheckpoint(ModelCheckpoint):
     --trainer.callbacks.every_n_env_steps=10000`` (it then replaces the default one).
     """
 
-    def __init__(self, *args: Any, every_n_env_steps: int | None = 50_000, **kwargs: Any) -> None:
-        kwargs.setdefault("save_last", True)
-        kwargs.setdefault("enable_version_counter", False)
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        *args: Any,
+        every_n_env_steps: int | None = 50_000,
+        save_last: bool | Literal["link"] = True,
+        enable_version_counter: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, save_last=save_last, enable_version_counter=enable_version_counter, **kwargs)
         if every_n_env_steps is not None and every_n_env_steps < 1:
             raise LeydenConfigError(
                 f"every_n_env_steps must be a positive number of steps, got {every_n_env_steps}",
@@ -272,6 +277,12 @@ def differing_hparams(checkpoint: Mapping[str, Any], model: pl.LightningModule) 
             continue
         out.append(f"{key}: {ours.get(key)!r} (checkpoint: {theirs.get(key)!r})")
     return out
+
+
+def is_load_mismatch(err: Exception) -> bool:
+    """Whether ``err`` is torch refusing a checkpoint's model or optimizer state for the configured model."""
+    text = str(err)
+    return "Error(s) in loading state_dict" in text or text.startswith("loaded state dict")
 
 
 def weights_do_not_fit(

@@ -64,7 +64,7 @@ _BAD_CLASS = re.compile(
     r"|[Nn]ot a subclass.*?['\"](?P<d>[\w.]+)['\"]"
 )
 _EMBEDDED_CONFIG_ERROR = re.compile(r"- (?P<problem>[^\n]+)\n\s+fix: (?P<fix>[^\n]+)")
-_CLASS_PATH = re.compile(r"class_path ['\"](?P<path>[\w.]+)['\"]")
+_CLASS_PATH = re.compile(r"class_path[ =]['\"](?P<path>[\w.]+)['\"]")
 _PARSER_KEY = re.compile(r"Parser key ['\"](?P<key>[\w.]+)['\"]")
 _EXPECTED = re.compile(r"Expected an? <class '(?:\w+\.)*(?P<type>\w+)'>\.? ?(?:Got value: (?P<value>.+))?")
 _NOISE = ("Given value", "Subtypes:", "Does not validate against any of the Union subtypes", "Errors:")
@@ -90,7 +90,7 @@ def _union_errors(message: str) -> list[str]:
         elif bullets:
             bullets[-1].append(stripped)
     blocks = ["\n".join(b) for b in bullets]
-    return [b for b in blocks if "NoneType" not in b.splitlines()[0]]
+    return [b for b in blocks if not b.startswith("Expected a <class 'NoneType'>")]
 
 
 def _default_of(class_path: str | None, key: str) -> str | None:
@@ -129,6 +129,7 @@ def _nested_cause(message: str) -> str | None:
         return _format(embedded.group("problem"), embedded.group("fix"))
     block = errors[0]
     class_path = next((m.group("path") for m in _CLASS_PATH.finditer(block)), None)
+    class_path = class_path or next((m.group("path") for m in _CLASS_PATH.finditer(message)), None)
     keys = [m.group("key") for m in _PARSER_KEY.finditer(block)]
     expected = _EXPECTED.search(block)
     owner = class_path.rpartition(".")[2] if class_path else None
@@ -146,8 +147,8 @@ def _nested_cause(message: str) -> str | None:
         (line for line in block.splitlines() if line and not line.startswith(_NOISE)),
         block.splitlines()[0],
     )
-    where = f" (in {owner})" if owner else ""
-    return _format(cause[:200] + where, "see `leyden fit --model NAME --help` for the options it takes")
+    where = f"{owner} could not be created: " if owner else ""
+    return _format(where + cause[:200], "see `leyden fit --model NAME --help` for the options it takes")
 
 
 def short_parser_error(message: str, parser: Any) -> str:

@@ -28,3 +28,9 @@ def lazy_exports(
         return sorted({*exports, *vars(importlib.import_module(package))})
 
     return __getattr__, __dir__
+
+
+def exports_of(*paths: str) -> dict[str, str]:
+    """``{"ClassName": "package.module"}`` for import paths ``"package.module.ClassName"`` (a plugin's
+    models and datamodules), so a package exports everything its plugin registers."""
+    return {path.rpartition(".")[2]: path.rpartition(".")[0] for path in paths}

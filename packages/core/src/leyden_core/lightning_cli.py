@@ -148,12 +148,12 @@ class LeydenCLI(LightningCLI):
         differing = checkpointing.differing_hparams(checkpoint, model)
         del checkpoint
         if differing:
-            rank_zero_info(f"resuming from {ckpt_path} with the configured values: {'; '.join(differing)}")
+            notice(f"resuming from {ckpt_path} with the configured values: {'; '.join(differing)}")
             self.trainer.callbacks.append(checkpointing.ApplyConfiguredOptimizerSettings())
         try:
             return run(model, ckpt_path=ckpt_path, **kwargs)
-        except RuntimeError as err:
-            if "Error(s) in loading state_dict" not in str(err):
+        except (RuntimeError, ValueError) as err:
+            if not checkpointing.is_load_mismatch(err):
                 raise
             raise checkpointing.weights_do_not_fit(ckpt_path, model, err, differing) from None
 
@@ -175,6 +175,12 @@ def print_checkpoint_location(trainer: Trainer) -> None:
     last = getattr(checkpoint, "last_model_path", "") or getattr(checkpoint, "best_model_path", "")
     if last:
         print(f"checkpoints: {Path(last).parent}  (continue with --ckpt_path last)", flush=True)
+
+
+@rank_zero_only
+def notice(message: str) -> None:
+    """One line on stderr that no logging configuration can hide."""
+    print(f"leyden: {message}", file=sys.stderr, flush=True)
 
 
 @rank_zero_only

@@ -5,7 +5,8 @@ runs on it: each small op is split across threads that then wait for each other 
 on a busy 2-core machine a CartPole PPO run was measured 70x slower than with one thread (on a
 quiet one: 21.1 s with the default, 12.5 s with ``OMP_NUM_THREADS=1``). The rule:
 
-* the user's choice wins: ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set in the environment;
+* the user's choice wins: ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set in the environment, or
+  ``torch.set_num_threads`` called before training;
 * otherwise every process on this machine gets its share of the cores that are idle
   (``cores // local processes``, fewer when other work keeps some of them busy);
 * a model that declares ``preferred_num_threads`` (RL methods: 1, their networks are tiny and
@@ -26,6 +27,8 @@ import torch
 USER_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 _exported: str | None = None  # the OMP_NUM_THREADS this process wrote (not the user's choice)
+_torch_default = torch.get_num_threads()  # what torch chose at start-up; anything else was set by someone
+_applied: ThreadChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,10 @@ def busy_cores(window_s: float = 0.2) -> float:
 
 
 def choose_num_threads(
-    cores: int, local_processes: int = 1, preferred: int | None = None, load: float = 0.0
+    cores: int, local_processes: int = 1, preferred: int | None = None, busy: float = 0.0
 ) -> int:
     """Threads per process: this process's share of the idle cores, capped by the model's preference."""
-    idle = max(1, min(cores, round(cores - load)))
+    idle = max(1, min(cores, round(cores - busy)))
     threads = max(1, idle // max(1, local_processes))
     if preferred is not None:
         threads = min(threads, max(1, preferred))
@@ -91,7 +94,7 @@ def choose_num_threads(
 
 
 def user_choice() -> ThreadChoice | None:
-    """The thread count the user set through the environment, if any."""
+    """The thread count the user set: through the environment, or with ``torch.set_num_threads``."""
     for name in USER_VARIABLES:
         value = os.environ.get(name)
         if value and value != _exported:
@@ -99,19 +102,27 @@ def user_choice() -> ThreadChoice | None:
                 return ThreadChoice(max(1, int(value)), f"{name}={value}")
             except ValueError:
                 continue
+    current = torch.get_num_threads()
+    if current != _torch_default and (_applied is None or current != _applied.threads):
+        return ThreadChoice(current, "set with torch.set_num_threads")
     return None
+
+
+def applied_choice() -> ThreadChoice | None:
+    """The choice :func:`apply_thread_policy` made in this process (None before it ran)."""
+    return _applied
 
 
 def apply_thread_policy(local_processes: int = 1, preferred: int | None = None) -> ThreadChoice:
     """Set torch's intra-op threads for this workload (or keep the user's) and export the choice."""
-    global _exported
+    global _exported, _applied
     choice = user_choice()
     if choice is None:
-        cores, load = available_cores(), busy_cores()
-        threads = choose_num_threads(cores, local_processes, preferred, load)
+        cores, busy = available_cores(), busy_cores()
+        threads = choose_num_threads(cores, local_processes, preferred, busy)
         why = [f"{cores} cores", f"{local_processes} process{'es' if local_processes > 1 else ''}"]
-        if load >= 0.5:
-            why.append(f"{load:.1f} busy")
+        if busy >= 0.5:
+            why.append(f"{busy:.1f} busy")
         if preferred is not None and threads == preferred:
             why.append("model prefers " + str(preferred))
         choice = ThreadChoice(threads, ", ".join(why) + "; set OMP_NUM_THREADS to override")
@@ -119,4 +130,5 @@ def apply_thread_policy(local_processes: int = 1, preferred: int | None = None) 
         os.environ["OMP_NUM_THREADS"] = _exported
     if torch.get_num_threads() != choice.threads:
         torch.set_num_threads(choice.threads)
+    _applied = choice
     return choice

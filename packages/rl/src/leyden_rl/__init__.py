@@ -14,21 +14,13 @@ is needed; :class:`EvaluationCallback` adds greedy evaluation episodes (and opti
 A new online method subclasses :class:`OnlineRLModule`; :func:`make_vector_env` builds its envs.
 """
 
-from leyden_core.lazy import lazy_exports
+from leyden_core.lazy import exports_of, lazy_exports
+from leyden_rl.plugin import plugin
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "PPO": "leyden_rl.ppo",
-    "DQN": "leyden_rl.dqn",
-    "SAC": "leyden_rl.sac",
-    "CURL": "leyden_rl.curl",
-    "RL2": "leyden_rl.meta.rl2",
-    "BehaviourCloning": "leyden_rl.imitation.bc",
-    "DAgger": "leyden_rl.imitation.dagger",
-    "OneShotImitation": "leyden_rl.imitation.one_shot",
-    "DemonstrationDataModule": "leyden_rl.imitation.demonstrations",
-    "OneShotParticleDataModule": "leyden_rl.imitation.one_shot",
+    **exports_of(*plugin.models, *plugin.datamodules),  # every method and DataModule of the CLI
     "OnlineRLModule": "leyden_rl.base",
     "EvaluationCallback": "leyden_rl.callbacks",
     "make_env": "leyden_rl.envs",

@@ -27,12 +27,14 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from torch.utils.data import DataLoader, IterableDataset
 
 from leyden_core.checks import check_choice, check_count
 from leyden_core.distributed import rank_seed
 from leyden_core.errors import LeydenConfigError
 from leyden_core.progress import TrainingProgress
+from leyden_core.threads import applied_choice, apply_thread_policy
 from leyden_rl.envs import env_seeds, make_env, make_vector_env
 
 
@@ -101,6 +103,11 @@ class OnlineRLModule(pl.LightningModule):
         # Simulator steps per env step (pixel/DMC envs repeat actions); env_steps counts simulator steps.
         self.action_repeat = _action_repeat(probe)
         probe.close()
+        if not isinstance(self.observation_space, gym.spaces.Box):
+            raise LeydenConfigError(
+                f"{env_id!r} has observation space {self.observation_space}; Leyden's RL methods take arrays (Box)",
+                "wrap the env in gymnasium.wrappers.FlattenObservation (one-hot for discrete parts)",
+            )
         self.env_id, self.num_envs, self.total_env_steps, self.seed = env_id, num_envs, total_env_steps, seed
         self.vectorization, self.env_kwargs = vectorization, env_kwargs
         self.envs: VectorEnv | None = None
@@ -130,6 +137,9 @@ class OnlineRLModule(pl.LightningModule):
                 f"--trainer.max_steps counts optimizer steps; {type(self).__name__} trains for env steps",
                 f"use --model.total_env_steps {self.trainer.max_steps} and leave trainer.max_steps unset",
             )
+        if stage == "fit" and applied_choice() is None:  # used from Python: the CLI has not chosen
+            processes = getattr(self.trainer.strategy, "num_processes", 1)
+            rank_zero_info(apply_thread_policy(processes, self.preferred_num_threads).describe())
         if stage == "fit" and self.envs is None:
             self.envs = make_vector_env(
                 self.env_id, self.num_envs, self.seed, self.vectorization, env_kwargs=self.env_kwargs

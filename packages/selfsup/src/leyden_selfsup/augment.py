@@ -15,6 +15,7 @@ import kornia.augmentation as K
 import torch
 from torch import nn
 
+from leyden_core.checks import check_fraction, check_non_negative
 from leyden_core.errors import LeydenConfigError
 
 
@@ -53,7 +54,13 @@ class ViewAugment(nn.Module):
             raise LeydenConfigError(
                 f"augmentation needs 1 or 3 channels, got {channels}", "set channels: 1 or 3"
             )
-        if not 0.0 < crop_scale[0] <= crop_scale[1] <= 1.0:
+        probabilities = {"flip_p": flip_p, "jitter_p": jitter_p, "grayscale_p": grayscale_p, "blur_p": blur_p}
+        probabilities.update(solarize_p=solarize_p, erase_p=erase_p)
+        for name, value in probabilities.items():
+            check_fraction(name, value, 0.5)
+        check_non_negative("jitter", jitter, 0.5)
+        check_non_negative("affine_degrees", affine_degrees, 15.0)
+        if len(crop_scale) != 2 or not 0.0 < crop_scale[0] <= crop_scale[1] <= 1.0:
             raise LeydenConfigError(
                 f"crop_scale must satisfy 0 < lo <= hi <= 1, got {crop_scale}", "e.g. [0.2, 1.0]"
             )

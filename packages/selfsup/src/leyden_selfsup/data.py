@@ -11,6 +11,7 @@ searched and how to get the data.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -38,9 +39,12 @@ def _open(load, path: Path, what: str, how: str) -> Dataset:
     since nothing is downloaded) replaced by what was searched and how to get the data."""
     try:
         return load()
-    except (RuntimeError, OSError, ValueError, EOFError) as err:
+    except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError) as err:
+        cause = (str(err).splitlines() or [type(err).__name__])[0][:80]
+        if "download=True" in cause:
+            cause = "its files fail torchvision's size and checksum check"
         raise LeydenConfigError(
-            f"{what} at {path.resolve()} is incomplete or corrupted ({str(err).splitlines()[0][:80]})",
+            f"{what} at {path.resolve()} is incomplete or corrupted: {cause}",
             f"{how} (replacing what is there)",
         ) from err
 
@@ -169,7 +173,7 @@ class CIFAR10DataModule(_ImageDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         folder, what = self.data_dir / "cifar-10-batches-py", "CIFAR-10 (python version)"
-        how = f"download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and extract it into {self.data_dir}"
+        how = f"download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and extract it into {self.data_dir.resolve()}"
         _require(folder, what, how)
         root = str(self.data_dir)
         train = _open(lambda: datasets.CIFAR10(root, train=True, transform=self.transform), folder, what, how)
@@ -186,7 +190,7 @@ class STL10DataModule(_ImageDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         folder, what = self.data_dir / "stl10_binary", "STL-10 (binary version)"
-        how = f"download http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz and extract it into {self.data_dir}"
+        how = f"download http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz and extract it into {self.data_dir.resolve()}"
         _require(folder, what, how)
         root = str(self.data_dir)
 

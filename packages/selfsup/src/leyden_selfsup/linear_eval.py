@@ -21,9 +21,10 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from leyden_core.backbones import create_backbone
+from leyden_core.checks import check_non_negative, check_positive
 from leyden_core.errors import LeydenConfigError
 from leyden_core.multihead import MultiHeadNet
-from leyden_selfsup.augment import ViewAugment
+from leyden_selfsup.augment import ViewAugment, check_augment_options
 
 TRUNK_PREFIX = "net.trunk."
 
@@ -77,6 +78,9 @@ class LinearEval(pl.LightningModule):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__()
+        check_positive("lr", lr, 1e-2)
+        check_non_negative("weight_decay", weight_decay, 0.0)
+        check_augment_options(augment)
         self.save_hyperparameters()
         trunk, pretrain_hp = load_pretrained_trunk(checkpoint_path)
         self.net = MultiHeadNet(trunk)

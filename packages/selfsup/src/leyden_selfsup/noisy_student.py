@@ -32,9 +32,10 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from leyden_core import distributed
 from leyden_core.backbones import create_backbone
+from leyden_core.checks import check_count, check_fraction, check_non_negative, check_positive
 from leyden_core.errors import LeydenConfigError
 from leyden_core.multihead import MultiHeadNet
-from leyden_selfsup.augment import ViewAugment
+from leyden_selfsup.augment import ViewAugment, check_augment_options
 from leyden_selfsup.losses import pseudo_label_loss
 from leyden_selfsup.optim import warmup_cosine
 
@@ -105,6 +106,15 @@ class NoisyStudent(pl.LightningModule):
         lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
+        check_positive("lr", lr, 1e-3)
+        check_non_negative("weight_decay", weight_decay, 1e-4)
+        check_non_negative("unlabeled_weight", unlabeled_weight, 1.0)
+        check_fraction("confidence_threshold", confidence_threshold, 0.7)
+        check_fraction("drop_rate", drop_rate, 0.3, include_one=False)
+        for name, value in (("rounds", rounds), ("epochs_per_round", epochs_per_round)):
+            check_count(name, value)
+        check_count("labeled_batch_size", labeled_batch_size)
+        check_augment_options(augment)
         if pseudo_labels not in PSEUDO_LABELS:
             raise LeydenConfigError(f"unknown pseudo_labels {pseudo_labels!r}", "use hard or soft")
         if lr_schedule not in LR_SCHEDULES:

@@ -57,3 +57,10 @@ def warmup_cosine(warmup_steps: int, total_steps: int) -> Callable[[int], float]
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def cosine_momentum(base: float, step: int, total_steps: int) -> float:
+    """BYOL's and DINO's target momentum: from ``base`` at step 0 up to 1 at ``total_steps``, on a cosine,
+    ``1 - (1 - base) (cos(π k / K) + 1) / 2``; the target network freezes as training settles."""
+    progress = min(1.0, step / max(1, total_steps))
+    return 1.0 - (1.0 - base) * (math.cos(math.pi * progress) + 1.0) / 2.0

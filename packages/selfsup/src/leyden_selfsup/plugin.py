@@ -9,6 +9,12 @@ METHODS = (
     "leyden_selfsup.rotnet.RotNet",
     "leyden_selfsup.jigsaw.Jigsaw",
     "leyden_selfsup.noisy_student.NoisyStudent",
+    "leyden_selfsup.byol.BYOL",
+    "leyden_selfsup.dino.DINO",
+    "leyden_selfsup.barlow_twins.BarlowTwins",
+    "leyden_selfsup.vicreg.VICReg",
+    "leyden_selfsup.mae.MAE",
+    "leyden_selfsup.fixmatch.FixMatch",
 )
 
 plugin = LeydenPlugin(
@@ -18,5 +24,6 @@ plugin = LeydenPlugin(
         "leyden_selfsup.data.CIFAR10DataModule",
         "leyden_selfsup.data.STL10DataModule",
         "leyden_selfsup.data.ImageFolderDataModule",
+        "leyden_selfsup.semisup_data.LabeledUnlabeledDataModule",
     ),
 )

@@ -9,15 +9,13 @@ every reset and :class:`ADR` / :class:`ADRCallback` widen the ranges automatical
 re-estimates BatchNorm statistics on the target domain.
 """
 
-from leyden_core.lazy import lazy_exports
+from leyden_core.lazy import exports_of, lazy_exports
+from leyden_sim.plugin import plugin
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DANN": "leyden_sim.dann",
-    "PositionRegressor": "leyden_sim.localization",
-    "SynDigitsDataModule": "leyden_sim.datamodules",
-    "TobinLocalizationDataModule": "leyden_sim.datamodules",
+    **exports_of(*plugin.models, *plugin.datamodules),  # every model and DataModule of the CLI
     "RandomizedImageDataset": "leyden_sim.datasets",
     "PhysicsRandomization": "leyden_sim.physics",
     "PhysicsRange": "leyden_sim.physics",

@@ -5,4 +5,4 @@ The pieces are imported here so that a config can name them by short name (``--m
 ``--model.policy ArmMemoryPolicy``) once the CLI has imported :class:`~leyden_rl.meta.rl2.RL2`.
 """
 
-from leyden_rl.meta import arm_memory, auxiliary, gru, gym_tasks, tasks  # noqa: F401
+from leyden_rl.meta import arm_memory, auxiliary, gru, gym_tasks, maze, tasks  # noqa: F401

@@ -12,7 +12,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from leyden_rl.meta.policy_base import TrialPolicy
+from leyden_rl.meta.policy_base import TrialPolicy, feedback
 from leyden_rl.meta.task_distribution import stream_generator
 from leyden_rl.meta.tasks import BatchedTrialEnv, TabularTasks
 
@@ -89,6 +89,4 @@ class PolicyAgent:
     ) -> None:
         """Remember what the step fed back; the next observation brings the rest."""
         done = torch.full_like(reward, float(env.step_in_episode == 0))
-        self.previous = torch.cat(
-            [F.one_hot(action, env.dist.num_actions).float(), reward[:, None], done[:, None]], -1
-        )[None]
+        self.previous = feedback(action, reward, done, env.dist.num_actions)[None]

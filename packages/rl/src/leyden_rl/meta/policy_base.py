@@ -35,14 +35,21 @@ class TrialOutput(NamedTuple):
     hidden: torch.Tensor
 
 
+def feedback(
+    actions: torch.Tensor, rewards: torch.Tensor, dones: torch.Tensor, num_actions: int
+) -> torch.Tensor:
+    """What a step tells the memory beside the next observation: ``[one_hot(a), r, d]``, (...) → (..., A + 2)."""
+    return torch.cat(
+        [F.one_hot(actions, num_actions).float(), rewards[..., None], dones[..., None].float()], -1
+    )
+
+
 def previous_step(
     actions: torch.Tensor, rewards: torch.Tensor, dones: torch.Tensor, num_actions: int
 ) -> torch.Tensor:
-    """What RL² feeds the memory beside each observation: ``[one_hot(a_{t-1}), r_{t-1}, d_{t-1}]``, zeros at the
-    trial's first step. actions, rewards, dones (T, N) → (T, N, A + 2)."""
-    step = torch.cat(
-        [F.one_hot(actions, num_actions).float(), rewards[..., None], dones[..., None].float()], -1
-    )
+    """The feedback of each step's predecessor, ``[one_hot(a_{t-1}), r_{t-1}, d_{t-1}]``, zeros at the trial's
+    first step: what RL² feeds the memory beside each observation. (T, N) each → (T, N, A + 2)."""
+    step = feedback(actions, rewards, dones, num_actions)
     return torch.cat([torch.zeros_like(step[:1]), step[:-1]])
 
 

@@ -41,7 +41,7 @@ from leyden_rl.base import linear_schedule, steps_dataloader
 from leyden_rl.meta.auxiliary import AuxiliaryLoss
 from leyden_rl.meta.gru import GRUPolicy
 from leyden_rl.meta.pieces import describe, instantiate
-from leyden_rl.meta.policy_base import TrialPolicy, TrialSpec, previous_step
+from leyden_rl.meta.policy_base import TrialPolicy, TrialSpec, feedback, previous_step
 from leyden_rl.meta.task_distribution import BatchedTasks, TaskDistribution
 from leyden_rl.meta.tasks import TabularTasks, novelty
 from leyden_rl.ppo import PPOUpdate
@@ -117,7 +117,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         self.automatic_optimization = False
         self.tasks, self.auxiliary_losses = tasks, auxiliary_losses
         self.curriculum_tasks = self._check(
-            tasks, num_trials, num_minibatches, novelty_bonus, curriculum_episodes
+            tasks, num_trials, num_minibatches, expected_rewards, novelty_bonus, curriculum_episodes
         )
         self.estimate_sizes = [loss.estimate_size(tasks) for loss in auxiliary_losses]
         spec = TrialSpec(
@@ -138,10 +138,16 @@ class RL2(PPOUpdate, pl.LightningModule):
         tasks: TaskDistribution,
         num_trials: int,
         num_minibatches: int,
+        expected_rewards: bool,
         novelty_bonus: float,
         episodes: int | None,
     ) -> TaskDistribution | None:
         """Refuse settings that cannot run; the curriculum's shorter family, if any."""
+        if expected_rewards and not tasks.has_expected_rewards:
+            raise LeydenConfigError(
+                f"expected_rewards=True, but {type(tasks).__name__} does not know its steps' expected rewards",
+                "leave expected_rewards off for this family",
+            )
         if num_trials % num_minibatches:
             raise LeydenConfigError(
                 f"num_trials={num_trials} is not divisible by num_minibatches={num_minibatches}",
@@ -208,7 +214,7 @@ class RL2(PPOUpdate, pl.LightningModule):
         Returns (T, N, ...) tensors, and the trials' task parameters as ``task.<name>`` (1, N, width):
         training targets and the critic's input, never the policy's.
         """
-        trials, n, device = self.trials, self.hparams.num_trials, self.device
+        trials, n, device = self.trials, self.trials.num_envs, self.device
         obs = trials.reset()
         task = {f"task.{name}": value[None] for name, value in trials.task_parameters().items()}
         task_input = torch.cat(list(task.values()), -1) if task else None
@@ -229,7 +235,7 @@ class RL2(PPOUpdate, pl.LightningModule):
                 steps[key].append(value)
             if self.hparams.expected_rewards:
                 expected.append(trials.expected_reward)
-            previous = previous_step(action[None], reward[None], done[None], self.tasks.num_actions)
+            previous = feedback(action, reward, done, self.tasks.num_actions)[None]
             hidden, obs = out.hidden, next_obs
         self.env_steps += trials.trial_length * n
         data = {key: torch.stack(values) for key, values in steps.items()}

@@ -70,6 +70,8 @@ class TaskDistribution(ABC):
     """
 
     num_episodes: int
+    # whether the stepper sets ``expected_reward`` (what RL2's ``expected_rewards`` trains on)
+    has_expected_rewards = False
 
     @property
     @abstractmethod

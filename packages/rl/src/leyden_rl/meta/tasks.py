@@ -28,6 +28,7 @@ class TabularTasks(TaskDistribution):
     num_states: int
     horizon: int
     reward_mean_std: float
+    has_expected_rewards = True
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

@@ -9,7 +9,7 @@ code, ``sandbox/rocky/neural_learner/scripts/bandits`` in rllab's sandbox) take 
 the lowest index, and :func:`make_bandit_baselines` does the same: that is not a neutral choice,
 because arms are first tried in index order, so at equal posterior mean an arm already pulled
 (one success, one failure: 2/4) wins over an untried one (1/2). Greedy at n = 100, k = 50 scores
-78.5 that way (the paper: 78.0) and 80.6 with random ties (``benchmarks/rl2.md``).
+78.5 that way (the paper: 78.0) and 80.6 with random ties.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ The paper's baselines are Osband's TabulaRL agents, which its authors' evaluatio
 (``sandbox/rocky/neural_learner/scripts/pacmdp`` in rllab's sandbox) runs with TabulaRL's default
 prior: reward means believed N(0, 1), not the tasks' N(1, 1). :func:`make_mdp_baselines` gives
 PSRL, OPSRL and BEB that belief (``reward_prior_mean=0``) and TabulaRL's OPSRL and BEB rules,
-which is what reproduces the paper's figures for them (``benchmarks/rl2.md``, session 21).
+which is what reproduces the paper's figures for them.
 """
 
 from __future__ import annotations

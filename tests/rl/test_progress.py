@@ -1,0 +1,57 @@
+"""RL progress is counted in env steps: the bar shows env steps out of ``total_env_steps``, and
+``--trainer.max_steps`` (optimizer steps) is refused with the option that sets the budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from leyden_core.errors import LeydenConfigError
+from leyden_core.progress import training_progress
+from leyden_core.testing import quiet_trainer
+from leyden_rl.ppo import PPO
+from tests.core.test_console import assert_clean, run_like_a_user
+
+
+def tiny_ppo(**kwargs) -> PPO:
+    return PPO(env_id="CartPole-v1", num_envs=2, num_steps=8, batch_size=8, update_epochs=1, **kwargs)
+
+
+def test_module_reports_env_steps_out_of_the_budget() -> None:
+    model = tiny_ppo(total_env_steps=64)
+    model.env_steps = 48
+    progress = training_progress(model)
+    assert (progress.done, progress.total, progress.unit) == (48, 64, "env steps")
+
+
+def test_trainer_max_steps_is_refused_with_the_fix(tmp_path) -> None:
+    trainer = quiet_trainer(max_steps=5, default_root_dir=tmp_path, enable_checkpointing=False)
+    with pytest.raises(LeydenConfigError, match="optimizer steps") as error:
+        trainer.fit(tiny_ppo(total_env_steps=64))
+    assert error.value.fix.startswith("use --model.total_env_steps 5")
+
+
+def test_max_steps_error_is_two_lines_from_the_cli(tmp_path) -> None:
+    from tests.core.cli_runner import leyden
+
+    result = leyden("fit", "--config", "ppo_cartpole", "--trainer.max_steps", "100", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-2:] == [
+        "leyden: error: --trainer.max_steps counts optimizer steps; PPO trains for env steps",
+        "  fix: use --model.total_env_steps 100 and leave trainer.max_steps unset",
+    ]
+
+
+def test_ppo_example_shows_env_steps_and_a_clean_console(tmp_path) -> None:
+    output = run_like_a_user(
+        "fit",
+        "--config",
+        "ppo_cartpole",
+        "--model.total_env_steps",
+        "512",
+        "--trainer.callbacks=[]",
+        cwd=tmp_path,
+    )
+    assert_clean(output)
+    assert "env steps" in output and "512/512" in output and "Epoch 0/-2" not in output
+    assert "final metrics (step" in output and "checkpoints:" in output
+    assert "model prefers 1" in output  # RL methods run one torch thread per process by default

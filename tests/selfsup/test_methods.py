@@ -1,4 +1,5 @@
-"""Every registered method: trains a few steps on digits, stays finite, and round-trips a checkpoint."""
+"""Every registered method: trains a few steps on digits, stays finite, round-trips a checkpoint, gives the
+same weights twice from one seed, and resumed from an epoch boundary ends where an uninterrupted run ends."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
+from leyden_core.callbacks import RNGStateCheckpoint
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import import_object
@@ -109,3 +111,28 @@ def test_bad_method_arguments_raise_config_errors() -> None:
         import_object("leyden_selfsup.jigsaw.Jigsaw")(backbone="leyden_tiny_cnn", image_size=9)
     with pytest.raises(LeydenConfigError, match="unknown backbone"):
         import_object(METHODS[0])(backbone="resnet_eighteen")
+
+
+def _fit(path: str, tmp_path, epochs: int, ckpt_path=None) -> tuple[pl.LightningModule, pl.Trainer]:
+    pl.seed_everything(0, verbose=False)
+    model = _build(path)
+    trainer = _trainer(tmp_path, max_epochs=epochs, callbacks=[RNGStateCheckpoint()])
+    trainer.fit(model, _digits(type(model).__name__), ckpt_path=ckpt_path)
+    return model, trainer
+
+
+def _assert_same_weights(a: pl.LightningModule, b: pl.LightningModule) -> None:
+    for (key, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, msg=key)
+
+
+@pytest.mark.parametrize("path", METHODS, ids=lambda p: p.rpartition(".")[2])
+def test_method_is_reproducible_and_resumes_exactly_from_an_epoch_boundary(path: str, tmp_path) -> None:
+    straight, _ = _fit(path, tmp_path / "a", epochs=2)
+    again, _ = _fit(path, tmp_path / "b", epochs=2)
+    _assert_same_weights(straight, again)  # same seed, same run
+    _, first = _fit(path, tmp_path / "c", epochs=1)
+    first.save_checkpoint(tmp_path / "epoch1.ckpt")
+    resumed, trainer = _fit(path, tmp_path / "d", epochs=2, ckpt_path=tmp_path / "epoch1.ckpt")
+    assert trainer.global_step == 4
+    _assert_same_weights(straight, resumed)

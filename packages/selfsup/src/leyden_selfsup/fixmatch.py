@@ -43,7 +43,8 @@ class StrongAugment(nn.Module):
     def __init__(self, weak: ViewAugment, ops: int = 2, magnitude: int = 10) -> None:
         super().__init__()
         self.weak = weak
-        self.rand_augment = K.auto.RandAugment(n=ops, m=magnitude)
+        # kornia's policy has learnable operation probabilities (for differentiable search): fixed here
+        self.rand_augment = K.auto.RandAugment(n=ops, m=magnitude).requires_grad_(False)
         self.cutout = K.RandomErasing(scale=(0.02, 0.25), p=1.0)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -112,7 +113,7 @@ class FixMatch(pl.LightningModule):
         if not hasattr(self.trainer.datamodule, "unlabeled_ratio"):
             raise LeydenConfigError(
                 "FixMatch needs labeled and unlabeled batches together",
-                "wrap the data: data: {class_path: LabeledUnlabeledDataModule, init_args: {datamodule: ...}}",
+                "use data: {class_path: LabeledUnlabeledDataModule, init_args: {datamodule: DigitsDataModule, ...}}",
             )
 
     def training_step(self, batch: dict[str, list[torch.Tensor]], batch_idx: int) -> torch.Tensor:

@@ -12,20 +12,41 @@ stream; the few labeled samples cycle. Under DDP Lightning gives each stream its
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from leyden_core.checks import check_count, check_train_batches
 from leyden_core.errors import LeydenConfigError
+from leyden_core.plugins import CORE_PLUGIN, import_object, load_plugins
+
+
+def datamodule_class(name: str) -> type[pl.LightningDataModule]:
+    """An installed plugin's datamodule by short name (``DigitsDataModule``), or any by import path."""
+    if "." in name:
+        return import_object(name)
+    paths = [*CORE_PLUGIN.datamodules, *(p for lp in load_plugins() for p in lp.plugin.datamodules)]
+    for path in paths:
+        if path.rpartition(".")[2] == name:
+            return import_object(path)
+    names = ", ".join(sorted({p.rpartition(".")[2] for p in paths}))
+    raise LeydenConfigError(f"unknown datamodule {name!r}", f"use one of {names}, or an import path")
 
 
 class LabeledUnlabeledDataModule(pl.LightningDataModule):
-    """``datamodule``'s labeled and unlabeled training sets as joint batches; its validation and test sets as they are.
+    """Another datamodule's labeled and unlabeled training sets as joint batches; its validation and
+    test sets as they are.
 
     Args:
-        datamodule: a datamodule with ``labeled`` and ``unlabeled`` datasets (any ``batch_size`` of its
-            own is ignored for training).
+        datamodule: the wrapped datamodule's name (``DigitsDataModule``, ``CIFAR10DataModule``, an
+            import path) or, from Python, an instance. It must have ``labeled`` and ``unlabeled``
+            datasets after ``setup`` (set its label budget: ``labeled_fraction``, ``labels_per_class``).
+        datamodule_args: the wrapped datamodule's arguments when it is given by name (its own
+            ``batch_size`` is ignored for training). It is made on first use, not inside this
+            constructor: Lightning's CLI would hand a datamodule made inside another datamodule's
+            constructor the outer one's hyperparameters.
         batch_size: labeled images per batch (B = 64 in FixMatch).
         unlabeled_ratio: μ, unlabeled images per labeled one in a batch (7 in FixMatch).
         num_workers: loader processes per stream.
@@ -33,7 +54,8 @@ class LabeledUnlabeledDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        datamodule: pl.LightningDataModule,
+        datamodule: str | pl.LightningDataModule = "DigitsDataModule",
+        datamodule_args: dict[str, Any] | None = None,
         batch_size: int = 64,
         unlabeled_ratio: int = 7,
         num_workers: int = 0,
@@ -42,8 +64,18 @@ class LabeledUnlabeledDataModule(pl.LightningDataModule):
         check_count("batch_size", batch_size)
         check_count("unlabeled_ratio", unlabeled_ratio)
         check_count("num_workers", num_workers, minimum=0)
-        self.datamodule = datamodule
+        self._datamodule = None if isinstance(datamodule, str) else datamodule
+        self._recipe = (
+            (datamodule_class(datamodule), datamodule_args or {}) if self._datamodule is None else None
+        )
         self.batch_size, self.unlabeled_ratio, self.num_workers = batch_size, unlabeled_ratio, num_workers
+
+    @property
+    def datamodule(self) -> pl.LightningDataModule:
+        if self._datamodule is None:
+            cls, args = self._recipe
+            self._datamodule = cls(**args)
+        return self._datamodule
 
     # what the model checks against (check_data_fits): the wrapped data's declarations
     @property

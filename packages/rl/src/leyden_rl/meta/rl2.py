@@ -15,9 +15,10 @@ Each ``training_step`` is one PPO iteration (manual optimisation):
    of whole trials, each re-evaluated by replaying the policy from the zero memory, plus any auxiliary
    losses (:mod:`leyden_rl.meta.auxiliary`).
 
-The pieces are chosen by ``class_path``: the task family (:mod:`leyden_rl.meta.task_distribution`),
+The pieces are chosen by ``class_path``: the task family (:mod:`leyden_rl.meta.task_distribution`: bandits and
+tabular MDPs, random mazes seen from the inside, or any gymnasium env family),
 the policy (:class:`~leyden_rl.meta.gru.GRUPolicy`, :class:`~leyden_rl.meta.gru.TabularGRUPolicy`,
-:class:`~leyden_rl.meta.arm_memory.ArmMemoryPolicy`, :class:`~leyden_rl.meta.cnn_gru.CNNGRUPolicy`)
+:class:`~leyden_rl.meta.arm_memory.ArmMemoryPolicy`, :class:`~leyden_rl.meta.gru.CNNGRUPolicy`)
 and the auxiliary losses.
 """
 
@@ -220,27 +221,22 @@ class RL2(PPOUpdate, pl.LightningModule):
         task_input = torch.cat(list(task.values()), -1) if task else None
         hidden = self.policy.initial_state(n, device)
         previous = torch.zeros(1, n, self.tasks.num_actions + 2, device=device)
-        steps: dict[str, list[torch.Tensor]] = {
-            k: [] for k in ("obs", "actions", "log_probs", "values", "rewards", "dones")
-        }
-        expected = []
+        steps: dict[str, list[torch.Tensor]] = {}
         for _ in range(trials.trial_length):
             out = self.policy(obs[None], previous, hidden, task_input)
             log_p = F.log_softmax(out.logits[0], -1)
             action = torch.multinomial(log_p.exp(), 1, generator=self.generator).squeeze(1)
             next_obs, reward, done = trials.step(action)
-            for key, value in zip(
-                steps, (obs, action, log_p.gather(1, action[:, None]).squeeze(1), out.values[0], reward, done)
-            ):
-                steps[key].append(value)
+            step = {"obs": obs, "actions": action, "log_probs": log_p.gather(1, action[:, None]).squeeze(1),
+                    "values": out.values[0], "rewards": reward, "dones": done}  # fmt: skip
             if self.hparams.expected_rewards:
-                expected.append(trials.expected_reward)
+                step["expected_rewards"] = trials.expected_reward
+            for key, value in step.items():
+                steps.setdefault(key, []).append(value)
             previous = feedback(action, reward, done, self.tasks.num_actions)[None]
             hidden, obs = out.hidden, next_obs
         self.env_steps += trials.trial_length * n
         data = {key: torch.stack(values) for key, values in steps.items()}
-        if expected:
-            data["expected_rewards"] = torch.stack(expected)
         return {**data, **task}
 
     # ---------------------------------------------------------------------------- 2. GAE over the trial

@@ -7,10 +7,12 @@ The old ``RL2`` had one flat list of options (``task="bandit"``, ``arm_memories=
 every place a weight) and writes a checkpoint of the weights, the new hyperparameters and the training
 counters, without the optimizer state. Options the new code no longer has are refused by name.
 
-With ``--verify`` it then plays each setting's 1000 evaluation trials as ``rl2_table.py`` does, acting
-as ``benchmarks/results/rl2_table.json`` records, and prints the new mean beside the recorded one.
+With ``--verify`` it then plays the 1000 evaluation trials of every setting whose converted checkpoint (or
+ensemble manifest) is in ``--out``, as ``rl2_table.py`` does and acting as ``benchmarks/results/rl2_table.json``
+records, and prints the new mean beside the recorded one.
 
-    python benchmarks/rl2_convert_checkpoints.py OLD_DIR --verify
+    python benchmarks/rl2_convert_checkpoints.py --convert OLD.ckpt benchmarks/checkpoints/rl2/rl2_mdp_10.ckpt \
+        --convert ... --verify
 """
 
 from __future__ import annotations
@@ -32,17 +34,6 @@ from leyden_rl.meta.pieces import describe
 from leyden_rl.meta.rl2 import RL2
 from leyden_rl.meta.tasks import BernoulliBandits, RandomTabularMDPs
 
-# The table's agents: setting → old checkpoint(s) (two: an ensemble).
-TABLE = {
-    "bandit:10:5": ["rl2_bandit_10_5.ckpt"],
-    "bandit:10:10": ["rl2_bandit_10_10.ckpt"],
-    "bandit:10:50": ["rl2_bandit_10_50_session12_pull_seed2.ckpt"],
-    "bandit:100:5": ["rl2_bandit_100_5_session27_arm_seed1.ckpt"],
-    "bandit:100:10": ["rl2_bandit_100_10_session27_arm.ckpt"],
-    "bandit:100:50": ["rl2_bandit_100_50_session27_arm_b.ckpt"],
-    "mdp:10": ["rl2_mdp_10_session10_task_inference.ckpt"],
-    "mdp:25": ["rl2_mdp_25_session26_pair1112_a.ckpt", "rl2_mdp_25_session26_pair1112_b.ckpt"],
-}
 # Old options with their only value the new RL2 supports.
 FIXED = {"separate_value": False, "previous_obs": False, "bilinear_rank": None, "transition_inference_coef": 0.0,
          "inference_stride": 1, "policy_reads_uncertainty": False, "anneal_lr": True, "anneal_clip": False,
@@ -117,37 +108,39 @@ def convert(source: Path, target: Path) -> None:
     )
 
 
+def verify(folder: Path) -> None:
+    """Each setting of rl2_table.json with a checkpoint in ``folder``: its evaluation mean, new and recorded."""
+    recorded = json.loads(Path("benchmarks/results/rl2_table.json").read_text())
+    for setting, info in recorded["settings"].items():
+        stem = folder / f"rl2_{setting.replace(':', '_')}"
+        path = next(
+            (p for p in (stem.with_suffix(".ensemble.json"), stem.with_suffix(".ckpt")) if p.exists()), None
+        )
+        if path is None or "rl2_actions" not in info:
+            continue
+        acting = next(a for a in ACTING if a.label() == info["rl2_actions"])
+        agent = RL2Agent([m.policy for m in load_members(path)], **acting._asdict())
+        mean = run_trials(agent, parse_setting(setting)[1], 1000, EVAL_SEED).mean().item()
+        value = next(r["value"] for r in recorded["rows"] if r["method"] == "leyden.RL2" and r["setting"] == setting
+                     and r["metric"] == "mean_total_reward")  # fmt: skip
+        print(f"{setting}: {acting.label()}: new code {mean:.4f}, rl2_table.json {value}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("source", type=Path, help="folder of the old checkpoints")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/checkpoints/rl2"))
+    parser.add_argument("--convert", nargs=2, action="append", default=[], metavar=("OLD", "NEW"), type=Path)
+    parser.add_argument(
+        "--out", type=Path, default=Path("benchmarks/checkpoints/rl2"), help="where --verify looks"
+    )
     parser.add_argument("--verify", action="store_true")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    recorded = json.loads(Path("benchmarks/results/rl2_table.json").read_text())
-    for setting, names in TABLE.items():
-        stem = f"rl2_{setting.replace(':', '_')}"
-        targets = (
-            [args.out / f"{stem}.ckpt"] if len(names) == 1 else [args.out / f"{stem}_{c}.ckpt" for c in "ab"]
-        )
-        for name, target in zip(names, targets):
-            convert(args.source / name, target)
-        manifest = args.out / f"{stem}.ensemble.json"
-        if len(names) > 1:
-            manifest.write_text(json.dumps({"members": [t.name for t in targets]}, indent=1) + "\n")
-        if not args.verify:
-            continue
-        label = recorded["settings"][setting]["rl2_actions"]
-        acting = next(a for a in ACTING if a.label() == label)
-        policies = [m.policy for m in load_members(manifest if len(names) > 1 else targets[0])]
-        mean = run_trials(
-            RL2Agent(policies, **acting._asdict()), parse_setting(setting)[1], 1000, EVAL_SEED
-        ).mean()
-        value = next(r["value"] for r in recorded["rows"] if r["method"] == "leyden.RL2" and r["setting"] == setting
-                     and r["metric"] == "mean_total_reward")  # fmt: skip
-        print(f"{setting}: {label}: new code {mean.item():.4f}, rl2_table.json {value}", flush=True)
+    for old, new in args.convert:
+        new.parent.mkdir(parents=True, exist_ok=True)
+        convert(old, new)
+    if args.verify:
+        verify(args.out)
 
 
 if __name__ == "__main__":

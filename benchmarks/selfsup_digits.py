@@ -6,9 +6,13 @@ features, sklearn) is then fit on the frozen features of the labeled 1/5/10% and
 held-out test split. Baselines: the same regression on raw 8×8 pixels and on a random-init encoder.
 Noisy Student (teacher on 5% labels, then ``--ns-rounds`` student rounds, each student the next
 teacher) is compared with its own supervised teacher; every round's test accuracy is recorded.
+FixMatch trains on the same 5% labels and the rest unlabeled; its test accuracy sits beside Noisy
+Student's and their shared supervised baseline (Noisy Student's round-0 teacher). Pretraining
+throughput (images/s, views made on the device included) is recorded beside SimCLR's in the same run.
 
     python benchmarks/selfsup_digits.py --quick      # 1 seed, short pretraining (a few minutes)
     python benchmarks/selfsup_digits.py              # 3 seeds, full budget
+    python benchmarks/selfsup_digits.py --quick --methods BYOL   # one method (no Noisy Student/FixMatch)
 """
 
 from __future__ import annotations
@@ -25,12 +29,19 @@ from sklearn.preprocessing import StandardScaler
 
 from leyden_core.benchmarking import write_results
 from leyden_core.data import DigitsDataModule
+from leyden_selfsup.barlow_twins import BarlowTwins
+from leyden_selfsup.byol import BYOL
+from leyden_selfsup.dino import DINO
+from leyden_selfsup.fixmatch import FixMatch
 from leyden_selfsup.jigsaw import Jigsaw
+from leyden_selfsup.mae import MAE
 from leyden_selfsup.moco_v2 import MoCoV2
 from leyden_selfsup.moco_v3 import MoCoV3
 from leyden_selfsup.noisy_student import NoisyStudent
 from leyden_selfsup.rotnet import RotNet
+from leyden_selfsup.semisup_data import LabeledUnlabeledDataModule
 from leyden_selfsup.simclr import SimCLR
+from leyden_selfsup.vicreg import VICReg
 
 FRACTIONS = (0.01, 0.05, 0.10)
 COMMON = {
@@ -44,6 +55,43 @@ METHODS = {
     "MoCoV3": (MoCoV3, {**COMMON, "temperature": 0.2, "hidden_dim": 512, "projection_dim": 128}),
     "RotNet": (RotNet, {"backbone": "leyden_tiny_cnn", "image_size": 16}),
     "Jigsaw": (Jigsaw, {"backbone": "leyden_tiny_cnn", "image_size": 24, "num_permutations": 100}),
+    # the new methods, with the settings of their examples/selfsup/<name>_digits.yaml
+    "BYOL": (BYOL, {**COMMON, "hidden_dim": 512, "projection_dim": 128, "base_momentum": 0.99}),
+    "DINO": (
+        DINO,
+        {
+            **COMMON,
+            "out_dim": 1024,
+            "hidden_dim": 512,
+            "bottleneck_dim": 64,
+            "local_crops": 4,
+            "local_size": 8,
+            "local_crop_scale": (0.1, 0.4),
+            "teacher_temperature_warmup_epochs": 5,
+            "base_momentum": 0.99,
+        },
+    ),
+    "BarlowTwins": (BarlowTwins, {**COMMON, "projection_dim": 512, "projection_hidden_dim": 512}),
+    "VICReg": (VICReg, {**COMMON, "projection_dim": 512, "projection_hidden_dim": 512}),
+    "MAE": (
+        MAE,
+        {
+            **COMMON,
+            "backbone": "vit_tiny_patch16_224",
+            "backbone_kwargs": {"depth": 6},
+            "patch_size": 4,
+            "weight_decay": 0.05,
+            "warmup_epochs": 2,
+        },
+    ),
+}
+SEMI_SUPERVISED = ("NoisyStudent", "FixMatch")
+FIXMATCH = {
+    "backbone": "leyden_tiny_cnn",
+    "image_size": 16,
+    "weak_augment": {"crop_scale": (0.75, 1.0), "flip_p": 0.0},
+    "optimizer": "adamw",
+    "lr": 3e-3,
 }
 
 
@@ -116,8 +164,25 @@ def noisy_student(seed: int, config: dict, add) -> None:
     add("leyden.NoisyStudent", "5% labels", seed, "test_acc", rounds.accuracies[-1])
 
 
-def pretraining(seed: int, epochs: int, add) -> None:
-    """Baselines and every self-supervised method: linear-probe test accuracy at each label share."""
+def fixmatch(seed: int, epochs: int, add) -> None:
+    """FixMatch on 5% labels (B = 16 labeled + 7 × 16 unlabeled per step): test accuracy."""
+    pl.seed_everything(seed)
+    model = FixMatch(**FIXMATCH)
+    digits = DigitsDataModule(image_size=16, labeled_fraction=0.05, seed=seed)
+    data = LabeledUnlabeledDataModule(digits, batch_size=16, unlabeled_ratio=7)
+    start = time.perf_counter()
+    trainer(epochs).fit(model, data)
+    add("leyden.FixMatch", "train", seed, "seconds", time.perf_counter() - start)
+    images, labels = digits.test.tensors
+    model.net.eval()
+    with torch.no_grad():
+        accuracy = (model.net(images, "classifier").argmax(1) == labels).float().mean().item()
+    add("leyden.FixMatch", "5% labels", seed, "test_acc", accuracy)
+
+
+def pretraining(seed: int, epochs: int, methods: list[str], add) -> None:
+    """Baselines and the self-supervised methods: linear-probe test accuracy at each label share, and
+    pretraining throughput (images/s)."""
     for fraction in FRACTIONS:
         add(
             "raw_pixels",
@@ -136,7 +201,8 @@ def pretraining(seed: int, epochs: int, add) -> None:
             "test_acc",
             probe_accuracy(encoder_of(random_net), seed, fraction, 16),
         )
-    for name, (cls, kwargs) in METHODS.items():
+    for name in methods:
+        cls, kwargs = METHODS[name]
         pl.seed_everything(seed)
         model = cls(**kwargs)
         data = DigitsDataModule(
@@ -148,8 +214,11 @@ def pretraining(seed: int, epochs: int, add) -> None:
             drop_last=True,
         )  # pretraining ignores labels
         start = time.perf_counter()
-        trainer(epochs).fit(model, data)
-        add(f"leyden.{name}", "pretrain", seed, "seconds", time.perf_counter() - start)
+        fit = trainer(epochs)
+        fit.fit(model, data)
+        seconds = time.perf_counter() - start
+        add(f"leyden.{name}", "pretrain", seed, "seconds", seconds)
+        add(f"leyden.{name}", "pretrain", seed, "images_per_s", fit.global_step * data.batch_size / seconds)
         for fraction in FRACTIONS:
             add(
                 f"leyden.{name}",
@@ -160,7 +229,15 @@ def pretraining(seed: int, epochs: int, add) -> None:
             )
 
 
-def run(seeds: list[int], epochs: int, ns_config: dict, noisy_student_only: bool, save) -> list[dict]:
+def run(
+    seeds: list[int],
+    epochs: int,
+    ns_config: dict,
+    methods: list[str],
+    fixmatch_epochs: int,
+    noisy_student_only: bool,
+    save,
+) -> list[dict]:
     """Every row as it is measured; ``save(rows)`` after each seed, so a cut-off run keeps what it measured."""
     rows = []
 
@@ -169,9 +246,14 @@ def run(seeds: list[int], epochs: int, ns_config: dict, noisy_student_only: bool
         print(f"{method:22s} {setting:12s} seed={seed} {metric}={value:.4f}", flush=True)
 
     for seed in seeds:
-        noisy_student(seed, ns_config, add)
-        if not noisy_student_only:
-            pretraining(seed, epochs, add)
+        if "NoisyStudent" in methods:
+            noisy_student(seed, ns_config, add)
+        if noisy_student_only:
+            save(rows)
+            continue
+        if "FixMatch" in methods:
+            fixmatch(seed, fixmatch_epochs, add)
+        pretraining(seed, epochs, [m for m in methods if m not in SEMI_SUPERVISED], add)
         save(rows)
     return rows
 
@@ -190,6 +272,13 @@ def summarize(rows: list[dict]) -> str:
             values = table.get((method, setting))
             cells.append(f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}" if values else "")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    speed: dict[str, list[float]] = {}
+    for row in rows:
+        if row["metric"] == "images_per_s":
+            speed.setdefault(row["method"], []).append(row["value"])
+    if speed:
+        lines += ["", "| method | pretraining images/s |", "|---|---|"]
+        lines += [f"| {method} | {np.mean(values):.0f} |" for method, values in speed.items()]
     return "\n".join(lines)
 
 
@@ -209,6 +298,14 @@ def main() -> None:
         "--ns-strong-aug",
         action="store_true",
         help="add affine (±15°) and Cutout (p 0.5) to the crop + jitter noise, for teacher and student alike",
+    )
+    parser.add_argument("--fixmatch-epochs", type=int, default=60, help="FixMatch epochs (10 with --quick)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=(*METHODS, *SEMI_SUPERVISED),
+        default=[*SEMI_SUPERVISED, *METHODS],
+        help="methods to run (default: all); baselines always run",
     )
     parser.add_argument(
         "--noisy-student-only",
@@ -234,12 +331,18 @@ def main() -> None:
         if args.noisy_student_only
         else "selfsup_digits"
     )
+    complete = args.noisy_student_only or set(args.methods) == {*METHODS, *SEMI_SUPERVISED}
     rows = run(
         seeds,
         epochs,
         ns_config,
+        args.methods,
+        10 if args.quick else args.fixmatch_epochs,
         args.noisy_student_only,
-        lambda rows: write_results(name, rows, noisy_student=ns_config),
+        # a run of some methods only prints: it must not replace the full table's results file
+        (lambda rows: write_results(name, rows, noisy_student=ns_config))
+        if complete
+        else (lambda rows: None),
     )
     print(summarize(rows))
     print(f"total {time.perf_counter() - start:.0f} s")

@@ -211,6 +211,14 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self._heads(obs)[1]
 
+    def actor_output(self, obs: torch.Tensor) -> torch.Tensor:
+        """π's parameters besides ``log_std``: logits (Discrete) or the Gaussian mean (Box)."""
+        return self._heads(obs)[0]
+
+    def log_prob(self, actor_output: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log π(a|s) of ``actions`` given :meth:`actor_output` of their observations."""
+        return self._log_prob_entropy(actor_output, actions)[0]
+
     def _log_prob_entropy(
         self, out: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -298,21 +306,40 @@ class SquashedGaussianActor(nn.Module):
 
 
 class TwinQ(nn.Module):
-    """Two independent Q(s, a) critics for continuous actions (clipped double-Q, Fujimoto et al., 2018)."""
+    """Independent Q(s, a) critics for continuous actions: two for clipped double-Q (Fujimoto et al.,
+    2018; SAC, TD3), one for DDPG. ``forward`` returns one (B,) tensor per critic."""
 
     def __init__(
-        self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str
-    ):
+        self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str,
+        num_critics: int = 2,
+    ):  # fmt: skip
         super().__init__()
         n = action_dim(action_space)
         if is_image_space(obs_space):
             raise LeydenConfigError(
-                "SAC's critics take vector observations; image observations are not supported",
-                "use a vector-observation env (e.g. Pendulum-v1, HalfCheetah-v5) with SAC",
+                "the Q critics take vector observations; image observations are not supported",
+                "use a vector-observation env (e.g. Pendulum-v1, HalfCheetah-v5)",
             )
         d = math.prod(obs_space.shape) + n
-        self.nets = ParallelMLP(2, d, hidden, (1, 1), activation)
+        self.nets = ParallelMLP(num_critics, d, hidden, (1,) * num_critics, activation)
 
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         q = self.nets(torch.cat([obs.flatten(1).float(), actions], dim=-1))[..., 0]
-        return q[0], q[1]
+        return tuple(q)
+
+
+class DeterministicActor(nn.Module):
+    """DDPG's and TD3's policy μ(s): an MLP, tanh, rescaled to the Box bounds."""
+
+    def __init__(
+        self, obs_space: gym.Space, action_space: gym.spaces.Box, hidden: tuple[int, ...], activation: str
+    ):
+        super().__init__()
+        self.body = make_encoder(obs_space, hidden, activation)
+        self.mu = nn.Linear(self.body.num_features, action_dim(action_space))
+        low, high = torch.as_tensor(action_space.low), torch.as_tensor(action_space.high)
+        self.register_buffer("scale", (high - low) / 2.0)
+        self.register_buffer("bias", (high + low) / 2.0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.mu(self.body(obs))) * self.scale + self.bias

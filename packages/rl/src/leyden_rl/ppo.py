@@ -3,7 +3,7 @@
 Each ``training_step`` is one PPO iteration:
 
 1. collect ``num_steps`` steps from each of ``num_envs`` envs with the current policy;
-2. compute GAE(λ) advantages — a time-limit truncation bootstraps from V(final observation), a
+2. compute GAE(λ) advantages (1 and 2 are shared with A2C and TRPO: :mod:`leyden_rl.on_policy`) — a time-limit truncation bootstraps from V(final observation), a
    true termination from 0 (:func:`leyden_rl.advantages.gae`);
 3. :meth:`PPOUpdate.ppo_update`: ``update_epochs`` passes of minibatch SGD on the clipped
    objective, with optional value clipping, an entropy bonus, gradient-norm clipping, and linearly
@@ -23,16 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 
 from leyden_core.checks import check_count, check_fraction, check_non_negative, check_positive
 from leyden_core.errors import LeydenConfigError
-from leyden_rl.advantages import gae
-from leyden_rl.base import OnlineRLModule, linear_schedule
-from leyden_rl.buffers import RolloutBuffer, torch_dtype
+from leyden_rl.base import linear_schedule
 from leyden_rl.losses import ppo_loss
-from leyden_rl.networks import ActorCritic, action_dim
+from leyden_rl.on_policy import OnPolicyModule
 
 
 class PPOUpdate:
@@ -95,7 +92,7 @@ class PPOUpdate:
         return metrics
 
 
-class PPO(PPOUpdate, OnlineRLModule):
+class PPO(PPOUpdate, OnPolicyModule):
     """PPO for Discrete or Box actions; MLP policies for vectors, a shared NatureCNN for image stacks.
 
     Args:
@@ -159,76 +156,19 @@ class PPO(PPOUpdate, OnlineRLModule):
                 f"batch_size {batch_size} is larger than a rollout (num_envs·num_steps = {num_envs * num_steps})",
                 f"set batch_size <= {num_envs * num_steps}, or collect more per rollout (num_steps)",
             )
-        super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
-        self.save_hyperparameters()
-        self.policy = ActorCritic(self.observation_space, self.action_space, tuple(hidden_sizes), activation)
-        discrete = self.policy.discrete
-        self.rollout = RolloutBuffer(
-            num_steps, num_envs,
-            self.observation_space.shape, torch_dtype(self.observation_space.dtype),
-            () if discrete else (action_dim(self.action_space),), torch.long if discrete else torch.float32,
+        super().__init__(
+            env_id, num_envs, num_steps, total_env_steps, seed, vectorization, env_kwargs,
+            hidden_sizes, activation,
         )  # fmt: skip
-        if not discrete:
-            self._low = torch.as_tensor(self.action_space.low)
-            self._high = torch.as_tensor(self.action_space.high)
-
-    @property
-    def steps_per_iteration(self) -> int:
-        return self.hparams.num_envs * self.hparams.num_steps
+        self.save_hyperparameters()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.policy.parameters(), lr=self.hparams.learning_rate, eps=1e-5, fused=True)
 
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        self.rollout = _to(self.rollout, self.device)
-
-    # ---------------------------------------------------------------------------- 1. collect
-    @torch.no_grad()
-    def collect_rollout(self) -> None:
-        """Fill ``self.rollout`` with ``num_steps`` steps of every env under the current policy."""
-        ro, obs = self.rollout, self.obs
-        truncated_finals: list[tuple[int, int, torch.Tensor]] = []
-        for t in range(ro.num_steps):
-            action, log_prob, value = self.policy.act(obs)
-            env_action = action.cpu().numpy()
-            if not self.policy.discrete:
-                env_action = np.clip(env_action, self.action_space.low, self.action_space.high)
-            next_obs, reward, terminated, truncated, info = self.step_envs(env_action)
-            ro.obs[t] = obs
-            ro.actions[t] = action
-            ro.log_probs[t] = log_prob
-            ro.values[t] = value
-            ro.rewards[t] = torch.from_numpy(reward)
-            ro.terminated[t] = torch.from_numpy(terminated)
-            ro.truncated[t] = torch.from_numpy(truncated)
-            for i in np.flatnonzero(truncated & ~terminated):
-                truncated_finals.append((t, int(i), self.to_tensor(info["final_obs"][i])))
-            obs = next_obs
-        self.obs = obs
-        # V of the observation after each step: the next step's value, the last obs for the final
-        # step, and V(final_obs) where a time limit cut the episode (bootstrapping, not 0).
-        ro.next_values[:-1] = ro.values[1:]
-        ro.next_values[-1] = self.policy.value(obs)
-        if truncated_finals:
-            finals = torch.stack([f for _, _, f in truncated_finals])
-            v = self.policy.value(finals)
-            for k, (t, i, _) in enumerate(truncated_finals):
-                ro.next_values[t, i] = v[k]
-
-    # ---------------------------------------------------------------------------- 2 + 3. update
+    # ---------------------------------------------------------------------------- 1 + 2 + 3
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         progress = self.env_steps / self.hparams.total_env_steps
-        self.collect_rollout()
-        ro = self.rollout
-        advantages, returns = gae(
-            ro.rewards, ro.values, ro.next_values, ro.terminated, ro.truncated,
-            self.hparams.gamma, self.hparams.gae_lambda,
-        )  # fmt: skip
-        data = {
-            "obs": ro.obs, "actions": ro.actions, "log_probs": ro.log_probs, "values": ro.values,
-            "advantages": advantages, "returns": returns,
-        }  # fmt: skip
+        data = self.rollout_with_advantages(self.hparams.gamma, self.hparams.gae_lambda)
         metrics = self.ppo_update(data, progress)
         self.end_iteration(metrics)
 
@@ -246,19 +186,3 @@ class PPO(PPOUpdate, OnlineRLModule):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_prob, entropy, value)`` of the minibatch's actions under the current policy."""
         return self.policy.evaluate(mb["obs"], mb["actions"])
-
-    # ---------------------------------------------------------------------------- acting
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
-        """Actions for a batch of observations (the evaluation callback's interface)."""
-        action = self.policy.act(obs, deterministic=deterministic)[0]
-        if not self.policy.discrete:
-            action = torch.maximum(torch.minimum(action, self._high.to(action)), self._low.to(action))
-        return action
-
-
-def _to(buffer: RolloutBuffer, device: torch.device) -> RolloutBuffer:
-    for name, value in vars(buffer).items():
-        if isinstance(value, torch.Tensor):
-            setattr(buffer, name, value.to(device))
-    return buffer

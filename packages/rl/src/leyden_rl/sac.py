@@ -3,7 +3,8 @@
 Each ``training_step``:
 
 1. act for ``train_freq`` vector steps with the stochastic policy (uniform random actions before
-   ``learning_starts``) and store the transitions in the replay buffer;
+   ``learning_starts``) and store the transitions in the replay buffer (shared with TD3 and DDPG:
+   :mod:`leyden_rl.off_policy`, which also holds the hook :meth:`~OffPolicyModule.build_buffer`);
 2. take ``gradient_steps`` updates, each one backward pass over three losses:
    the twin critics regress to the soft target ``r + γ(min Q'(s', a') − α log π(a'|s'))``,
    the actor minimises ``α log π(a|s) − min Q(s, a)`` through the *frozen* critics, and
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import copy
 from types import SimpleNamespace
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -35,14 +35,13 @@ from torch.func import functional_call
 from leyden_core.checks import check_count, check_fraction, check_positive
 from leyden_core.ema import polyak_update
 from leyden_core.errors import LeydenConfigError
-from leyden_rl.base import OnlineRLModule
-from leyden_rl.buffers import ReplayBatch, ReplayBuffer, torch_dtype
-from leyden_rl.frame_replay import FrameReplay
+from leyden_rl.buffers import ReplayBatch
 from leyden_rl.losses import sac_actor_loss, sac_alpha_loss, sac_critic_loss, sac_q_target
 from leyden_rl.networks import FlattenMLP, SquashedGaussianActor, TwinQ, action_dim
+from leyden_rl.off_policy import OffPolicyModule
 
 
-class SAC(OnlineRLModule):
+class SAC(OffPolicyModule):
     """SAC for Box action spaces with vector observations.
 
     Args:
@@ -122,13 +121,6 @@ class SAC(OnlineRLModule):
         """Observation → features for actor and critics (``num_features`` wide); here a plain flatten."""
         return FlattenMLP(int(np.prod(self.observation_space.shape)), (), self.config.activation)
 
-    def build_buffer(self, capacity: int) -> ReplayBuffer | FrameReplay:
-        space = self.observation_space
-        n_act = action_dim(self.action_space)
-        return ReplayBuffer(
-            capacity, self.num_envs, space.shape, torch_dtype(space.dtype), (n_act,), torch.float32
-        )
-
     def view(self, obs: torch.Tensor, train: bool) -> torch.Tensor:
         """What the encoder sees of a batch of observations (an augmentation when ``train``)."""
         return obs
@@ -136,10 +128,6 @@ class SAC(OnlineRLModule):
     def auxiliary_loss(self, batch: ReplayBatch, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Extra losses on the encoder, given the batch and the critic's (attached) features of its obs."""
         return {}
-
-    @property
-    def steps_per_iteration(self) -> int:
-        return self.config.num_envs * self.config.train_freq * self.action_repeat
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # One optimizer (α in its own group for its own step size): the single backward pass below
@@ -155,32 +143,11 @@ class SAC(OnlineRLModule):
         """``(action, log_prob)`` for raw observations, as the agent acts."""
         return self.actor(self.encoder(self.view(obs, train=False)), deterministic=deterministic)
 
-    # ---------------------------------------------------------------------------- 1. collect
-    @torch.no_grad()
-    def collect(self) -> None:
-        obs = self.obs
-        for _ in range(self.config.train_freq):
-            if self.env_steps < self.config.learning_starts:
-                actions = self.envs.action_space.sample()  # seeded with the run's seed (make_vector_env)
-            else:
-                actions = self.policy(obs)[0].cpu().numpy()
-            next_obs, reward, terminated, truncated, info = self.step_envs(actions)
-            self.buffer.add(
-                obs.cpu(), torch.from_numpy(actions).float(), torch.from_numpy(reward).float(),
-                self.final_observations(next_obs, info).cpu(),
-                torch.from_numpy(terminated), torch.from_numpy(truncated),
-            )  # fmt: skip
-            obs = next_obs
-        self.obs = obs
+    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+        """A sample of the stochastic policy (collection, step 1: :mod:`leyden_rl.off_policy`)."""
+        return self.policy(obs)[0]
 
     # ---------------------------------------------------------------------------- 2 + 3. update
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        self.collect()
-        metrics: dict[str, Any] = {}
-        if self.env_steps >= self.config.learning_starts:
-            metrics = self.update()
-        self.end_iteration(metrics)
-
     def update(self) -> dict[str, float]:
         hp = self.config
         opt = self.optimizers()
@@ -227,11 +194,3 @@ class SAC(OnlineRLModule):
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """The policy's mean action squashed into bounds (the evaluation callback's interface)."""
         return self.policy(obs, deterministic=deterministic)[0]
-
-    # ---------------------------------------------------------------------------- checkpoint
-    def extra_state(self) -> dict[str, Any]:
-        return {"replay": self.buffer.state_dict(), "updates": self.updates}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.buffer.load_state_dict(state["replay"])
-        self.updates = state.get("updates", 0)

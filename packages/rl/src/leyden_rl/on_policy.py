@@ -1,0 +1,123 @@
+"""What the on-policy methods (PPO, A2C, TRPO) share: an actor-critic, its rollout, and GAE(λ).
+
+Each iteration of an on-policy method collects ``num_steps`` steps from each of ``num_envs`` envs
+with the current policy (:meth:`OnPolicyModule.collect_rollout`), then computes GAE(λ) advantages
+and value targets (:meth:`OnPolicyModule.rollout_with_advantages`). A time-limit truncation
+bootstraps from V(final observation), a true termination from 0 (:func:`leyden_rl.advantages.gae`).
+The methods differ only in how they turn that batch into a policy update.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from leyden_core.checks import check_count
+from leyden_rl.advantages import gae
+from leyden_rl.base import OnlineRLModule
+from leyden_rl.buffers import RolloutBuffer, torch_dtype
+from leyden_rl.networks import ActorCritic, action_dim
+
+
+class OnPolicyModule(OnlineRLModule):
+    """Base class: ``self.policy`` (an :class:`~leyden_rl.networks.ActorCritic`) and ``self.rollout``.
+
+    Args:
+        num_steps: steps collected from each env per iteration.
+        hidden_sizes, activation: the actor's and the critic's MLP shape (ignored for image observations).
+        The others: :class:`~leyden_rl.base.OnlineRLModule`.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        num_steps: int,
+        total_env_steps: int,
+        seed: int,
+        vectorization: str,
+        env_kwargs: dict[str, Any] | None,
+        hidden_sizes: tuple[int, ...],
+        activation: str,
+    ) -> None:
+        check_count("num_steps", num_steps)
+        super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
+        self.policy = ActorCritic(self.observation_space, self.action_space, tuple(hidden_sizes), activation)
+        discrete = self.policy.discrete
+        self.rollout = RolloutBuffer(
+            num_steps, num_envs,
+            self.observation_space.shape, torch_dtype(self.observation_space.dtype),
+            () if discrete else (action_dim(self.action_space),), torch.long if discrete else torch.float32,
+        )  # fmt: skip
+        if not discrete:
+            self._low = torch.as_tensor(self.action_space.low)
+            self._high = torch.as_tensor(self.action_space.high)
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.num_envs * self.rollout.num_steps
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        self.rollout = _to(self.rollout, self.device)
+
+    @torch.no_grad()
+    def collect_rollout(self) -> None:
+        """Fill ``self.rollout`` with ``num_steps`` steps of every env under the current policy."""
+        ro, obs = self.rollout, self.obs
+        truncated_finals: list[tuple[int, int, torch.Tensor]] = []
+        for t in range(ro.num_steps):
+            action, log_prob, value = self.policy.act(obs)
+            env_action = action.cpu().numpy()
+            if not self.policy.discrete:
+                env_action = np.clip(env_action, self.action_space.low, self.action_space.high)
+            next_obs, reward, terminated, truncated, info = self.step_envs(env_action)
+            ro.obs[t] = obs
+            ro.actions[t] = action
+            ro.log_probs[t] = log_prob
+            ro.values[t] = value
+            ro.rewards[t] = torch.from_numpy(reward)
+            ro.terminated[t] = torch.from_numpy(terminated)
+            ro.truncated[t] = torch.from_numpy(truncated)
+            for i in np.flatnonzero(truncated & ~terminated):
+                truncated_finals.append((t, int(i), self.to_tensor(info["final_obs"][i])))
+            obs = next_obs
+        self.obs = obs
+        # V of the observation after each step: the next step's value, the last obs for the final
+        # step, and V(final_obs) where a time limit cut the episode (bootstrapping, not 0).
+        ro.next_values[:-1] = ro.values[1:]
+        ro.next_values[-1] = self.policy.value(obs)
+        if truncated_finals:
+            finals = torch.stack([f for _, _, f in truncated_finals])
+            v = self.policy.value(finals)
+            for k, (t, i, _) in enumerate(truncated_finals):
+                ro.next_values[t, i] = v[k]
+
+    def rollout_with_advantages(self, gamma: float, gae_lambda: float) -> dict[str, torch.Tensor]:
+        """Collect one rollout; return its (T, N, ...) tensors with GAE(λ) ``advantages`` and ``returns``."""
+        self.collect_rollout()
+        ro = self.rollout
+        advantages, returns = gae(
+            ro.rewards, ro.values, ro.next_values, ro.terminated, ro.truncated, gamma, gae_lambda
+        )
+        return {
+            "obs": ro.obs, "actions": ro.actions, "log_probs": ro.log_probs, "values": ro.values,
+            "advantages": advantages, "returns": returns,
+        }  # fmt: skip
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """Actions for a batch of observations (the evaluation callback's interface)."""
+        action = self.policy.act(obs, deterministic=deterministic)[0]
+        if not self.policy.discrete:
+            action = torch.maximum(torch.minimum(action, self._high.to(action)), self._low.to(action))
+        return action
+
+
+def _to(buffer: RolloutBuffer, device: torch.device) -> RolloutBuffer:
+    for name, value in vars(buffer).items():
+        if isinstance(value, torch.Tensor):
+            setattr(buffer, name, value.to(device))
+    return buffer

@@ -7,6 +7,8 @@ import pytest
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
+from leyden_core.data import DigitsDataModule
+from leyden_core.plugins import import_object
 from leyden_core.wandb_logging import log_image_grid, log_table, log_video
 from leyden_core.wandb_offline import read_offline_run
 from tests.core.cli_runner import TINY, leyden
@@ -33,7 +35,7 @@ def test_offline_by_default_logs_metrics_and_resolved_config(tmp_path):
     assert len(runs) == 1
     run = read_offline_run(runs[0])
     assert run.config["model"]["init_args"]["lr"] == 0.003
-    assert run.config["data"]["class_path"] == "leyden_core.data.DigitsDataModule"
+    assert import_object(run.config["data"]["class_path"]) is DigitsDataModule  # the stored path re-imports
     accuracies = run.metric("val/acc")
     assert len(accuracies) == 2 and all(0.0 <= a <= 1.0 for a in accuracies)
     assert len(run.metric("train/loss")) >= 4

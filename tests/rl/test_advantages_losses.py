@@ -112,3 +112,18 @@ def test_polyak_update():
     assert torch.allclose(a.weight, 0.75 * before + 0.25 * b.weight)
     polyak_update(a, b, 1.0)
     assert torch.equal(a.weight, b.weight)
+
+
+def test_ppo_loss_at_ratio_one_has_the_policy_gradient_of_a2c():
+    """A2C reuses PPO's update for one step on fresh data: there the clipped surrogate's gradient is
+    exactly the vanilla policy gradient ∇(−mean(A · log π))."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 3, generator=g, requires_grad=True)
+    actions = torch.randint(0, 3, (6,), generator=g)
+    advantages = torch.randn(6, generator=g)
+    log_prob = logits.log_softmax(-1).gather(-1, actions[:, None]).squeeze(-1)
+    zero = torch.zeros(6)
+    loss, _ = ppo_loss(log_prob, log_prob.detach(), advantages, zero, zero, zero, zero, 0.2, None, 0.0, 0.0, False)
+    (ppo_grad,) = torch.autograd.grad(loss, logits, retain_graph=True)
+    (pg_grad,) = torch.autograd.grad(-(advantages * log_prob).mean(), logits)
+    torch.testing.assert_close(ppo_grad, pg_grad)

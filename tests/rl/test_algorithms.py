@@ -19,6 +19,13 @@ TINY = {
                 batch_size=16, hidden_sizes=(16,), n_step=3, dueling=True, buffer_size=1000),
     "SAC": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
                 batch_size=16, hidden_sizes=(16,)),
+    "TRPO": dict(env_id="CartPole-v1", num_envs=2, num_steps=16, batch_size=16, critic_epochs=2, cg_steps=4,
+                 hidden_sizes=(16,)),
+    "A2C": dict(env_id="CartPole-v1", num_envs=2, num_steps=8, hidden_sizes=(16,)),
+    "TD3": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
+                batch_size=16, hidden_sizes=(16,)),
+    "DDPG": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
+                 batch_size=16, hidden_sizes=(16,)),
     "CURL": dict(env_id="pixels/Pendulum-v1", env_kwargs={"size": 20}, image_size=16, learning_starts=24,
                  batch_size=8, hidden_sizes=(16,), features=8, filters=4),
 }  # fmt: skip

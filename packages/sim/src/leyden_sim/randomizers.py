@@ -26,7 +26,7 @@ from leyden_sim.scene import (
     check_range,
     uniform,
 )
-from leyden_sim.textures import TEXTURE_KINDS, make_texture
+from leyden_sim.textures import PHOTOS, TEXTURE_KINDS, bundled_photos, make_texture
 
 SHAPES = ("circle", "square", "triangle", "line", "ring")
 
@@ -168,7 +168,8 @@ class Colour(SceneRandomizer):
 class Texture(SceneRandomizer):
     """Each surface, with ``probability``, blended (by ``strength``) with a random texture.
 
-    Kinds: flat, gradient, checker, value noise, and crops of real bundled photographs.
+    Kinds: flat, gradient, checker, value noise, and crops of real bundled photographs (``photos``
+    names them; default the whole bank, :data:`~leyden_sim.textures.PHOTOS`).
     """
 
     order = 3
@@ -180,6 +181,7 @@ class Texture(SceneRandomizer):
         strength: Sequence[float] = (0.3, 1.0),
         background: bool = True,
         objects: bool = True,
+        photos: Sequence[str] = PHOTOS,
     ) -> None:
         for kind in kinds:
             if kind not in TEXTURE_KINDS:
@@ -193,12 +195,14 @@ class Texture(SceneRandomizer):
         self.strength = check_range("strength", strength, lower=0.0)
         self.background = background
         self.objects = objects
+        self.photos = tuple(photos)
+        bundled_photos(self.photos)  # unknown names fail here, not in the middle of rendering
 
     def _texture(self, fill: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if rng.uniform() >= self.probability:
             return fill
         kind = self.kinds[int(rng.integers(len(self.kinds)))]
-        texture = make_texture(kind, fill.shape[0], rng, base=fill.reshape(-1, 3).mean(0))
+        texture = make_texture(kind, fill.shape[0], rng, base=fill.reshape(-1, 3).mean(0), photos=self.photos)
         weight = uniform(rng, self.strength)
         return (1 - weight) * fill + weight * texture
 

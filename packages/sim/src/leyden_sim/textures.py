@@ -31,27 +31,61 @@ SKIMAGE_PHOTOS = (
     "page",
     "text",
 )
+SKLEARN_PHOTOS = ("china", "flower")
+PHOTOS = (*SKIMAGE_PHOTOS, *SKLEARN_PHOTOS)
+"""The default texture bank (every photo ``Texture`` draws from unless told otherwise)."""
+EXTRA_PHOTOS = ("motorcycle", "hubble_deep_field", "immunohistochemistry", "retina", "clock", "cell")
+"""More bundled scikit-image images, outside the default bank."""
+
+# Two disjoint photo sets for the sim-to-real benchmark on blended digits: the target's backgrounds
+# are the natural colour photographs (like MNIST-M's BSDS500 crops); the source's textures are the
+# rest, so randomization never sees a target photo.
+TARGET_PHOTOS = ("china", "flower", "astronaut", "chelsea", "coffee", "rocket", "motorcycle")
+SOURCE_PHOTOS = tuple(name for name in (*PHOTOS, *EXTRA_PHOTOS) if name not in TARGET_PHOTOS)
 
 
-@lru_cache(maxsize=1)
-def bundled_photos() -> tuple[np.ndarray, ...]:
-    """The bundled photographs as float RGB arrays in [0, 1], at most 160 px (loaded once per process)."""
+def _raw_photo(name: str) -> np.ndarray:
     import skimage.data
-    from sklearn.datasets import load_sample_images
 
-    photos = [getattr(skimage.data, name)() for name in SKIMAGE_PHOTOS]
-    photos += list(load_sample_images().images)
-    out = []
-    for photo in photos:
-        photo = np.asarray(photo, dtype=np.float32)
-        photo = photo / 255.0 if photo.max() > 1.0 else photo
-        if photo.ndim == 2:
-            photo = np.repeat(photo[..., None], 3, axis=2)
-        photo = photo[..., :3]
-        shrink = 160 / max(photo.shape[:2])  # patches are small; keep cropping and resizing cheap
-        photo = rescale(photo, shrink, channel_axis=2, anti_aliasing=True) if shrink < 1 else photo
-        out.append(np.ascontiguousarray(photo, dtype=np.float32))
-    return tuple(out)
+    if name in SKLEARN_PHOTOS:
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(f"{name}.jpg")
+    if name == "motorcycle":
+        return skimage.data.stereo_motorcycle()[0]  # the left view
+    if name in SKIMAGE_PHOTOS or name in EXTRA_PHOTOS:
+        return getattr(skimage.data, name)()
+    raise LeydenConfigError(f"unknown photo {name!r}", f"use photos from {PHOTOS + EXTRA_PHOTOS}")
+
+
+@lru_cache(maxsize=None)
+def load_photo(name: str) -> np.ndarray:
+    """One bundled photograph as a float RGB array in [0, 1], at most 160 px (loaded once per process)."""
+    photo = np.asarray(_raw_photo(name), dtype=np.float32)
+    photo = photo / 255.0 if photo.max() > 1.0 else photo
+    if photo.ndim == 2:
+        photo = np.repeat(photo[..., None], 3, axis=2)
+    photo = photo[..., :3]
+    shrink = 160 / max(photo.shape[:2])  # patches are small; keep cropping and resizing cheap
+    photo = rescale(photo, shrink, channel_axis=2, anti_aliasing=True) if shrink < 1 else photo
+    return np.ascontiguousarray(photo, dtype=np.float32)
+
+
+def bundled_photos(names: tuple[str, ...] = PHOTOS) -> tuple[np.ndarray, ...]:
+    """The named bundled photographs (default: the texture bank), see :func:`load_photo`."""
+    if not names:
+        raise LeydenConfigError("no photos given", f"name photos from {PHOTOS + EXTRA_PHOTOS}")
+    return tuple(load_photo(name) for name in names)
+
+
+def random_crop(photo: np.ndarray, size: int, rng: np.random.Generator, smallest: int = 8) -> np.ndarray:
+    """A random square crop (side from ``smallest`` px, or 1/8 of the photo, to the whole photo),
+    resized to (size, size, 3)."""
+    h, w = photo.shape[:2]
+    side = int(rng.integers(max(smallest, min(h, w) // 8), min(h, w) + 1))
+    top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    patch = photo[top : top + side, left : left + side]
+    return resize(patch, (size, size), order=1, anti_aliasing=True).astype(np.float32)
 
 
 def random_colour(rng: np.random.Generator) -> np.ndarray:
@@ -79,22 +113,22 @@ def _pattern(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_texture(
-    kind: str, size: int, rng: np.random.Generator, base: np.ndarray | None = None
+    kind: str,
+    size: int,
+    rng: np.random.Generator,
+    base: np.ndarray | None = None,
+    photos: tuple[str, ...] = PHOTOS,
 ) -> np.ndarray:
-    """One texture of ``kind``. ``base`` (a colour) is one of the two colours mixed, when given."""
+    """One texture of ``kind``. ``base`` (a colour) is one of the two colours mixed, when given;
+    ``photos`` names the photographs a ``"photo"`` texture is cropped from."""
     if kind not in TEXTURE_KINDS:
         raise LeydenConfigError(f"unknown texture kind {kind!r}", f"use one of {TEXTURE_KINDS}")
     first = random_colour(rng) if base is None else np.asarray(base, dtype=np.float32)
     if kind == "flat":
         return np.broadcast_to(first, (size, size, 3)).copy()
     if kind == "photo":
-        photos = bundled_photos()
-        photo = photos[int(rng.integers(len(photos)))]
-        h, w = photo.shape[:2]
-        side = int(rng.integers(max(8, min(h, w) // 8), min(h, w) + 1))
-        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        patch = photo[top : top + side, left : left + side]
-        return resize(patch, (size, size), order=1, anti_aliasing=True).astype(np.float32)
+        bank = bundled_photos(photos)
+        return random_crop(bank[int(rng.integers(len(bank)))], size, rng)
     second = random_colour(rng)
     field = _pattern(kind, size, rng)[..., None]
     return ((1 - field) * first + field * second).astype(np.float32)

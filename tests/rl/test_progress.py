@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from leyden_core.errors import LeydenConfigError
 from leyden_core.progress import training_progress
 from leyden_core.testing import quiet_trainer
+from leyden_rl.meta.gru import GRUPolicy
+from leyden_rl.meta.rl2 import RL2
+from leyden_rl.meta.tasks import BernoulliBandits
 from leyden_rl.ppo import PPO
 from tests.core.test_console import assert_clean, run_like_a_user
 
@@ -16,17 +21,23 @@ def tiny_ppo(**kwargs) -> PPO:
     return PPO(env_id="CartPole-v1", num_envs=2, num_steps=8, batch_size=8, update_epochs=1, **kwargs)
 
 
-def test_module_reports_env_steps_out_of_the_budget() -> None:
-    model = tiny_ppo(total_env_steps=64)
+def tiny_rl2(**kwargs) -> RL2:
+    return RL2(BernoulliBandits(3, 5), partial(GRUPolicy, hidden_size=8), num_trials=4, **kwargs)
+
+
+@pytest.mark.parametrize("make", [tiny_ppo, tiny_rl2], ids=["PPO", "RL2"])
+def test_module_reports_env_steps_out_of_the_budget(make) -> None:
+    model = make(total_env_steps=64)
     model.env_steps = 48
     progress = training_progress(model)
     assert (progress.done, progress.total, progress.unit) == (48, 64, "env steps")
 
 
-def test_trainer_max_steps_is_refused_with_the_fix(tmp_path) -> None:
+@pytest.mark.parametrize("make", [tiny_ppo, tiny_rl2], ids=["PPO", "RL2"])
+def test_trainer_max_steps_is_refused_with_the_fix(make, tmp_path) -> None:
     trainer = quiet_trainer(max_steps=5, default_root_dir=tmp_path, enable_checkpointing=False)
     with pytest.raises(LeydenConfigError, match="optimizer steps") as error:
-        trainer.fit(tiny_ppo(total_env_steps=64))
+        trainer.fit(make(total_env_steps=64))
     assert error.value.fix.startswith("use --model.total_env_steps 5")
 
 

@@ -74,12 +74,44 @@ def steps_dataloader(iterations: int) -> DataLoader:
     return DataLoader(StepsDataset(iterations), batch_size=None)
 
 
-class OnlineRLModule(pl.LightningModule):
-    """Base class: subclasses implement ``training_step`` (collect + update) and ``steps_per_iteration``."""
+class EnvStepBudget:
+    """What every RL LightningModule trained for a budget of env steps shares, RL² included.
+
+    The budget is ``total_env_steps`` (per rank), so: the progress bar counts env steps (all ranks) out
+    of the budget, ``--trainer.max_steps`` (which counts optimizer steps) is refused with the fix, and
+    one torch thread per process is the default when the method is used from Python.
+    """
 
     # Small networks and Python-stepped envs: extra intra-op threads only wait at barriers (a CartPole
     # PPO run took 21.1 s with one thread per core, 12.5 s with one). See leyden_core.threads.
     preferred_num_threads = 1
+    env_steps: int
+
+    @property
+    def env_step_budget(self) -> int:
+        """``total_env_steps``: env steps this rank trains for."""
+        return int(self.total_env_steps)  # type: ignore[attr-defined]
+
+    def training_progress(self) -> TrainingProgress:
+        """What the progress bar shows: env steps (all ranks) out of the budget (all ranks)."""
+        world = self.trainer.world_size if self._trainer is not None else 1  # type: ignore[attr-defined]
+        return TrainingProgress(self.env_steps * world, self.env_step_budget * world, "env steps")
+
+    def check_fit_budget(self) -> None:
+        """Refuse ``--trainer.max_steps`` and pick thread counts when no CLI did; call from ``setup("fit")``."""
+        trainer: pl.Trainer = self.trainer  # type: ignore[attr-defined]
+        if trainer.max_steps not in (-1, None) and not trainer.fast_dev_run:
+            raise LeydenConfigError(
+                f"--trainer.max_steps counts optimizer steps; {type(self).__name__} trains for env steps",
+                f"use --model.total_env_steps {trainer.max_steps} and leave trainer.max_steps unset",
+            )
+        if applied_choice() is None:  # used from Python: the CLI has not chosen
+            processes = getattr(trainer.strategy, "num_processes", 1)
+            rank_zero_info(apply_thread_policy(processes, self.preferred_num_threads).describe())
+
+
+class OnlineRLModule(EnvStepBudget, pl.LightningModule):
+    """Base class: subclasses implement ``training_step`` (collect + update) and ``steps_per_iteration``."""
 
     def __init__(
         self,
@@ -126,20 +158,9 @@ class OnlineRLModule(pl.LightningModule):
     def train_dataloader(self) -> DataLoader:
         return steps_dataloader(math.ceil(self.total_env_steps / self.steps_per_iteration))
 
-    def training_progress(self) -> TrainingProgress:
-        """What the progress bar shows: env steps (all ranks) out of ``total_env_steps``."""
-        world = self.trainer.world_size if self._trainer is not None else 1
-        return TrainingProgress(self.env_steps * world, self.total_env_steps * world, "env steps")
-
     def setup(self, stage: str) -> None:
-        if stage == "fit" and self.trainer.max_steps not in (-1, None) and not self.trainer.fast_dev_run:
-            raise LeydenConfigError(
-                f"--trainer.max_steps counts optimizer steps; {type(self).__name__} trains for env steps",
-                f"use --model.total_env_steps {self.trainer.max_steps} and leave trainer.max_steps unset",
-            )
-        if stage == "fit" and applied_choice() is None:  # used from Python: the CLI has not chosen
-            processes = getattr(self.trainer.strategy, "num_processes", 1)
-            rank_zero_info(apply_thread_policy(processes, self.preferred_num_threads).describe())
+        if stage == "fit":
+            self.check_fit_budget()
         if stage == "fit" and self.envs is None:
             self.envs = make_vector_env(
                 self.env_id, self.num_envs, self.seed, self.vectorization, env_kwargs=self.env_kwargs

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader
 from leyden_core.distributed import rank, rank_seed
 from leyden_core.errors import LeydenConfigError
 from leyden_rl.advantages import gae
-from leyden_rl.base import linear_schedule, steps_dataloader
+from leyden_rl.base import EnvStepBudget, linear_schedule, steps_dataloader
 from leyden_rl.meta.auxiliary import AuxiliaryLoss
 from leyden_rl.meta.gru import GRUPolicy
 from leyden_rl.meta.pieces import describe, instantiate
@@ -52,7 +52,7 @@ FIXED_PPO_SETTINGS = {"anneal_lr": True, "anneal_clip": False, "anneal_ent": Fal
                       "normalize_advantage": True}  # fmt: skip
 
 
-class RL2(PPOUpdate, pl.LightningModule):
+class RL2(EnvStepBudget, PPOUpdate, pl.LightningModule):
     """RL² on any task family.
 
     Args:
@@ -186,6 +186,14 @@ class RL2(PPOUpdate, pl.LightningModule):
         return steps_dataloader(
             math.ceil(self.hparams.total_env_steps / (self.hparams.num_trials * shortest))
         )
+
+    @property
+    def env_step_budget(self) -> int:
+        return int(self.hparams.total_env_steps)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            self.check_fit_budget()
 
     def on_train_start(self) -> None:
         """Give every DDP rank its own tasks and action draws; without this all ranks play the same trials.

@@ -16,6 +16,7 @@ from leyden_selfsup.fixmatch import FixMatch
 from leyden_selfsup.mae import MAE
 from leyden_selfsup.optim import cosine_momentum
 from leyden_selfsup.semisup_data import LabeledUnlabeledDataModule
+from tests.core.cli_runner import leyden
 
 TINY_VIT = {"image_size": 16, "patch_size": 4, "backbone_kwargs": {"depth": 2}, "decoder_depth": 1}
 
@@ -152,3 +153,15 @@ def test_dino_last_layer_learns_only_after_the_frozen_epochs(monkeypatch) -> Non
         grads = [p.grad for p in last.parameters() if p.requires_grad]
         assert grads and all((g is None) == frozen for g in grads)
         assert model.net.trunk.features[0].weight.grad is not None  # the rest learns throughout
+
+
+def test_a_nested_datamodule_config_is_refused_with_the_form_that_works(tmp_path) -> None:
+    config = tmp_path / "nested.yaml"
+    config.write_text(
+        "model: {class_path: FixMatch, init_args: {backbone: leyden_tiny_cnn, image_size: 16}}\n"
+        "data:\n  class_path: LabeledUnlabeledDataModule\n  init_args:\n"
+        "    datamodule: {class_path: DigitsDataModule, init_args: {image_size: 16, labeled_fraction: 0.05}}\n"
+    )
+    result = leyden("fit", "--config", str(config), "--trainer.fast_dev_run=true", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "datamodule_args" in result.stderr

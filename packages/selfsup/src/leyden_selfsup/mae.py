@@ -110,12 +110,9 @@ class MAE(SelfSupervisedModule):
                 "use a patch_size that divides image_size (e.g. 4 for 16 or 32 px, 8 for 64 px)",
             )
         vit_kwargs = {"img_size": image_size, "patch_size": patch_size, "global_pool": "avg"}
-        super().__init__(
-            backbone=backbone,
-            small_images=small_images,
-            backbone_kwargs={**vit_kwargs, **(backbone_kwargs or {})},
-            **kwargs,
-        )
+        vit_kwargs.update(backbone_kwargs or {})
+        super().__init__(backbone=backbone, small_images=small_images, backbone_kwargs=vit_kwargs, **kwargs)
+        self.hparams["backbone_kwargs"] = vit_kwargs  # the checkpoint says how to rebuild the exported trunk
         trunk = self.net.trunk
         if not isinstance(trunk, VisionTransformer) or trunk.pos_embed is None or trunk.dynamic_img_size:
             raise LeydenConfigError(

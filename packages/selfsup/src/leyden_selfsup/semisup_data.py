@@ -65,6 +65,13 @@ class LabeledUnlabeledDataModule(pl.LightningDataModule):
         check_count("unlabeled_ratio", unlabeled_ratio)
         check_count("num_workers", num_workers, minimum=0)
         self._datamodule = None if isinstance(datamodule, str) else datamodule
+        inherited = getattr(self._datamodule, "hparams", {}).get("_class_path", "")
+        if inherited and inherited.rpartition(".")[2] != type(self._datamodule).__name__:
+            raise LeydenConfigError(
+                "a datamodule written with class_path inside another datamodule's config gets the outer "
+                "one's settings from Lightning's CLI",
+                "write datamodule: DigitsDataModule and its settings under datamodule_args",
+            )
         self._recipe = (
             (datamodule_class(datamodule), datamodule_args or {}) if self._datamodule is None else None
         )

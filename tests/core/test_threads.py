@@ -32,6 +32,8 @@ def restore_threads(monkeypatch):
     before = torch.get_num_threads()
     monkeypatch.setattr(threads, "_exported", None)
     monkeypatch.setattr(threads, "_applied", None)
+    # as at start-up: earlier tests in this process may have applied the policy already
+    monkeypatch.setattr(threads, "_torch_default", before)
     yield monkeypatch
     torch.set_num_threads(before)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import wandb
 from lightning.pytorch.loggers import WandbLogger
 
 from leyden_core.data import DigitsDataModule
@@ -56,6 +57,7 @@ def test_wandb_mode_disabled_writes_no_run_and_outputs_stay_in_default_root_dir(
 def test_media_helpers_write_images_videos_and_tables(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb.teardown()  # W&B keeps the settings of this process's first run (in-process CLI tests: disabled)
     logger = WandbLogger(project="leyden-test", save_dir=str(tmp_path))
     log_image_grid(logger, "views", torch.rand(6, 3, 8, 8))
     log_video([logger], "episode", np.random.randint(0, 255, (5, 16, 16, 3), dtype=np.uint8), fps=4)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import Callback
 
 from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer, run_ddp_script
@@ -248,6 +249,16 @@ def test_same_seed_same_run(tmp_path):
 
 # Four iterations of 16 five-pull trials; with the curriculum, two-pull trials for the first half of the
 # budget (160 env steps: five iterations), then five-pull ones (160 more: two iterations).
+class StopAfterIterations(Callback):
+    """Stop a run cleanly after ``n`` training steps (PPO iterations), as an interruption would."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        trainer.should_stop = trainer.should_stop or batch_idx + 1 >= self.n
+
+
 @pytest.mark.parametrize(
     "curriculum, iterations, env_steps",
     [({}, 4, 4 * 16 * 5), ({"curriculum_episodes": 2}, 7, 5 * 16 * 2 + 2 * 16 * 5)],
@@ -261,8 +272,7 @@ def test_resumed_run_matches_an_uninterrupted_one(curriculum, iterations, env_st
     whole = _small(total_env_steps=budget, **curriculum)
     trainer(max_epochs=-1).fit(whole)
     interrupted = _small(total_env_steps=budget, **curriculum)
-    hp = interrupted.hparams
-    stopper = trainer(max_steps=2 * hp.update_epochs * hp.num_minibatches)  # optimizer steps of 2 iterations
+    stopper = trainer(max_epochs=-1, callbacks=[StopAfterIterations(2)])
     stopper.fit(interrupted)
     assert interrupted.iterations == 2
     stopper.save_checkpoint(tmp_path / "half.ckpt")

@@ -118,11 +118,12 @@ def fmt(value: float | None, spec: str = ",.4g") -> str:
 
 
 def _difference(result: dict, claim: dict) -> dict[Any, float | None]:
-    """Seed-paired ``measure`` minus ``minus`` (same rows but for the method)."""
+    """Seed-paired ``measure`` minus ``minus`` (same rows but for the method, or for the fields of a dict)."""
     where = claim["measure"]
     scale = claim.get("scale", 1.0)
     ours = per_seed(select(result, where), scale)
-    theirs = per_seed(select(result, {**where, "method": claim["minus"]}), scale)
+    other = claim["minus"] if isinstance(claim["minus"], dict) else {"method": claim["minus"]}
+    theirs = per_seed(select(result, {**where, **other}), scale)
     return {
         seed: None if value is None or theirs.get(seed) is None else value - theirs[seed]
         for seed, value in ours.items()

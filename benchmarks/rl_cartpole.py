@@ -1,4 +1,4 @@
-"""PPO and DQN on CartPole-v1: Leyden vs Stable-Baselines3, side by side in one run.
+"""PPO, DQN, TRPO and A2C on CartPole-v1: Leyden vs Stable-Baselines3 (sb3-contrib for TRPO), side by side.
 
 Measures, per seed: env steps until the mean return of the last 20 episodes reaches 475
 (training stops there or at the budget) and env steps/s including training, both with 1 torch
@@ -8,10 +8,13 @@ and smaller minibatches (num_steps 16, batch 64, 10 epochs: 20 gradient steps pe
 which made Leyden reach the bar sooner in tuning; SB3 runs with exactly these. DQN: rl-zoo's plus
 3-step returns and a learning rate decayed linearly to 0 over the 50k budget (both libraries; with
 rl-zoo's constant rate Leyden missed the bar in seeds 0 and 1, see benchmarks/rl.md) and,
-for Leyden only, a dueling head and Double-DQN targets (SB3's DQN has neither).
+for Leyden only, a dueling head and Double-DQN targets (SB3's DQN has neither). TRPO and A2C:
+rl-zoo's settings, read from examples/rl/trpo_cartpole.yaml and a2c_cartpole.yaml (the recipe is
+the config); their rows go to results/rl_cartpole_trpo_a2c.json.
 
     python benchmarks/rl_cartpole.py --quick        # PPO 2 seeds, DQN 1 seed
     python benchmarks/rl_cartpole.py --seeds 5      # the full benchmark
+    python benchmarks/rl_cartpole.py --algos TRPO,A2C --seeds 5 --budget 200000
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
 
 from leyden_core.benchmarking import Clock, result_row, write_results  # noqa: E402
 
@@ -35,6 +39,16 @@ DQN_HP = dict(num_envs=1, learning_rate=2.3e-3, anneal_lr=True, batch_size=64, b
               learning_starts=1000, gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
               n_step=3, exploration_fraction=0.16, exploration_final_eps=0.04, hidden_sizes=(256, 256))  # fmt: skip
 DQN_LEYDEN_ONLY = dict(dueling=True, double_q=True)
+EXAMPLES = Path(__file__).parents[1] / "examples" / "rl"
+
+
+def recipe(config: str) -> dict:
+    """A method's settings for this benchmark: the ``init_args`` of its example config."""
+    args = yaml.safe_load((EXAMPLES / config).read_text())["model"]["init_args"]
+    return {k: v for k, v in args.items() if k not in ("env_id", "total_env_steps")}
+
+
+TRPO_HP, A2C_HP = recipe("trpo_cartpole.yaml"), recipe("a2c_cartpole.yaml")
 
 
 def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
@@ -51,10 +65,14 @@ class StopAtThreshold(pl.Callback):
 
 
 def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, float]:
+    from leyden_rl.a2c import A2C
     from leyden_rl.dqn import DQN
     from leyden_rl.ppo import PPO
+    from leyden_rl.trpo import TRPO
 
-    cls, hp = (PPO, PPO_HP) if algo == "PPO" else (DQN, {**DQN_HP, **DQN_LEYDEN_ONLY})
+    cls, hp = {
+        "PPO": (PPO, PPO_HP), "DQN": (DQN, {**DQN_HP, **DQN_LEYDEN_ONLY}), "TRPO": (TRPO, TRPO_HP), "A2C": (A2C, A2C_HP),
+    }[algo]  # fmt: skip
     pl.seed_everything(seed, verbose=False)
     model = cls(env_id="CartPole-v1", total_env_steps=budget, seed=seed, **hp)
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -85,6 +103,24 @@ def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, 
                     gae_lambda=hp["gae_lambda"], gamma=hp["gamma"], ent_coef=0.0,
                     learning_rate=lambda f: f * hp["learning_rate"], clip_range=lambda f: f * hp["clip_range"],
                     seed=seed, device="cpu")  # fmt: skip
+    elif algo == "TRPO":
+        from sb3_contrib import TRPO
+
+        hp = TRPO_HP
+        env = make_vec_env("CartPole-v1", n_envs=hp["num_envs"], seed=seed)
+        model = TRPO("MlpPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
+                     n_critic_updates=hp["critic_epochs"], learning_rate=hp["learning_rate"], target_kl=hp["target_kl"],
+                     cg_damping=hp["cg_damping"], gamma=hp["gamma"], gae_lambda=hp["gae_lambda"], seed=seed,
+                     device="cpu")  # fmt: skip
+    elif algo == "A2C":
+        from stable_baselines3 import A2C
+
+        hp = A2C_HP
+        env = make_vec_env("CartPole-v1", n_envs=hp["num_envs"], seed=seed)
+        model = A2C("MlpPolicy", env, n_steps=hp["num_steps"], learning_rate=hp["learning_rate"], gamma=hp["gamma"],
+                    gae_lambda=hp["gae_lambda"], ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"],
+                    max_grad_norm=hp["max_grad_norm"], rms_prop_eps=hp["rms_prop_eps"], seed=seed,
+                    device="cpu")  # fmt: skip
     else:
         hp = DQN_HP
         env = make_vec_env("CartPole-v1", n_envs=1, seed=seed)
@@ -123,8 +159,14 @@ def main() -> None:
     parser.add_argument(
         "--skip-sb3-dqn", action="store_true", help="SB3's DQN anchor is already known not to pass"
     )
+    parser.add_argument("--algos", default="PPO,DQN", help="PPO,DQN (default) or any of TRPO,A2C")
+    parser.add_argument("--budget", type=int, default=200_000, help="env-step budget of TRPO and A2C")
+    parser.add_argument("--skip-sb3", action="store_true", help="Leyden's runs only (TRPO, A2C)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    algos = args.algos.split(",")
+    if algos != ["PPO", "DQN"]:
+        return run_other(algos, 1 if args.quick else args.seeds, args.budget, args.skip_sb3)
     ppo_seeds = 2 if args.quick else args.seeds
     dqn_seeds = 1 if args.quick else (args.dqn_seeds or args.seeds)
     rows = []
@@ -173,6 +215,23 @@ def main() -> None:
             run("DQN", lib, fn, seed, args.dqn_budget)
 
     save()
+
+
+def run_other(algos: list[str], seeds: int, budget: int, skip_sb3: bool) -> None:
+    """TRPO and A2C (also PPO/DQN when named): steps to 475 and env steps per (CPU-)second, per seed."""
+    rows = []
+    libs = (("leyden", run_leyden),) if skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
+    for algo in algos:
+        for seed in range(seeds):
+            for lib, fn in libs:
+                reached, steps, wall, cpu = fn(algo, seed, budget)
+                for metric, value in (
+                    ("steps_to_475", reached), ("env_steps_per_s", steps / wall), ("env_steps_per_cpu_s", steps / cpu),
+                ):  # fmt: skip
+                    rows.append(result_row(f"{lib}.{algo}", "CartPole-v1", seed, metric, value))
+                print(f"{lib}.{algo} seed {seed}: steps_to_475={reached} env_steps/s={steps / wall:,.0f} "
+                      f"per CPU-s={steps / cpu:,.0f} ({steps} steps)", flush=True)  # fmt: skip
+                write_results("rl_cartpole_" + "_".join(a.lower() for a in algos), rows)  # after every run
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""SAC on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters, 1 torch thread).
+"""SAC, TD3 and DDPG on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters,
+1 torch thread).
 
 Per seed: env steps until the mean return of the last 10 training episodes reaches −200 (null if
 never within the budget; training stops there, as in rl_cartpole.py), the deterministic evaluation
@@ -7,18 +8,23 @@ return (10 episodes) of the policy at that point, and env steps per wall- and pe
 
     python benchmarks/rl_pendulum.py --quick        # 1 seed, 8k steps
     python benchmarks/rl_pendulum.py --seeds 5      # the full benchmark, 20k steps
+    python benchmarks/rl_pendulum.py --algos TD3,DDPG --seeds 5   # -> results/rl_pendulum_td3_ddpg.json
+
+TD3's and DDPG's settings are rl-zoo's, read from examples/rl/td3_pendulum.yaml and ddpg_pendulum.yaml.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 import gymnasium as gym  # noqa: E402
 import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
 
 from leyden_core.benchmarking import Clock, result_row, write_results  # noqa: E402
 from leyden_rl.envs import episode_returns  # noqa: E402
@@ -26,6 +32,16 @@ from leyden_rl.envs import episode_returns  # noqa: E402
 THRESHOLD, WINDOW = -200.0, 10
 SAC_ZOO = dict(learning_rate=1e-3, batch_size=256, learning_starts=100, gamma=0.99, tau=0.005,
                train_freq=1, gradient_steps=1, hidden_sizes=(256, 256))  # fmt: skip
+EXAMPLES = Path(__file__).parents[1] / "examples" / "rl"
+
+
+def recipe(config: str) -> dict:
+    """A method's settings for this benchmark: the ``init_args`` of its example config."""
+    args = yaml.safe_load((EXAMPLES / config).read_text())["model"]["init_args"]
+    return {k: v for k, v in args.items() if k not in ("env_id", "total_env_steps")}
+
+
+HP = {"SAC": SAC_ZOO, "TD3": recipe("td3_pendulum.yaml"), "DDPG": recipe("ddpg_pendulum.yaml")}
 
 
 def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
@@ -45,11 +61,13 @@ class StopAtThreshold(pl.Callback):
             trainer.should_stop = True
 
 
-def run_leyden(seed: int, budget: int) -> tuple[int | None, float, float, float]:
+def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, float, float, float]:
     from leyden_rl.sac import SAC
+    from leyden_rl.td3 import DDPG, TD3
 
     pl.seed_everything(seed, verbose=False)
-    model = SAC(env_id="Pendulum-v1", total_env_steps=budget, seed=seed, **SAC_ZOO)
+    cls = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG}[algo]
+    model = cls(env_id="Pendulum-v1", total_env_steps=budget, seed=seed, **HP[algo])
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[StopAtThreshold()])  # fmt: skip
     clock = Clock()
@@ -60,10 +78,11 @@ def run_leyden(seed: int, budget: int) -> tuple[int | None, float, float, float]
     return reached, final, model.env_steps / wall, model.env_steps / cpu
 
 
-def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float, float]:
-    from stable_baselines3 import SAC
+def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, float, float, float]:
+    from stable_baselines3 import DDPG, SAC, TD3
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.noise import NormalActionNoise
 
     log: list[tuple[int, float]] = []
 
@@ -74,10 +93,18 @@ def run_sb3(seed: int, budget: int) -> tuple[int | None, float, float, float]:
                     log.append((self.num_timesteps, float(info["episode"]["r"])))
             return steps_to_threshold(log[-WINDOW:]) is None
 
-    hp = SAC_ZOO
-    model = SAC("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1, seed=seed), learning_rate=hp["learning_rate"],
-                batch_size=hp["batch_size"], learning_starts=hp["learning_starts"], gamma=hp["gamma"], tau=hp["tau"],
-                train_freq=1, gradient_steps=1, seed=seed, device="cpu")  # fmt: skip
+    hp = HP[algo]
+    env = make_vec_env("Pendulum-v1", n_envs=1, seed=seed)
+    common = dict(learning_rate=hp["learning_rate"], batch_size=hp["batch_size"], learning_starts=hp["learning_starts"],
+                  gamma=hp["gamma"], tau=hp["tau"], train_freq=1, gradient_steps=1, seed=seed, device="cpu")  # fmt: skip
+    if algo == "SAC":
+        model = SAC("MlpPolicy", env, **common)
+    else:  # both add exploration noise in units of the action half-range (SB3: to the action in [-1, 1])
+        noise = NormalActionNoise(np.zeros(1), hp["exploration_noise"] * np.ones(1))
+        model = {"TD3": TD3, "DDPG": DDPG}[algo](
+            "MlpPolicy", env, buffer_size=hp["buffer_size"], action_noise=noise,
+            policy_kwargs=dict(net_arch=list(hp["hidden_sizes"])), **common,
+        )  # fmt: skip
     clock = Clock()
     model.learn(budget, callback=Record())
     wall, cpu = clock.read()
@@ -93,27 +120,30 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=20_000)
     parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--algos", default="SAC", help="any of SAC,TD3,DDPG")
     args = parser.parse_args()
+    algos = args.algos.split(",")
+    name = "rl_pendulum" + ("" if algos == ["SAC"] else "_" + "_".join(a.lower() for a in algos))
     torch.set_num_threads(1)
     seeds, budget = (1, 8_000) if args.quick else (args.seeds, args.budget)
     rows = []
     libs = (("leyden", run_leyden),) if args.skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
-    for seed in range(seeds):
+    for algo, seed in ((a, s) for a in algos for s in range(seeds)):
         for lib, fn in libs:
-            reached, final, sps, per_cpu_s = fn(seed, budget)
+            reached, final, sps, per_cpu_s = fn(algo, seed, budget)
             for metric, value in (
                 ("steps_to_-200", reached),
                 ("final_eval_return", final),
                 ("env_steps_per_s", sps),
                 ("env_steps_per_cpu_s", per_cpu_s),
             ):
-                rows.append(result_row(f"{lib}.SAC", f"Pendulum-v1/{budget}", seed, metric, value))
+                rows.append(result_row(f"{lib}.{algo}", f"Pendulum-v1/{budget}", seed, metric, value))
             print(
-                f"{lib}.SAC seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f} "
+                f"{lib}.{algo} seed {seed}: steps_to_-200={reached} final_eval={final:.1f} env_steps/s={sps:.0f} "
                 f"per CPU-s={per_cpu_s:.0f}",
                 flush=True,
             )
-            write_results("rl_pendulum_quick" if args.quick else "rl_pendulum", rows)  # after every run
+            write_results(name + "_quick" if args.quick else name, rows)  # after every run
 
 
 if __name__ == "__main__":

@@ -11,8 +11,19 @@ from the test split and from the unlabeled target images): choices between setti
 ``--pen-fraction``) are made on ``real_val_acc`` only, never on ``real_test_acc``. Writes
 benchmarks/results/sim2real_digits.json (tidy rows) and prints a table.
 
+``--target blended``: the real digits blended onto real photographs (the MNIST-M recipe,
+:class:`~leyden_sim.blended.BlendedDigitsDataModule`) replace the clean scans as the target; the
+source is rendered in colour with :func:`~leyden_sim.datamodules.photo_digits_randomization`
+(photo textures disjoint from the target's photographs). Two reference rows join: a model trained
+on the clean real training digits (``clean_real_digits``: source only and DANN, the analogue of
+Ganin & Lempitsky's MNIST → MNIST-M) and one trained on the blended training labels
+(``target_labels``, the upper bound). Every blended row runs the same number of optimizer steps
+(``epochs × length / batch_size``), whatever its training set's size. Writes
+benchmarks/results/sim2real_blended.json.
+
     python benchmarks/sim2real_digits.py --quick      # a few minutes on 2 CPU cores
     python benchmarks/sim2real_digits.py              # the full budget (3 seeds, 10k images)
+    python benchmarks/sim2real_digits.py --target blended --quick
 """
 
 from __future__ import annotations
@@ -28,19 +39,27 @@ import torch
 
 from leyden_core.benchmarking import result_row, write_results
 from leyden_sim.adabn import AdaBN
+from leyden_sim.blended import BlendedDigitsDataModule
 from leyden_sim.content import PEN_FRACTION
 from leyden_sim.dann import DANN
-from leyden_sim.datamodules import SynDigitsDataModule, digits_randomization
+from leyden_sim.datamodules import SynDigitsDataModule, digits_randomization, photo_digits_randomization
 from leyden_sim.randomizers import FAMILIES
 
-RESULTS = Path(__file__).parent / "results" / "sim2real_digits.json"
+RESULTS = {
+    "digits": Path(__file__).parent / "results" / "sim2real_digits.json",
+    "blended": Path(__file__).parent / "results" / "sim2real_blended.json",
+}
+REAL_SOURCES = ("clean_real_digits", "target_labels")  # settings trained on real images, not renders
 
 
-def settings(only: list[str] | None) -> list[tuple[str, str, list[str] | None]]:
+def settings(only: list[str] | None, target: str = "digits") -> list[tuple[str, str, list[str] | None]]:
     """(method, setting, excluded families or None for no randomization)."""
     rows = [("source_only", "no_randomization", None), ("source_only", "full_randomization", [])]
     rows += [("source_only", f"full_minus_{family}", [family]) for family in FAMILIES]
     rows += [("dann", "full_randomization", [])]
+    if target == "blended":
+        rows += [("source_only", "clean_real_digits", None), ("dann", "clean_real_digits", None)]
+        rows += [("source_only", "target_labels", None)]
     return [r for r in rows if only is None or f"{r[0]}/{r[1]}" in only or r[1] in only]
 
 
@@ -48,7 +67,7 @@ _rendered: dict[tuple, torch.utils.data.Dataset] = {}
 
 
 def run(
-    method: str, exclude: list[str] | None, seed: int, args: argparse.Namespace
+    method: str, setting: str, exclude: list[str] | None, seed: int, args: argparse.Namespace
 ) -> dict[str, dict[str, float]]:
     """Train on SynDigits (seed fixes the rendered items and the weights); real val and test accuracy.
 
@@ -57,8 +76,10 @@ def run(
     costs no training. DANN trains with per-domain BatchNorm and is tested after AdaBN.
     """
     pl.seed_everything(seed, workers=True)
+    blended = args.target == "blended"
+    randomization = photo_digits_randomization if blended else digits_randomization
     randomizers = (
-        [] if exclude is None else digits_randomization(exclude, args.slant, args.elastic, tuple(args.aspect))
+        [] if exclude is None else randomization(exclude, args.slant, args.elastic, tuple(args.aspect))
     )
     data = SynDigitsDataModule(
         randomizers,
@@ -66,13 +87,19 @@ def run(
         with_target=method == "dann",
         pen_fraction=args.pen_fraction,
         image_size=args.image_size,
+        channels=3 if blended else 1,
         batch_size=args.batch_size,
         seed=seed,
+        target=args.target,
     )
     key = (None if exclude is None else tuple(exclude), seed)
     data.source = _rendered.get(key)  # source-only and DANN with the same randomization share the images
+    if setting in REAL_SOURCES:  # a real labeled training set instead of renders
+        data.real = BlendedDigitsDataModule(args.image_size, batch_size=args.batch_size, seed=seed)
+        data.real.setup("fit")
+        data.source = data.real.clean_train if setting == "clean_real_digits" else data.real.train
     model = DANN(
-        in_chans=1,
+        in_chans=3 if blended else 1,
         lr=args.lr,
         domain_weight=args.domain_weight if method == "dann" else 0.0,
         objective=args.objective,
@@ -84,8 +111,10 @@ def run(
         backbone_kwargs={"width": args.width},
         mixup_alpha=args.mixup if method == "source_only" else 0.0,
     )
+    steps = args.epochs * (args.length // args.batch_size)  # the same for every blended row
     trainer = pl.Trainer(
-        max_epochs=args.epochs,
+        max_epochs=-1 if blended else args.epochs,
+        max_steps=steps if blended else -1,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
@@ -96,7 +125,8 @@ def run(
         deterministic=True,
     )
     trainer.fit(model, datamodule=data)
-    _rendered[key] = data.source
+    if setting not in REAL_SOURCES:
+        _rendered[key] = data.source
     accuracies = {}
     if method == "source_only":
         accuracies[method] = evaluate(model, data, [])
@@ -122,6 +152,12 @@ def evaluate(model: DANN, data: SynDigitsDataModule, callbacks: list[pl.Callback
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--target",
+        default="digits",
+        choices=list(RESULTS),
+        help="the real domain: the clean scans, or the scans blended onto photographs (MNIST-M recipe)",
     )
     parser.add_argument("--quick", action="store_true", help="small budget: 1 seed, 3k images, 4 epochs")
     parser.add_argument("--seeds", type=int, default=3)
@@ -153,20 +189,21 @@ def main() -> None:
         "--ablation-seeds", type=int, help="seeds for the family-removed rows (default: --seeds)"
     )
     parser.add_argument("--only", nargs="*", help="run only these settings (e.g. full_randomization)")
-    parser.add_argument("--out", type=Path, help="default: results/sim2real_digits[_quick].json")
+    parser.add_argument("--out", type=Path, help="default: results/sim2real_<target>[_quick].json")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.length, args.epochs = 1, 3000, 4
     if args.out is None:  # a quick run never overwrites the full results
-        args.out = RESULTS.with_name(RESULTS.stem + "_quick.json") if args.quick else RESULTS
+        results = RESULTS[args.target]
+        args.out = results.with_name(results.stem + "_quick.json") if args.quick else results
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
     rows, seconds = [], []
-    for method, setting, exclude in settings(args.only):
+    for method, setting, exclude in settings(args.only, args.target):
         seeds = args.seeds if args.ablation_seeds is None or "_minus_" not in setting else args.ablation_seeds
         for seed in range(args.first_seed, args.first_seed + seeds):
             start = time.time()
-            for name, accuracies in run(method, exclude, seed, args).items():
+            for name, accuracies in run(method, setting, exclude, seed, args).items():
                 for metric, accuracy in accuracies.items():
                     rows.append(result_row(f"leyden.{name}", setting, seed, metric, round(accuracy, 4)))
                     seconds.append(round(time.time() - start, 1))

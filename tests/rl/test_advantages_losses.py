@@ -123,7 +123,9 @@ def test_ppo_loss_at_ratio_one_has_the_policy_gradient_of_a2c():
     advantages = torch.randn(6, generator=g)
     log_prob = logits.log_softmax(-1).gather(-1, actions[:, None]).squeeze(-1)
     zero = torch.zeros(6)
-    loss, _ = ppo_loss(log_prob, log_prob.detach(), advantages, zero, zero, zero, zero, 0.2, None, 0.0, 0.0, False)
+    loss, _ = losses.ppo_loss(
+        log_prob, log_prob.detach(), advantages, zero, zero, zero, zero, 0.2, None, 0.0, 0.0, False
+    )
     (ppo_grad,) = torch.autograd.grad(loss, logits, retain_graph=True)
     (pg_grad,) = torch.autograd.grad(-(advantages * log_prob).mean(), logits)
     torch.testing.assert_close(ppo_grad, pg_grad)

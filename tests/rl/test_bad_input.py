@@ -22,6 +22,9 @@ FIT = [
 PPO = ["--model", "PPO", "--model.total_env_steps", "64"]
 DQN = ["--model", "DQN", "--model.total_env_steps", "64"]
 SAC = ["--model", "SAC", "--model.total_env_steps", "64"]
+TRPO = ["--model", "TRPO", "--model.total_env_steps", "64"]
+A2C = ["--model", "A2C", "--model.total_env_steps", "64"]
+TD3 = ["--model", "TD3", "--model.total_env_steps", "64"]
 
 CASES = {
     # env ids and action spaces
@@ -34,6 +37,11 @@ CASES = {
         ["DQN needs a Discrete action space"],
     ),
     "sac-on-discrete-actions": ([*SAC, "--model.env_id", "CartPole-v1"], ["SAC needs a Box"]),
+    "td3-on-discrete-actions": ([*TD3, "--model.env_id", "CartPole-v1"], ["TD3 needs a Box"]),
+    "ddpg-on-discrete-actions": (
+        ["--model", "DDPG", "--model.total_env_steps", "64", "--model.env_id", "CartPole-v1"],
+        ["DDPG needs a Box"],
+    ),
     "unsupported-observation-space": (
         [*PPO, "--model.env_id", "Blackjack-v1"],
         ["observation space Tuple", "FlattenObservation"],
@@ -61,6 +69,21 @@ CASES = {
         [*DQN, "--model.buffer_size", "16", "--model.batch_size", "64"],
         ["buffer_size"],
     ),
+    "trpo-minibatch-larger-than-rollout": (
+        [*TRPO, "--model.num_steps", "8", "--model.batch_size", "64"],
+        ["batch_size 64 is larger than a rollout", "<= 8"],
+    ),
+    "trpo-line-search-not-shrinking": (
+        [*TRPO, "--model.line_search_shrink", "1.0"],
+        ["line_search_shrink must be in [0, 1)"],
+    ),
+    "trpo-negative-target-kl": ([*TRPO, "--model.target_kl", "-0.01"], ["target_kl must be > 0"]),
+    "a2c-rmsprop-alpha-above-one": (
+        [*A2C, "--model.rms_prop_alpha", "1.5"],
+        ["rms_prop_alpha must be in [0, 1]"],
+    ),
+    "td3-zero-policy-delay": ([*TD3, "--model.policy_delay", "0"], ["policy_delay must be at least 1"]),
+    "td3-three-critics": ([*TD3, "--model.num_critics", "3"], ["num_critics must be 1 (DDPG) or 2"]),
     "sac-tau-above-one": ([*SAC, "--model.tau", "2"], ["tau must be in [0, 1]"]),
     "max-steps-instead-of-env-steps": ([*PPO, "--trainer.max_steps", "10"], ["total_env_steps"]),
 }

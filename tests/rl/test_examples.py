@@ -1,4 +1,4 @@
-"""The CartPole/Pendulum example configs of PPO, DQN and SAC run through ``leyden fit`` (tiny budgets)."""
+"""The CartPole/Pendulum example configs of PPO, DQN, SAC, TRPO, A2C, TD3 and DDPG run through ``leyden fit`` (tiny budgets)."""
 
 from pathlib import Path
 
@@ -14,6 +14,11 @@ TINY = {  # config: (env-step budget, further overrides)
     "dqn_cartpole.yaml": (128, ["--model.init_args.learning_starts=32", "--model.init_args.train_freq=32",
                                 "--model.init_args.gradient_steps=2"]),
     "sac_pendulum.yaml": (64, ["--model.init_args.learning_starts=32", "--model.init_args.batch_size=16"]),
+    "trpo_cartpole.yaml": (128, ["--model.init_args.num_steps=32", "--model.init_args.batch_size=64",
+                                 "--model.init_args.critic_epochs=1"]),
+    "a2c_cartpole.yaml": (80, []),
+    "td3_pendulum.yaml": (64, ["--model.init_args.learning_starts=32", "--model.init_args.batch_size=16"]),
+    "ddpg_pendulum.yaml": (64, ["--model.init_args.learning_starts=32", "--model.init_args.batch_size=16"]),
 }  # fmt: skip
 
 

@@ -104,7 +104,12 @@ def test_trpo_policy_step_stays_in_the_trust_region(env_id):
     with torch.no_grad():
         actions, log_probs, _ = model.policy.act(obs)
         before = model.policy.actor_output(obs)
-    data = {"obs": obs, "actions": actions, "log_probs": log_probs, "advantages": torch.randn(64, generator=g)}
+    data = {
+        "obs": obs,
+        "actions": actions,
+        "log_probs": log_probs,
+        "advantages": torch.randn(64, generator=g),
+    }
     metrics = model.policy_step(data)
     assert metrics["train/line_search_accepted"] == 1.0
     assert 0.0 < metrics["train/kl"] <= 0.005 and metrics["train/surrogate"] > 0.0

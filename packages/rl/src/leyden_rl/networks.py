@@ -161,12 +161,13 @@ class ParallelMLP(nn.Module):
         self.act = _activation(activation)()
         self.k = k
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: (B, in) shared by all nets, or (k, B, in)."""
-        h = x.expand(self.k, *x.shape) if x.ndim == 2 else x
+    def forward(self, x: torch.Tensor, first: int | None = None) -> torch.Tensor:
+        """``x``: (B, in) shared by all nets, or (k, B, in); ``first``: evaluate only the first nets."""
+        k = self.k if first is None else first
+        h = x.expand(k, *x.shape) if x.ndim == 2 else x
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b, h, w)
+            h = torch.baddbmm(b, h, w) if first is None else torch.baddbmm(b[:k], h, w[:k])
             if i < last:
                 h = self.act(h)
         return h
@@ -323,8 +324,11 @@ class TwinQ(nn.Module):
         d = math.prod(obs_space.shape) + n
         self.nets = ParallelMLP(num_critics, d, hidden, (1,) * num_critics, activation)
 
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        q = self.nets(torch.cat([obs.flatten(1).float(), actions], dim=-1))[..., 0]
+    def forward(
+        self, obs: torch.Tensor, actions: torch.Tensor, first: int | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        """Q of every critic, or of the ``first`` ones only (TD3's actor ascends Q_1 alone)."""
+        q = self.nets(torch.cat([obs.flatten(1).float(), actions], dim=-1), first)[..., 0]
         return tuple(q)
 
 

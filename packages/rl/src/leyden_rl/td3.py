@@ -14,9 +14,9 @@ Each ``training_step``:
 DDPG is the special case of one critic, no target smoothing and no delay (as in Stable-Baselines3).
 Noise scales are fractions of the action half-range, so they mean the same in every env.
 
-Every update is one backward pass (critic and actor losses together), so under DDP the all-reduce
-covers every parameter each time; on the updates between two delayed policy steps the actor's
-gradient is dropped before the optimizer step (Adam leaves parameters without a gradient alone).
+Every update is one backward pass (critic and, on policy steps, actor loss together). Under DDP
+that pass must give every parameter a gradient for the all-reduce, so between two policy steps the
+actor gets a zero one (a product with 0, no forward pass), dropped again before the optimizer step.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class TD3(OffPolicyModule):
         hp = self.config
         opt = self.optimizers()
         frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
+        metrics: dict[str, float] = {}
         for _ in range(hp.gradient_steps):
             b = self.buffer.sample(hp.batch_size, hp.gamma)
             obs, actions, rewards, next_obs, discount = (
@@ -149,22 +150,25 @@ class TD3(OffPolicyModule):
                 next_q = torch.stack(self.critic_target(next_obs, next_actions)).min(0).values
                 target = rewards + discount * next_q
             critic_loss = sum(0.5 * (q - target).pow(2).mean() for q in self.critic(obs, actions))
-            actor_loss = -functional_call(self.critic, frozen_critic, (obs, self.actor(obs)))[0].mean()
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(critic_loss + actor_loss)
             self.updates += 1
             policy_step = self.updates % hp.policy_delay == 0
+            if policy_step:  # ascend Q_1(s, μ(s)) through the frozen critic
+                actor_loss = -functional_call(self.critic, frozen_critic, (obs, self.actor(obs), 1))[0].mean()
+                loss = critic_loss + actor_loss
+            else:  # DDP all-reduces every parameter's gradient in each backward: give the actor zeros
+                loss = critic_loss + 0.0 * sum(p.sum() for p in self.actor.parameters())
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
             if not policy_step:
                 for p in self.actor.parameters():
-                    p.grad = None
+                    p.grad = None  # Adam leaves a parameter without a gradient untouched
             opt.step()
             if policy_step:
                 polyak_update(self.critic_target, self.critic, hp.tau)
                 polyak_update(self.actor_target, self.actor, hp.tau)
-        return {
-            "train/critic_loss": float(critic_loss.detach()),
-            "train/actor_loss": float(actor_loss.detach()),
-        }
+                metrics["train/actor_loss"] = float(actor_loss.detach())
+        metrics["train/critic_loss"] = float(critic_loss.detach())
+        return metrics
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
@@ -204,4 +208,6 @@ class DDPG(TD3):
             env_kwargs=env_kwargs,
         )  # fmt: skip
         # Keep DDPG's own arguments only, so a checkpoint re-creates a DDPG.
-        self.remove_ignored_hparams(["policy_delay", "target_policy_noise", "target_noise_clip", "num_critics"])
+        self.remove_ignored_hparams(
+            ["policy_delay", "target_policy_noise", "target_noise_clip", "num_critics"]
+        )

@@ -37,12 +37,16 @@ def blend_onto_photos(
     """``|digit − patch|`` per channel, one random photo crop per digit.
 
     ``digits``: (N, 1, H, W) grey ink in [0, 1]; returns (N, 3, H, W) in [0, 1]. Crops are squares
-    of at least the image side (or 1/8 of the photo), resized to H × W.
+    of H to 2H pixels of the photos (at most 160 px a side), resized to H × W: a patch of a scene,
+    as MNIST-M's 28-pixel crops of 481 × 321 photographs, not a whole scene shrunk.
     """
     bank = bundled_photos(photos)
     size = digits.shape[-1]
     patches = np.stack(
-        [random_crop(bank[int(rng.integers(len(bank)))], size, rng, smallest=size) for _ in range(len(digits))]
+        [
+            random_crop(bank[int(rng.integers(len(bank)))], size, rng, sides=(size, 2 * size))
+            for _ in range(len(digits))
+        ]
     )
     patches = torch.from_numpy(patches).permute(0, 3, 1, 2)  # (N, 3, H, W)
     return (digits - patches).abs().clamp_(0.0, 1.0).contiguous()

@@ -4,6 +4,8 @@
 target, real labeled evaluation. Training never sees a real label: the training loader yields
 SynDigits, plus (for domain confusion) real digit images whose labels are dropped, combined with
 Lightning's ``CombinedLoader``. Validation and test are the real digits with labels, for measuring only.
+``target="blended"`` swaps the real digits for :class:`~leyden_sim.blended.BlendedDigitsDataModule`
+(the real digits on real photographs) and renders the source in colour without the scanner sensor.
 
 ``TobinLocalizationDataModule`` — Tobin et al.'s localization renders for training, validation
 on renders from another seed (items never seen in training).
@@ -21,10 +23,14 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from leyden_core.checks import check_count, check_fraction, check_train_batches
 from leyden_core.data import DigitsDataModule
 from leyden_core.errors import LeydenConfigError
+from leyden_sim.blended import BlendedDigitsDataModule
 from leyden_sim.content import FONTS, PEN_FRACTION
 from leyden_sim.datasets import EndlessRandomizedDataset, syn_digits, tobin_localization
 from leyden_sim.randomizers import Blur, Camera, Colour, Distractors, Lighting, Noise, Stroke, Texture
 from leyden_sim.scene import Randomizer
+from leyden_sim.textures import SOURCE_PHOTOS
+
+TARGETS = ("digits", "blended")
 
 
 def digits_randomization(
@@ -52,6 +58,44 @@ def digits_randomization(
         "blur": Blur(sigma=(0.0, 1.5)),
         "noise": Noise(std=(0.0, 0.05)),
     }
+    return _without(families, exclude)
+
+
+def photo_digits_randomization(
+    exclude: Sequence[str] = (),
+    slant: float = 0.35,
+    elastic: float = 3.0,
+    aspect: tuple[float, float] = (0.55, 1.0),
+) -> list[Randomizer]:
+    """Every randomizer family with ranges for digits on photographs, minus ``exclude``.
+
+    Unlike :func:`digits_randomization`, ink and paper take any hue and either polarity (light ink
+    on dark paper or the reverse, half the scenes each, always with some contrast), and most
+    surfaces are textured, mostly by photographs: of :data:`~leyden_sim.textures.SOURCE_PHOTOS`,
+    disjoint from the blended target's photographs. The texture strength (up to 0.4) was chosen on
+    the blended target's validation split, over (0.2, 0.6) and (0.4, 0.9) (benchmarks/sim.md).
+    """
+    families = {
+        "stroke": Stroke(width=(0.5, 3.5), slant=(-slant, slant), aspect=aspect, elastic=(0.0, elastic)),
+        "distractors": Distractors(count=(0, 3), size=(0.05, 0.3)),
+        "colour": Colour(background=(0.0, 0.35), objects=(0.65, 1.0), saturation=(0.0, 1.0), flip=0.5),
+        "texture": Texture(
+            kinds=("photo", "photo", "noise", "gradient", "checker"),
+            probability=0.9,
+            strength=(0.0, 0.4),
+            photos=SOURCE_PHOTOS,
+        ),
+        "camera": Camera(
+            scale=(0.9, 1.05), rotation=(-10, 10), translation=(-0.05, 0.05), perspective=(0, 0.05)
+        ),
+        "lighting": Lighting(brightness=(0.7, 1.3), contrast=(0.6, 1.3), shading=(0.0, 0.3)),
+        "blur": Blur(sigma=(0.0, 1.5)),
+        "noise": Noise(std=(0.0, 0.05)),
+    }
+    return _without(families, exclude)
+
+
+def _without(families: dict[str, Randomizer], exclude: Sequence[str]) -> list[Randomizer]:
     unknown = set(exclude) - set(families)
     if unknown:
         raise LeydenConfigError(f"unknown randomizer families {sorted(unknown)}", f"use {sorted(families)}")
@@ -88,6 +132,8 @@ class SynDigitsDataModule(pl.LightningDataModule):
             (:class:`~leyden_sim.content.DigitContent`).
         image_size, channels: model input; the real digits are resized the same way.
         seed: fixes the synthetic items and the real splits.
+        target: ``"digits"`` (scikit-learn's scans, grey scanner sensor) or ``"blended"`` (the scans
+            on photographs; needs ``channels=3``; the source is rendered in colour, no sensor).
     """
 
     num_classes = 10
@@ -107,11 +153,16 @@ class SynDigitsDataModule(pl.LightningDataModule):
         val_fraction: float = 0.15,
         test_fraction: float = 0.35,
         num_workers: int = 0,
+        target: str = "digits",
     ) -> None:
         super().__init__()
         _check_sizes(length, image_size, batch_size, num_workers)
         if channels not in (1, 3):
             raise LeydenConfigError(f"channels must be 1 or 3, got {channels}", "set channels: 1 or 3")
+        if target not in TARGETS:
+            raise LeydenConfigError(f"unknown target {target!r}", f"use one of {TARGETS}")
+        if target == "blended" and channels != 3:
+            raise LeydenConfigError("the blended target is in colour", "set channels: 3")
         if pen_fraction is not None:
             check_fraction("pen_fraction", pen_fraction, PEN_FRACTION or 0.5)
         self.save_hyperparameters(ignore=["randomizers"])
@@ -123,6 +174,15 @@ class SynDigitsDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         hp = self.hparams
+        if self.real is None and hp.target == "blended":
+            self.real = BlendedDigitsDataModule(
+                image_size=hp.image_size,
+                batch_size=hp.batch_size,
+                val_fraction=hp.val_fraction,
+                test_fraction=hp.test_fraction,
+                seed=hp.seed,
+                num_workers=hp.num_workers,
+            )
         if self.real is None:  # built here, not in __init__: LightningCLI would hand it our hparams
             self.real = DigitsDataModule(
                 image_size=hp.image_size,
@@ -135,8 +195,16 @@ class SynDigitsDataModule(pl.LightningDataModule):
             )
         self.real.setup(stage)
         if self.source is None:  # rendered once; a caller may also hand in an already rendered source
+            sensor = {"sensor_size": None, "levels": None, "binarize": None} if hp.target == "blended" else {}
             synthetic = syn_digits(
-                self.randomizers, hp.length, hp.seed, hp.fonts, hp.pen_fraction, hp.image_size, hp.channels
+                self.randomizers,
+                hp.length,
+                hp.seed,
+                hp.fonts,
+                hp.pen_fraction,
+                hp.image_size,
+                hp.channels,
+                **sensor,
             )
             self.source = EndlessRandomizedDataset(synthetic) if hp.endless else synthetic.materialize()
         target_images = self.real.train.tensors[0]  # the labels of these images are never used

@@ -8,5 +8,6 @@ plugin = LeydenPlugin(
     datamodules=(
         "leyden_sim.datamodules.SynDigitsDataModule",
         "leyden_sim.datamodules.TobinLocalizationDataModule",
+        "leyden_sim.blended.BlendedDigitsDataModule",
     ),
 )

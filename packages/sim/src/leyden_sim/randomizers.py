@@ -139,7 +139,8 @@ class Colour(SceneRandomizer):
     """A flat random colour per surface: hue uniform, saturation and value (brightness) in ranges.
 
     ``background`` and ``objects`` are value ranges; overlapping ranges flip the polarity
-    (dark ink on light paper and the reverse).
+    (dark ink on light paper and the reverse). ``flip``: probability that a scene swaps the two
+    ranges — both polarities, each with a guaranteed contrast when the ranges are apart.
     """
 
     order = 2
@@ -149,19 +150,26 @@ class Colour(SceneRandomizer):
         background: Sequence[float] = (0.0, 1.0),
         objects: Sequence[float] = (0.0, 1.0),
         saturation: Sequence[float] = (0.0, 1.0),
+        flip: float = 0.0,
     ) -> None:
         self.background = check_range("background", background, lower=0.0)
         self.objects = check_range("objects", objects, lower=0.0)
         self.saturation = check_range("saturation", saturation, lower=0.0)
+        if not 0.0 <= flip <= 1.0:
+            raise LeydenConfigError(f"flip must be in [0, 1], got {flip}", "e.g. flip=0.5")
+        self.flip = flip
 
     def _colour(self, rng: np.random.Generator, value: Range) -> np.ndarray:
         hue, sat, val = rng.uniform(), uniform(rng, self.saturation), uniform(rng, value)
         return np.array(colorsys.hsv_to_rgb(hue, sat, val), np.float32)
 
     def __call__(self, scene: Scene, rng: np.random.Generator) -> Scene:
-        scene.background = np.broadcast_to(self._colour(rng, self.background), scene.background.shape).copy()
+        background, objects = self.background, self.objects
+        if self.flip > 0 and rng.uniform() < self.flip:  # no draw at flip=0: older renders stay the same
+            background, objects = objects, background
+        scene.background = np.broadcast_to(self._colour(rng, background), scene.background.shape).copy()
         for layer in scene.layers:
-            layer.fill = np.broadcast_to(self._colour(rng, self.objects), layer.fill.shape).copy()
+            layer.fill = np.broadcast_to(self._colour(rng, objects), layer.fill.shape).copy()
         return scene
 
 

@@ -7,7 +7,7 @@ nothing is downloaded) widen the distribution further.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from skimage.transform import rescale, resize
@@ -58,7 +58,7 @@ def _raw_photo(name: str) -> np.ndarray:
     raise LeydenConfigError(f"unknown photo {name!r}", f"use photos from {PHOTOS + EXTRA_PHOTOS}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_photo(name: str) -> np.ndarray:
     """One bundled photograph as a float RGB array in [0, 1], at most 160 px (loaded once per process)."""
     photo = np.asarray(_raw_photo(name), dtype=np.float32)
@@ -78,11 +78,14 @@ def bundled_photos(names: tuple[str, ...] = PHOTOS) -> tuple[np.ndarray, ...]:
     return tuple(load_photo(name) for name in names)
 
 
-def random_crop(photo: np.ndarray, size: int, rng: np.random.Generator, smallest: int = 8) -> np.ndarray:
-    """A random square crop (side from ``smallest`` px, or 1/8 of the photo, to the whole photo),
-    resized to (size, size, 3)."""
+def random_crop(
+    photo: np.ndarray, size: int, rng: np.random.Generator, sides: tuple[int, int] | None = None
+) -> np.ndarray:
+    """A random square crop, resized to (size, size, 3). ``sides``: the range of the crop's side in
+    photo pixels (default: from 8 px, or 1/8 of the photo, to the whole photo)."""
     h, w = photo.shape[:2]
-    side = int(rng.integers(max(smallest, min(h, w) // 8), min(h, w) + 1))
+    low, high = sides if sides is not None else (max(8, min(h, w) // 8), min(h, w))
+    side = int(rng.integers(min(low, h, w), min(high, h, w) + 1))
     top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     patch = photo[top : top + side, left : left + side]
     return resize(patch, (size, size), order=1, anti_aliasing=True).astype(np.float32)

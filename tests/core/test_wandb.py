@@ -57,8 +57,10 @@ def test_wandb_mode_disabled_writes_no_run_and_outputs_stay_in_default_root_dir(
 def test_media_helpers_write_images_videos_and_tables(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    # explicit: W&B keeps settings from earlier runs in this process (in-process CLI tests run disabled)
-    wandb.teardown()
+    # an in-process CLI test that stopped with an error may leave its (disabled) run current, and
+    # WandbLogger would attach to it instead of starting this offline one
+    if wandb.run is not None:
+        wandb.finish()
     logger = WandbLogger(project="leyden-test", save_dir=str(tmp_path), mode="offline")
     log_image_grid(logger, "views", torch.rand(6, 3, 8, 8))
     log_video([logger], "episode", np.random.randint(0, 255, (5, 16, 16, 3), dtype=np.uint8), fps=4)

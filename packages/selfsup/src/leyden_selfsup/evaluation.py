@@ -91,3 +91,25 @@ class KNNAccuracy(Metric):
     def has_bank(self) -> bool:
         """True once a training step ran (every step appends, possibly zero rows, so ranks agree)."""
         return len(self.bank_features) > 0
+
+
+class ClassifierAccuracy:
+    """Validation and test accuracy of a semi-supervised classifier's ``classifier`` head (FixMatch,
+    Noisy Student): torchmetrics accuracies, so the value is exact across DDP ranks.
+
+    Call :meth:`init_accuracy` in ``__init__``; the class provides ``validation_step`` and ``test_step``.
+    """
+
+    def init_accuracy(self, num_classes: int) -> None:
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        self.val_accuracy(self.net(images, "classifier"), labels)  # type: ignore[attr-defined]
+        self.log("val/acc", self.val_accuracy, prog_bar=True)  # type: ignore[attr-defined]
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        self.test_accuracy(self.net(images, "classifier"), labels)  # type: ignore[attr-defined]
+        self.log("test/acc", self.test_accuracy)  # type: ignore[attr-defined]

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
-from torchmetrics.classification import MulticlassAccuracy
 
 from leyden_core.backbones import check_data_fits, create_backbone
 from leyden_core.checks import check_choice, check_count, check_fraction, check_non_negative, check_positive
 from leyden_core.errors import LeydenConfigError
 from leyden_core.multihead import MultiHeadNet
 from leyden_selfsup.augment import ViewAugment, check_augment_options
+from leyden_selfsup.evaluation import ClassifierAccuracy
 from leyden_selfsup.losses import fixmatch_unlabeled_loss
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -52,7 +52,7 @@ class StrongAugment(nn.Module):
             return self.cutout(self.rand_augment(self.weak(images))).clamp_(0.0, 1.0)
 
 
-class FixMatch(pl.LightningModule):
+class FixMatch(ClassifierAccuracy, pl.LightningModule):
     """FixMatch over any backbone.
 
     Args:
@@ -102,8 +102,7 @@ class FixMatch(pl.LightningModule):
         weak_defaults = {"crop_scale": (0.75, 1.0), "jitter_p": 0.0, "grayscale_p": 0.0}
         self.weak = ViewAugment(image_size, in_chans, **{**weak_defaults, **weak_options})
         self.strong = StrongAugment(self.weak, strong_ops, strong_magnitude)
-        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.init_accuracy(num_classes)
 
     def setup(self, stage: str) -> None:
         hp = self.hparams
@@ -136,16 +135,6 @@ class FixMatch(pl.LightningModule):
         )
         self.log("train/loss", loss, prog_bar=True)
         return loss
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        images, labels = batch
-        self.val_accuracy(self.net(images, "classifier"), labels)
-        self.log("val/acc", self.val_accuracy, prog_bar=True)
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        images, labels = batch
-        self.test_accuracy(self.net(images, "classifier"), labels)
-        self.log("test/acc", self.test_accuracy)
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

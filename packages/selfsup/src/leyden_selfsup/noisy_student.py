@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
-from torchmetrics.classification import MulticlassAccuracy
 
 from leyden_core import distributed
 from leyden_core.backbones import create_backbone
@@ -36,6 +35,7 @@ from leyden_core.checks import check_count, check_fraction, check_non_negative, 
 from leyden_core.errors import LeydenConfigError
 from leyden_core.multihead import MultiHeadNet
 from leyden_selfsup.augment import ViewAugment, check_augment_options
+from leyden_selfsup.evaluation import ClassifierAccuracy
 from leyden_selfsup.losses import pseudo_label_loss
 from leyden_selfsup.optim import warmup_cosine
 
@@ -61,7 +61,7 @@ def endless_labeled_batches(labeled: Dataset, batch_size: int) -> Iterator[list[
     return iter(DataLoader(shard, batch_size, sampler=sampler))
 
 
-class NoisyStudent(pl.LightningModule):
+class NoisyStudent(ClassifierAccuracy, pl.LightningModule):
     """Self-training with a noised, equal-size student over any backbone.
 
     Train with a datamodule whose training batches mix labeled samples and unlabeled ones (label
@@ -128,8 +128,7 @@ class NoisyStudent(pl.LightningModule):
         self.register_buffer("round", torch.zeros((), dtype=torch.long))
         self.register_buffer("class_weights", torch.ones(num_classes))
         self.register_buffer("teacher_accuracy", torch.tensor(math.nan))
-        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.init_accuracy(num_classes)
 
     def build_classifier(self) -> MultiHeadNet:
         hp = self.hparams
@@ -185,16 +184,6 @@ class NoisyStudent(pl.LightningModule):
             )
         self.log("train/loss", loss, prog_bar=True)
         return loss
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        images, labels = batch
-        self.val_accuracy(self.net(images, "classifier"), labels)
-        self.log("val/acc", self.val_accuracy, prog_bar=True)
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        images, labels = batch
-        self.test_accuracy(self.net(images, "classifier"), labels)
-        self.log("test/acc", self.test_accuracy)
 
     def on_train_epoch_end(self) -> None:
         """At the end of a round: report it, and unless it was the last, start the next one."""

@@ -7,6 +7,9 @@ code, that stderr is short with no traceback or Namespace dump, and that it name
 from __future__ import annotations
 
 import pytest
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
 
 from tests.core.cli_runner import assert_two_line_error, leyden_in_process
 
@@ -155,3 +158,20 @@ def test_unusable_checkpoint_is_a_two_line_error(tmp_path, monkeypatch, capsys, 
         (tmp_path / "run.ckpt").write_bytes(content)
     code, stderr = leyden_in_process([*FIT, *TINY8, "--ckpt_path", "run.ckpt"], monkeypatch, capsys)
     assert_two_line_error(code, stderr, "run.ckpt", needle)
+
+
+class EmptyDataModule(LightningDataModule):
+    """A user's DataModule whose training set came out empty (a wrong filter, an empty folder)."""
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            TensorDataset(torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long)), batch_size=4
+        )
+
+
+def test_a_user_datamodule_with_no_training_batches_is_an_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model = ["--model", "ImageClassifier", "--model.backbone", "leyden_tiny_cnn", "--model.in_chans", "1"]
+    data = ["--data", f"{__name__}.EmptyDataModule"]
+    code, stderr = leyden_in_process([*FIT, *model, *data], monkeypatch, capsys)
+    assert_two_line_error(code, stderr, "yielded no batches", "batch_size")

@@ -22,6 +22,7 @@ from leyden_core.callbacks import LastCheckpointOnException, RNGStateCheckpoint,
 from leyden_core.checkpointing import LeydenCheckpoint
 from leyden_core.cli_errors import short_parser_error
 from leyden_core.divergence import StopOnDivergence
+from leyden_core.errors import LeydenConfigError
 from leyden_core.progress import LeydenProgressBar
 from leyden_core.threads import apply_thread_policy
 from leyden_core.wandb_logging import announce_offline_run, wandb_loggers
@@ -158,6 +159,7 @@ class LeydenCLI(LightningCLI):
             raise checkpointing.weights_do_not_fit(ckpt_path, model, err, differing) from None
 
     def after_fit(self) -> None:
+        check_trained_batches(self.trainer)
         print_final_metrics(self.trainer)
         print_checkpoint_location(self.trainer)
 
@@ -166,6 +168,19 @@ class LeydenCLI(LightningCLI):
 
     def after_test(self) -> None:
         print_final_metrics(self.trainer)
+
+
+def check_trained_batches(trainer: Trainer) -> None:
+    """A DataModule whose training loader yields nothing makes Lightning skip training and return as if
+    done (``Trainer.fit stopped: No training batches``). Leyden's own DataModules refuse that at setup; this
+    catches any other DataModule (a user's), unless the user asked for it with ``limit_train_batches: 0``."""
+    fit_loop = trainer.fit_loop
+    if getattr(fit_loop, "max_batches", None) == 0 and trainer.limit_train_batches != 0:
+        raise LeydenConfigError(
+            "the training DataLoader yielded no batches, so nothing was trained "
+            "(an empty dataset, or fewer samples per process than batch_size with drop_last)",
+            "check the data path and the DataModule's batch_size/drop_last, or the dataset's length",
+        )
 
 
 @rank_zero_only

@@ -27,6 +27,11 @@ A2C = ["--model", "A2C", "--model.total_env_steps", "64"]
 TD3 = ["--model", "TD3", "--model.total_env_steps", "64"]
 
 CASES = {
+    # RL² pieces that do not fit the task family
+    "rl2-maze-frames-too-small": (
+        ["--config", "rl2_maze", "--model.tasks.init_args.resolution", "8"],
+        ["at least 15x15 pixels", "resolution of 16"],
+    ),
     # env ids and action spaces
     "unknown-env-id": (
         [*PPO, "--model.env_id", "CartPol-v1"],

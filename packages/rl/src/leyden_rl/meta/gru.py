@@ -221,6 +221,9 @@ class BilinearReadout(nn.Module):
         return (z * x.unsqueeze(-2)).sum(-1) + self.bias
 
 
+MIN_FRAME_SIZE = 15  # the smallest frame PixelEncoder's convolutions leave a pixel of
+
+
 class CNNGRUPolicy(GRUPolicy):
     """:class:`GRUPolicy` from pixels: each frame (C, H, W, values 0–255) goes through a small convolutional
     encoder (:class:`~leyden_rl.networks.PixelEncoder`) before the GRU, as the paper's visual-navigation
@@ -243,6 +246,12 @@ class CNNGRUPolicy(GRUPolicy):
             raise LeydenConfigError(
                 f"CNNGRUPolicy reads square (C, H, W) frames, got observations of shape {spec.obs_shape}",
                 "use it with a pixel task family, or use GRUPolicy",
+            )
+        if spec.obs_shape[1] < MIN_FRAME_SIZE:  # a stride-2 and three 3x3 convolutions leave nothing
+            raise LeydenConfigError(
+                f"CNNGRUPolicy's encoder needs frames of at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} pixels, "
+                f"got {spec.obs_shape[1]}x{spec.obs_shape[2]}",
+                "render the task family at a resolution of 16 or more",
             )
         self.features, self.filters = features, filters
         super().__init__(spec, hidden_size, embed_size, value_reads_task)

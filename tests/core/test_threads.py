@@ -61,3 +61,9 @@ def test_the_choice_is_exported_and_rechosen_by_the_same_process(restore_threads
 def test_busy_cores_is_a_fraction_of_this_process_cores() -> None:
     busy = threads.busy_cores(window_s=0.05)
     assert 0.0 <= busy <= threads.available_cores() + 1e-6
+
+
+def test_niced_background_work_does_not_count_as_busy() -> None:
+    # cpu0: 100 user, 300 nice, 600 idle; cpu1: 500 user, 500 idle; cpu2 is not ours
+    stat = "cpu  600 300 0 1100 0 0 0 0\ncpu0 100 300 0 600 0 0 0 0\ncpu1 500 0 0 500 0 0 0 0\ncpu2 9 9 9 9 0 0 0 0\n"
+    assert threads._cpu_times({0, 1}, stat) == (600, 2000)

@@ -8,7 +8,8 @@ quiet one: 21.1 s with the default, 12.5 s with ``OMP_NUM_THREADS=1``). The rule
 * the user's choice wins: ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set in the environment, or
   ``torch.set_num_threads`` called before training;
 * otherwise every process on this machine gets its share of the cores that are idle
-  (``cores // local processes``, fewer when other work keeps some of them busy);
+  (``cores // local processes``, fewer when other work at normal priority keeps some of them busy;
+  niced background jobs yield their cores and do not count);
 * a model that declares ``preferred_num_threads`` (RL methods: 1, their networks are tiny and
   their time goes into stepping environments) gets at most that many.
 
@@ -48,17 +49,23 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _cpu_times(cpus: set[int]) -> tuple[int, int]:
-    """(busy, total) jiffies since boot summed over ``cpus``, from ``/proc/stat``'s per-core lines."""
+def _cpu_times(cpus: set[int], stat_text: str | None = None) -> tuple[int, int]:
+    """(busy, total) jiffies since boot summed over ``cpus``, from ``/proc/stat``'s per-core lines.
+
+    Time spent in niced processes does not count as busy: a background job at low priority (``nice``)
+    gives its core up to a run at normal priority, so that run may use the core.
+    """
+    if stat_text is None:
+        with open("/proc/stat") as stat:
+            stat_text = stat.read()
     busy = total = 0
-    with open("/proc/stat") as stat:
-        for line in stat:
-            name, *values = line.split()
-            if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
-                continue
-            fields = [int(v) for v in values]
-            idle = fields[3] + fields[4]  # idle + iowait
-            busy, total = busy + sum(fields) - idle, total + sum(fields)
+    for line in stat_text.splitlines():
+        name, *values = line.split()
+        if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
+            continue
+        fields = [int(v) for v in values]  # user nice system idle iowait irq softirq steal ...
+        yielding = fields[1] + fields[3] + fields[4]  # niced + idle + iowait
+        busy, total = busy + sum(fields) - yielding, total + sum(fields)
     return busy, total
 
 

@@ -9,10 +9,16 @@ ratio is Leyden images/s over plain images/s (1.0 = no framework overhead).
     python benchmarks/selfsup_throughput.py --quick   # batch 32, 2 timed steps per side, 2 alternations
     python benchmarks/selfsup_throughput.py           # batch 256, 10 timed steps per side, 3 alternations
     python benchmarks/selfsup_throughput.py --steps 2 --repeats 2   # batch 256, what fits a shared CPU
+    python benchmarks/selfsup_throughput.py --device cuda          # on a GPU: results/selfsup_throughput_gpu.json
 
 (On one CPU thread a batch-256 step of ResNet-18 at 32 px is ~1 TFLOP of work, about a minute per
 step on a shared 2-core machine, so --quick shrinks the batch; the code path is the same.) The 1-minute
 load average at the start and end goes into the JSON, since other jobs on the machine add noise.
+
+It also reports the share of a plain step's time spent making the two views (``augmentation_share``),
+timed in separate steps after the alternations (with the device synchronised around the augmentation,
+which would otherwise slow the timed plain loop): on a GPU, augmentation on the device should be a
+small part of a step.
 """
 
 from __future__ import annotations
@@ -54,6 +60,11 @@ def loader(batch_size: int) -> DataLoader:
     return DataLoader(dataset(), batch_size=batch_size, shuffle=True, drop_last=True)
 
 
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 class StepTimer(Callback):
     """Wall time of the training steps after ``warmup`` (from one batch start to the last batch end)."""
 
@@ -65,14 +76,17 @@ class StepTimer(Callback):
             self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        synchronize(pl_module.device)
         self.end = time.perf_counter()
 
 
-def leyden_images_per_s(steps: int, warmup: int, batch_size: int) -> float:
+def leyden_images_per_s(steps: int, warmup: int, batch_size: int, device: torch.device) -> float:
     torch.manual_seed(0)
     model = SimCLR(**CONFIG)
     timer = StepTimer(warmup)
     trainer = pl.Trainer(
+        accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=1,
         max_steps=warmup + steps,
         logger=False,
         enable_checkpointing=False,
@@ -86,11 +100,11 @@ def leyden_images_per_s(steps: int, warmup: int, batch_size: int) -> float:
     return steps * batch_size / (timer.end - timer.start)
 
 
-def plain_images_per_s(steps: int, warmup: int, batch_size: int) -> float:
+def plain_setup(device: torch.device) -> tuple[MultiHeadNet, ViewAugment, torch.optim.Optimizer]:
     torch.manual_seed(0)
     net = MultiHeadNet(create_backbone("resnet18", small_images=True))
     net.add_head("projection", mlp(net.feature_dim, 512, 128))
-    augment = ViewAugment(32, 3)
+    net.to(device).train()
     decay = [p for p in net.parameters() if p.ndim > 1]
     no_decay = [p for p in net.parameters() if p.ndim <= 1]
     optimizer = torch.optim.AdamW(
@@ -100,22 +114,50 @@ def plain_images_per_s(steps: int, warmup: int, batch_size: int) -> float:
         ],
         lr=CONFIG["lr"],
     )
-    net.train()
+    return net, ViewAugment(32, 3).to(device), optimizer
+
+
+def plain_step(net, augment, optimizer, images: torch.Tensor) -> None:
+    x1, x2 = augment(images), augment(images)
+    z1, z2 = net.heads["projection"](net.features(torch.cat([x1, x2]))).chunk(2)
+    loss = nt_xent(z1, z2, CONFIG["temperature"])
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def plain_images_per_s(steps: int, warmup: int, batch_size: int, device: torch.device) -> float:
+    net, augment, optimizer = plain_setup(device)
     step, start = 0, None
     while step < warmup + steps:
         for images, _ in loader(batch_size):
             if step == warmup:
+                synchronize(device)
                 start = time.perf_counter()
-            x1, x2 = augment(images), augment(images)
-            z1, z2 = net.heads["projection"](net.features(torch.cat([x1, x2]))).chunk(2)
-            loss = nt_xent(z1, z2, CONFIG["temperature"])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            plain_step(net, augment, optimizer, images.to(device, non_blocking=True))
             step += 1
             if step == warmup + steps:
                 break
+    synchronize(device)
     return steps * batch_size / (time.perf_counter() - start)
+
+
+def augmentation_share(steps: int, batch_size: int, device: torch.device) -> float:
+    """Share of a plain step's time spent making the two views (the device synchronised around them)."""
+    net, augment, optimizer = plain_setup(device)
+    images = next(iter(loader(batch_size)))[0].to(device)
+    plain_step(net, augment, optimizer, images)  # warm-up
+    augmenting = total = 0.0
+    for _ in range(steps):
+        synchronize(device)
+        start = time.perf_counter()
+        augment(images), augment(images)
+        synchronize(device)
+        augmenting += time.perf_counter() - start
+        plain_step(net, augment, optimizer, images)
+        synchronize(device)
+        total += time.perf_counter() - start
+    return augmenting / total
 
 
 def main() -> None:
@@ -124,7 +166,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: 32 with --quick, else 256")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per side and alternation")
     parser.add_argument("--repeats", type=int, default=None, help="alternations of the two sides")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    device = torch.device(args.device)
     steps = args.steps or (2 if args.quick else 10)
     repeats = args.repeats or (2 if args.quick else 3)
     load_at_start = os.getloadavg()[0]
@@ -132,17 +176,19 @@ def main() -> None:
     warmup = 1
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
     torch.set_num_threads(threads)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {threads} thread"
+    setting = f"resnet18-small 32px batch {args.batch_size}, {where}"
     rows = []
     for repeat in range(repeats):
         for method, measure in (
             ("plain_pytorch", plain_images_per_s),
             ("leyden.SimCLR", leyden_images_per_s),
         ):
-            value = measure(steps, warmup, args.batch_size)
+            value = measure(steps, warmup, args.batch_size, device)
             rows.append(
                 {
                     "method": method,
-                    "setting": f"resnet18-small 32px batch {args.batch_size}, CPU {threads} thread",
+                    "setting": setting,
                     "seed": repeat,
                     "metric": "images_per_s",
                     "value": value,
@@ -163,11 +209,21 @@ def main() -> None:
     print(
         f"Leyden / plain PyTorch throughput ratio: {ratio:.3f} (mean of {repeats} alternations, {steps} steps each)"
     )
+    share = augmentation_share(steps, args.batch_size, device)
+    rows.append(
+        {
+            "method": "plain_pytorch",
+            "setting": setting,
+            "seed": None,
+            "metric": "augmentation_share",
+            "value": share,
+        }
+    )
+    print(f"augmentation share of a plain step: {share:.3f}")
     load = {"start": load_at_start, "end": os.getloadavg()[0]}
     print(f"1-minute load average: {load['start']:.2f} at the start, {load['end']:.2f} at the end")
-    write_results(
-        "selfsup_throughput_quick" if args.quick else "selfsup_throughput", rows, load_average_1min=load
-    )
+    name = "selfsup_throughput" + ("_gpu" if device.type == "cuda" else "") + ("_quick" if args.quick else "")
+    write_results(name, rows, load_average_1min=load)
 
 
 if __name__ == "__main__":

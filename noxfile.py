@@ -26,7 +26,12 @@ import nox
 ROOT = Path(__file__).parent
 CONSTRAINTS = str(ROOT / "constraints.txt")
 PLUGINS = ("selfsup", "rl", "sim")
-EXTRAS = {"rl": "test,atari,dmc,mujoco,video", "core": "test,video", "selfsup": "test", "sim": "test,mujoco"}
+EXTRAS = {
+    "rl": "test,atari,dmc,mujoco,video,games",
+    "core": "test,video",
+    "selfsup": "test,text",
+    "sim": "test,mujoco",
+}
 
 INSTALL_ATTEMPTS = 3
 RETRY_PAUSE_S = 30
@@ -130,7 +135,11 @@ def docs(session: nox.Session) -> None:
 def slow(session: nox.Session) -> None:
     """What the per-plugin sessions leave out: ``-m slow`` (2-process DDP through the CLI, two simulated
     nodes with torchrun) and the tests that need two plugins side by side (rl's one-shot imitation
-    driven by leyden-sim's physics randomization), with every plugin and extra installed."""
+    driven by leyden-sim's physics randomization, the block world under it), with every plugin and extra installed."""
     _install(session, "core", *PLUGINS)
     _pytest(session, "tests", "-m", "slow")
-    _pytest(session, "tests/rl/test_imitation_one_shot.py", "-rs")
+    cross_plugin = (
+        "tests/rl/test_imitation_one_shot.py",
+        "tests/rl/test_blocks_env.py::test_physics_parameters_reach_the_model",
+    )
+    _pytest(session, *cross_plugin, "-rs")

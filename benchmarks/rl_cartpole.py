@@ -10,11 +10,16 @@ which made Leyden reach the bar sooner in tuning; SB3 runs with exactly these. D
 rl-zoo's constant rate Leyden missed the bar in seeds 0 and 1, see benchmarks/rl.md) and,
 for Leyden only, a dueling head and Double-DQN targets (SB3's DQN has neither). TRPO and A2C:
 rl-zoo's settings, read from examples/rl/trpo_cartpole.yaml and a2c_cartpole.yaml (the recipe is
-the config); their rows go to results/rl_cartpole_trpo_a2c.json.
+the config); their rows go to results/rl_cartpole_trpo_a2c.json. RecurrentPPO (against sb3-contrib's
+RecurrentPPO, and plain PPO for contrast) runs on CartPoleNoVel-v1, CartPole with its velocities masked,
+with rl-zoo's ppo_lstm settings read from examples/rl/recurrent_ppo_cartpole_novel.yaml for both
+libraries (rl-zoo also normalizes observations; neither library does here); rows go to
+results/rl_cartpole_novel_<algos>.json.
 
     python benchmarks/rl_cartpole.py --quick        # PPO 2 seeds, DQN 1 seed
     python benchmarks/rl_cartpole.py --seeds 5      # the full benchmark
     python benchmarks/rl_cartpole.py --algos TRPO,A2C --seeds 5 --budget 200000
+    python benchmarks/rl_cartpole.py --algos RecurrentPPO,PPO --env CartPoleNoVel-v1 --seeds 5 --budget 100000
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ def recipe(config: str) -> dict:
 
 
 TRPO_HP, A2C_HP = recipe("trpo_cartpole.yaml"), recipe("a2c_cartpole.yaml")
+RPPO_HP = recipe("recurrent_ppo_cartpole_novel.yaml")
 
 
 def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
@@ -64,17 +70,21 @@ class StopAtThreshold(pl.Callback):
             trainer.should_stop = True
 
 
-def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, float]:
+def run_leyden(
+    algo: str, seed: int, budget: int, env_id: str = "CartPole-v1"
+) -> tuple[int | None, int, float, float]:
     from leyden_rl.a2c import A2C
     from leyden_rl.dqn import DQN
     from leyden_rl.ppo import PPO
+    from leyden_rl.recurrent_ppo import RecurrentPPO
     from leyden_rl.trpo import TRPO
 
     cls, hp = {
         "PPO": (PPO, PPO_HP), "DQN": (DQN, {**DQN_HP, **DQN_LEYDEN_ONLY}), "TRPO": (TRPO, TRPO_HP), "A2C": (A2C, A2C_HP),
+        "RecurrentPPO": (RecurrentPPO, RPPO_HP),
     }[algo]  # fmt: skip
     pl.seed_everything(seed, verbose=False)
-    model = cls(env_id="CartPole-v1", total_env_steps=budget, seed=seed, **hp)
+    model = cls(env_id=env_id, total_env_steps=budget, seed=seed, **hp)
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[StopAtThreshold()])  # fmt: skip
     clock = Clock()
@@ -82,10 +92,14 @@ def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, int, floa
     return (steps_to_threshold([(s, r) for s, r, _ in model.episode_log]), model.env_steps, *clock.read())
 
 
-def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, float]:
+def run_sb3(
+    algo: str, seed: int, budget: int, env_id: str = "CartPole-v1"
+) -> tuple[int | None, int, float, float]:
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+
+    import leyden_rl.masked_velocity  # noqa: F401  (registers CartPoleNoVel-v1 for gymnasium.make)
 
     log: list[tuple[int, float]] = []
 
@@ -98,11 +112,24 @@ def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, int, float, 
 
     if algo == "PPO":
         hp = PPO_HP
-        env = make_vec_env("CartPole-v1", n_envs=hp["num_envs"], seed=seed)
+        env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
         model = PPO("MlpPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"], n_epochs=hp["update_epochs"],
                     gae_lambda=hp["gae_lambda"], gamma=hp["gamma"], ent_coef=0.0,
                     learning_rate=lambda f: f * hp["learning_rate"], clip_range=lambda f: f * hp["clip_range"],
                     seed=seed, device="cpu")  # fmt: skip
+    elif algo == "RecurrentPPO":
+        from sb3_contrib import RecurrentPPO
+
+        hp = RPPO_HP
+        env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
+        policy_kwargs = dict(lstm_hidden_size=hp["memory_size"], enable_critic_lstm=not hp["shared_memory"],
+                             shared_lstm=hp["shared_memory"], net_arch=dict(pi=hp["hidden_sizes"], vf=hp["hidden_sizes"]),
+                             activation_fn=torch.nn.ReLU, ortho_init=False)  # fmt: skip
+        model = RecurrentPPO("MlpLstmPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
+                             n_epochs=hp["update_epochs"], gae_lambda=hp["gae_lambda"], gamma=hp["gamma"],
+                             ent_coef=hp["ent_coef"], learning_rate=lambda f: f * hp["learning_rate"],
+                             clip_range=lambda f: f * hp["clip_range"], policy_kwargs=policy_kwargs, seed=seed,
+                             device="cpu")  # fmt: skip
     elif algo == "TRPO":
         from sb3_contrib import TRPO
 
@@ -162,11 +189,16 @@ def main() -> None:
     parser.add_argument("--algos", default="PPO,DQN", help="PPO,DQN (default) or any of TRPO,A2C")
     parser.add_argument("--budget", type=int, default=200_000, help="env-step budget of TRPO and A2C")
     parser.add_argument("--skip-sb3", action="store_true", help="Leyden's runs only (TRPO, A2C)")
+    parser.add_argument(
+        "--env", default="CartPole-v1", help="CartPoleNoVel-v1: velocities masked (RecurrentPPO)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     algos = args.algos.split(",")
-    if algos != ["PPO", "DQN"]:
-        return run_other(algos, 1 if args.quick else args.seeds, args.budget, args.skip_sb3)
+    if algos != ["PPO", "DQN"] or args.env != "CartPole-v1":
+        return run_other(
+            algos, 1 if args.quick else args.seeds, args.budget, args.skip_sb3, args.env, args.quick
+        )
     ppo_seeds = 2 if args.quick else args.seeds
     dqn_seeds = 1 if args.quick else (args.dqn_seeds or args.seeds)
     rows = []
@@ -217,21 +249,30 @@ def main() -> None:
     save()
 
 
-def run_other(algos: list[str], seeds: int, budget: int, skip_sb3: bool) -> None:
-    """TRPO and A2C (also PPO/DQN when named): steps to 475 and env steps per (CPU-)second, per seed."""
+def run_other(
+    algos: list[str],
+    seeds: int,
+    budget: int,
+    skip_sb3: bool,
+    env_id: str = "CartPole-v1",
+    quick: bool = False,
+) -> None:
+    """TRPO, A2C and RecurrentPPO (also PPO/DQN when named): steps to 475 and env steps per (CPU-)second, per seed."""
     rows = []
     libs = (("leyden", run_leyden),) if skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
+    name = "rl_cartpole_" + ("novel_" if "NoVel" in env_id else "") + "_".join(a.lower() for a in algos)
+    name += "_quick" if quick else ""
     for algo in algos:
         for seed in range(seeds):
             for lib, fn in libs:
-                reached, steps, wall, cpu = fn(algo, seed, budget)
+                reached, steps, wall, cpu = fn(algo, seed, budget, env_id)
                 for metric, value in (
                     ("steps_to_475", reached), ("env_steps_per_s", steps / wall), ("env_steps_per_cpu_s", steps / cpu),
                 ):  # fmt: skip
-                    rows.append(result_row(f"{lib}.{algo}", "CartPole-v1", seed, metric, value))
+                    rows.append(result_row(f"{lib}.{algo}", env_id, seed, metric, value))
                 print(f"{lib}.{algo} seed {seed}: steps_to_475={reached} env_steps/s={steps / wall:,.0f} "
                       f"per CPU-s={steps / cpu:,.0f} ({steps} steps)", flush=True)  # fmt: skip
-                write_results("rl_cartpole_" + "_".join(a.lower() for a in algos), rows)  # after every run
+                write_results(name, rows)  # after every run
 
 
 if __name__ == "__main__":

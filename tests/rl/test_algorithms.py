@@ -22,6 +22,8 @@ TINY = {
     "TRPO": dict(env_id="CartPole-v1", num_envs=2, num_steps=16, batch_size=16, critic_epochs=2, cg_steps=4,
                  hidden_sizes=(16,)),
     "A2C": dict(env_id="CartPole-v1", num_envs=2, num_steps=8, hidden_sizes=(16,)),
+    "RecurrentPPO": dict(env_id="CartPoleNoVel-v1", num_envs=2, num_steps=16, batch_size=16, update_epochs=2,
+                         memory_size=8, hidden_sizes=(8,)),
     "TD3": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
                 batch_size=16, hidden_sizes=(16,)),
     "DDPG": dict(env_id="Pendulum-v1", num_envs=2, learning_starts=32, train_freq=16, gradient_steps=4,
@@ -32,8 +34,9 @@ TINY = {
 MODELS = {
     path.rsplit(".", 1)[1]: path
     for path in plugin.models
-    if path.startswith("leyden_rl.") and not path.startswith(("leyden_rl.meta.", "leyden_rl.imitation."))
-}  # imitation methods are not online RL modules (test_imitation_methods.py covers them)
+    if path.startswith("leyden_rl.")
+    and not path.startswith(("leyden_rl.meta.", "leyden_rl.imitation.", "leyden_rl.alphazero."))
+}  # imitation methods and AlphaZero are not env-stepping modules (test_imitation_*.py, test_alphazero_*.py)
 
 
 def _trainer(tmp_path, **kw):

@@ -13,7 +13,9 @@ METHODS = ("PPO", "DQN", "SAC")
 # ~40 s, so it runs in the slow session.
 GROUPS = [
     METHODS,
-    pytest.param(("TRPO", "A2C", "TD3", "DDPG"), marks=pytest.mark.slow, id="trpo-a2c-td3-ddpg"),
+    pytest.param(
+        ("TRPO", "A2C", "TD3", "DDPG", "RecurrentPPO"), marks=pytest.mark.slow, id="trpo-a2c-td3-ddpg-rppo"
+    ),
 ]
 
 

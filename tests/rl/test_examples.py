@@ -1,4 +1,4 @@
-"""The CartPole/Pendulum example configs of PPO, DQN, SAC, TRPO, A2C, TD3 and DDPG run through ``leyden fit`` (tiny budgets)."""
+"""The CartPole/Pendulum example configs of PPO, DQN, SAC, TRPO, A2C, recurrent PPO, TD3 and DDPG run through ``leyden fit`` (tiny budgets)."""
 
 from pathlib import Path
 
@@ -17,6 +17,7 @@ TINY = {  # config: (env-step budget, further overrides)
     "trpo_cartpole.yaml": (128, ["--model.init_args.num_steps=32", "--model.init_args.batch_size=64",
                                  "--model.init_args.critic_epochs=1"]),
     "a2c_cartpole.yaml": (80, []),
+    "recurrent_ppo_cartpole_novel.yaml": (256, ["--model.init_args.update_epochs=2"]),
     "td3_pendulum.yaml": (64, ["--model.init_args.learning_starts=32", "--model.init_args.batch_size=16"]),
     "ddpg_pendulum.yaml": (64, ["--model.init_args.learning_starts=32", "--model.init_args.batch_size=16"]),
 }  # fmt: skip

@@ -21,6 +21,10 @@ TINY = {
     "OneShotImitation": ("one_shot_particle.yaml", ["--trainer.max_epochs=1", "--data.init_args.num_train_tasks=40",
                                                     "--data.init_args.num_val_tasks=10", "--data.init_args.landmarks=[2,3]",
                                                     "--model.init_args.width=16"]),
+    "OneShotBlockStacking": ("one_shot_blocks.yaml", ["--trainer.max_epochs=1", "--data.init_args.num_blocks=3",
+                                                      "--data.init_args.stage_counts=[1]", "--data.init_args.num_train_pairs=4",
+                                                      "--data.init_args.num_val_pairs=2", "--data.init_args.batch_size=2",
+                                                      "--model.init_args.width=16", "--model.init_args.val_episodes=1"]),
 }  # fmt: skip
 MODELS = {p.rsplit(".", 1)[1]: p for p in plugin.models if ".imitation." in p}
 

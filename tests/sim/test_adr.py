@@ -1,4 +1,5 @@
-"""ADR: boundary sampling, widening/narrowing by thresholds, limits, state round trip, wrapper feedback."""
+"""ADR: boundary sampling, widening/narrowing by thresholds, limits, stale scores, state round trip,
+wrapper feedback."""
 
 from __future__ import annotations
 
@@ -51,6 +52,25 @@ def test_widen_narrow_clear_and_limits():
     for _ in range(3):
         assert adr.record(("mass", "high"), 15) in (None,)  # between thresholds: no change
     assert adr.high["mass"] == 1.0
+    metrics = adr.metrics()
+    assert metrics["adr/mass/high_score"] == 15 and metrics["adr/length/low_score"] == 0
+    assert (metrics["adr/widen"], metrics["adr/narrow"], metrics["adr/hold"]) == (4, 2, 1)
+
+
+def test_thresholds_are_required():
+    """No threshold fits every task's score scale; a silent default would widen on any score."""
+    with pytest.raises(TypeError, match="threshold"):
+        ADR({"length": ADRParam()})
+
+
+def test_score_of_a_moved_boundary_is_dropped():
+    adr = make_adr(buffer_size=1)
+    boundary = ("length", "high")
+    ran_at = adr.value(boundary)
+    assert adr.record(boundary, 25, ran_at) == "widen"  # boundary now 1.1
+    assert adr.record(boundary, 0, ran_at) is None  # still ran at 1.0: says nothing about 1.1
+    assert adr.high["length"] == pytest.approx(1.1) and adr.counts["stale"] == 1
+    assert adr.record(boundary, 0, adr.value(boundary)) == "narrow"
 
 
 def test_boundary_value_is_used_and_others_are_in_range():
@@ -71,8 +91,9 @@ def test_state_round_trip():
     restored = make_adr()
     restored.load_state_dict(adr.state_dict())
     assert restored.high == adr.high and restored.low == adr.low and restored.buffers == adr.buffers
+    assert restored.metrics() == adr.metrics()  # decision counts and latest scores too
     with pytest.raises(LeydenConfigError):
-        ADR({"gravity": ADRParam()}, threshold_high=2).load_state_dict(adr.state_dict())
+        ADR({"gravity": ADRParam()}, threshold_low=1, threshold_high=2).load_state_dict(adr.state_dict())
 
 
 def test_wrapper_reports_boundary_episodes_to_adr():
@@ -114,6 +135,21 @@ def test_vector_env_autoreset_reports_every_boundary_episode(mode):
         skip = done if mode == gym.vector.AutoresetMode.NEXT_STEP else np.zeros(3, bool)
     recorded = sum(adr.buffers.values(), [])
     assert len(finished) > 10 and sorted(recorded) == sorted(finished)
+
+
+def test_vector_env_in_flight_episodes_do_not_score_a_moved_boundary():
+    """Every boundary decision moves the range at once (buffer 1, always widen), so the envs whose
+    episodes were running at the old boundary must not feed the new one."""
+    adr = ADR({"length": ADRParam(delta=0.01, limits=(0.2, 5.0))}, 1.0, 1, threshold_low=-1, threshold_high=0)
+    envs = gym.vector.SyncVectorEnv([lambda: PhysicsRandomization(gym.make("CartPole-v1"), adr=adr)] * 4)
+    envs.reset(seed=0)
+    finished = 0
+    for _ in range(200):
+        _, _, terminated, truncated, _ = envs.step(envs.action_space.sample())
+        finished += int((terminated | truncated).sum())
+    assert adr.counts["stale"] > 0
+    assert adr.counts["widen"] + adr.counts["stale"] == finished
+    assert adr.high["length"] - adr.low["length"] == pytest.approx(0.01 * adr.counts["widen"])
 
 
 class _Tiny(pl.LightningModule):

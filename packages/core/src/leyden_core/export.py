@@ -4,6 +4,9 @@ Every Leyden image model keeps its representation in a :class:`~leyden_core.mult
 whose trunk is the timm model itself, so stripping the ``<prefix>trunk.`` from the checkpoint's
 keys gives weights that ``timm.create_model(name)`` loads with no missing trunk keys.
 
+A checkpoint that names an exporter under ``export_with`` (a dotted path to ``fn(checkpoint, out)``)
+is written by it instead: text trunks go out as a ``transformers`` ``save_pretrained`` folder.
+
 A model without a trunk (an RL method) is exported by its top-level modules instead: its only one
 besides target networks (PPO's ``policy``, DQN's ``q``), or those named with ``--module``
 (SAC: ``--module encoder --module actor``), with the line that loads them back.
@@ -125,6 +128,11 @@ def export_main(argv: list[str]) -> None:
     )  # fmt: skip
     args = parser.parse_args(argv)
     checkpoint = load_checkpoint(args.checkpoint)
+    if "export_with" in checkpoint and not args.module and args.prefix is None:
+        # a model whose trunk has its own format (a transformers model) names its exporter in the checkpoint
+        from leyden_core.plugins import import_object
+
+        return import_object(checkpoint["export_with"])(checkpoint, args.out)
     if args.module or (args.prefix is None and not trunk_prefixes(checkpoint.get("state_dict", checkpoint))):
         return export_modules(checkpoint, args.module, args.checkpoint, args.out)
     trunk, hparams = extract_trunk(args.checkpoint, args.prefix, checkpoint)

@@ -83,11 +83,22 @@ class EvaluationCallback(Callback):
         returns: list[float] = []
         frames: list[np.ndarray] = []
         recording = record
+        # a recurrent policy carries each env's memory; SAME_STEP autoreset: the obs after an episode's
+        # last step is the next episode's first, so the memory restarts there
+        recurrent = hasattr(pl_module, "act_with_memory")
+        if recurrent:
+            memory = pl_module.policy.initial_memory(self.num_envs, pl_module.device)
+            starts = torch.ones(self.num_envs, dtype=torch.bool, device=pl_module.device)
         while len(returns) < self.num_episodes:
             if recording and len(frames) < self.max_video_frames:
                 frames.append(envs.call("render")[0])
-            action = pl_module.act(pl_module.to_tensor(obs), deterministic=True).cpu().numpy()
-            obs, _, _, _, info = envs.step(action)
+            if recurrent:
+                action, memory = pl_module.act_with_memory(pl_module.to_tensor(obs), memory, starts)
+            else:
+                action = pl_module.act(pl_module.to_tensor(obs), deterministic=True)
+            obs, _, terminated, truncated, info = envs.step(action.cpu().numpy())
+            if recurrent:
+                starts = torch.as_tensor(terminated | truncated, device=pl_module.device)
             final = info.get("final_info")
             if final is not None and "episode" in final:
                 mask = final["_episode"]

@@ -80,6 +80,8 @@ def make_env(
         import leyden_rl.dmc  # noqa: F401  (registers the dmc/<domain>-<task> ids)
     elif env_id.startswith("pixels/"):
         import leyden_rl.pixels  # noqa: F401  (registers the pixels/<id> ids)
+    elif "NoVel-" in env_id:
+        import leyden_rl.masked_velocity  # noqa: F401  (registers the <name>NoVel-v<k> ids)
     if render_mode is not None:  # a plain gymnasium env need not take render_mode at all
         env_kwargs["render_mode"] = render_mode
     try:

@@ -212,49 +212,63 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self._heads(obs)[1]
 
+    @property
+    def action_log_std(self) -> torch.Tensor | None:
+        """The Gaussian's log-std for Box actions; None for a categorical over Discrete actions."""
+        return None if self.discrete else self.log_std
+
     def actor_output(self, obs: torch.Tensor) -> torch.Tensor:
         """π's parameters besides ``log_std``: logits (Discrete) or the Gaussian mean (Box)."""
         return self._heads(obs)[0]
 
     def log_prob(self, actor_output: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """log π(a|s) of ``actions`` given :meth:`actor_output` of their observations."""
-        return self._log_prob_entropy(actor_output, actions)[0]
-
-    def _log_prob_entropy(
-        self, out: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.discrete:
-            logp = out.log_softmax(-1)
-            entropy = -(logp.exp() * logp).sum(-1)
-            return logp.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), entropy
-        log_std = self.log_std.expand_as(out)
-        z = (actions - out) / log_std.exp()
-        logp = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1)
-        return logp, entropy
+        return log_prob_entropy(actor_output, actions, self.action_log_std)[0]
 
     def act(
         self, obs: torch.Tensor, deterministic: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample (or take the mode of) π; returns ``(action, log_prob, value)``."""
         out, value = self._heads(obs)
-        if self.discrete:
-            if deterministic:
-                action = out.argmax(-1)
-            else:  # Gumbel-max: one fused sample from the categorical
-                action = (out - torch.empty_like(out).exponential_().log()).argmax(-1)
-            log_prob = out.log_softmax(-1).gather(-1, action.unsqueeze(-1)).squeeze(-1)
-            return action, log_prob, value
-        action = out if deterministic else out + self.log_std.exp() * torch.randn_like(out)
-        return action, self._log_prob_entropy(out, action)[0], value
+        return *sample_actions(out, self.action_log_std, deterministic), value
 
     def evaluate(
         self, obs: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_prob, entropy, value)`` of given actions under the current parameters."""
         out, value = self._heads(obs)
-        log_prob, entropy = self._log_prob_entropy(out, actions)
+        log_prob, entropy = log_prob_entropy(out, actions, self.action_log_std)
         return log_prob, entropy, value
+
+
+def sample_actions(
+    out: torch.Tensor, log_std: torch.Tensor | None, deterministic: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(action, log_prob)`` drawn from (or the mode of) π given the actor's output: logits of a
+    categorical when ``log_std`` is None, else the mean of a diagonal Gaussian with that log-std."""
+    if log_std is None:
+        if deterministic:
+            action = out.argmax(-1)
+        else:  # Gumbel-max: one fused sample from the categorical
+            action = (out - torch.empty_like(out).exponential_().log()).argmax(-1)
+        return action, out.log_softmax(-1).gather(-1, action.unsqueeze(-1)).squeeze(-1)
+    action = out if deterministic else out + log_std.exp() * torch.randn_like(out)
+    return action, log_prob_entropy(out, action, log_std)[0]
+
+
+def log_prob_entropy(
+    out: torch.Tensor, actions: torch.Tensor, log_std: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log π(a|s), entropy of π(·|s))`` given the actor's output (see :func:`sample_actions`)."""
+    if log_std is None:
+        logp = out.log_softmax(-1)
+        entropy = -(logp.exp() * logp).sum(-1)
+        return logp.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), entropy
+    log_std = log_std.expand_as(out)
+    z = (actions - out) / log_std.exp()
+    logp = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+    entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1)
+    return logp, entropy
 
 
 class QNetwork(nn.Module):

@@ -4,7 +4,10 @@ Each iteration of an on-policy method collects ``num_steps`` steps from each of 
 with the current policy (:meth:`OnPolicyModule.collect_rollout`), then computes GAE(λ) advantages
 and value targets (:meth:`OnPolicyModule.rollout_with_advantages`). A time-limit truncation
 bootstraps from V(final observation), a true termination from 0 (:func:`leyden_rl.advantages.gae`).
-The methods differ only in how they turn that batch into a policy update.
+The methods differ only in how they turn that batch into a policy update. A recurrent policy
+(:class:`~leyden_rl.recurrent_ppo.RecurrentPPO`) plugs into the same rollout through three hooks:
+:meth:`~OnPolicyModule.make_policy`, :meth:`~OnPolicyModule.rollout_act` (carry the memory) and
+:meth:`~OnPolicyModule.bootstrap_values` (read bootstrap observations with it).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from leyden_core.checks import check_count
 from leyden_rl.advantages import gae
@@ -44,7 +48,7 @@ class OnPolicyModule(OnlineRLModule):
     ) -> None:
         check_count("num_steps", num_steps)
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
-        self.policy = ActorCritic(self.observation_space, self.action_space, tuple(hidden_sizes), activation)
+        self.policy = self.make_policy(tuple(hidden_sizes), activation)
         discrete = self.policy.discrete
         self.rollout = RolloutBuffer(
             num_steps, num_envs,
@@ -54,6 +58,10 @@ class OnPolicyModule(OnlineRLModule):
         if not discrete:
             self._low = torch.as_tensor(self.action_space.low)
             self._high = torch.as_tensor(self.action_space.high)
+
+    def make_policy(self, hidden_sizes: tuple[int, ...], activation: str) -> nn.Module:
+        """The actor-critic (feed-forward: :class:`~leyden_rl.networks.ActorCritic`); it has ``discrete``."""
+        return ActorCritic(self.observation_space, self.action_space, hidden_sizes, activation)
 
     @property
     def steps_per_iteration(self) -> int:
@@ -69,7 +77,7 @@ class OnPolicyModule(OnlineRLModule):
         ro, obs = self.rollout, self.obs
         truncated_finals: list[tuple[int, int, torch.Tensor]] = []
         for t in range(ro.num_steps):
-            action, log_prob, value = self.policy.act(obs)
+            action, log_prob, value = self.rollout_act(obs, t)
             env_action = action.cpu().numpy()
             if not self.policy.discrete:
                 env_action = np.clip(env_action, self.action_space.low, self.action_space.high)
@@ -88,12 +96,25 @@ class OnPolicyModule(OnlineRLModule):
         # V of the observation after each step: the next step's value, the last obs for the final
         # step, and V(final_obs) where a time limit cut the episode (bootstrapping, not 0).
         ro.next_values[:-1] = ro.values[1:]
-        ro.next_values[-1] = self.policy.value(obs)
+        ro.next_values[-1] = self.bootstrap_values(obs)
         if truncated_finals:
             finals = torch.stack([f for _, _, f in truncated_finals])
-            v = self.policy.value(finals)
+            v = self.bootstrap_values(finals, [(t, i) for t, i, _ in truncated_finals])
             for k, (t, i, _) in enumerate(truncated_finals):
                 ro.next_values[t, i] = v[k]
+
+    def rollout_act(self, obs: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(action, log_prob, value)`` of every env at step ``t`` of the rollout, π sampled.
+
+        The hook a recurrent policy overrides to carry its memory from step to step.
+        """
+        return self.policy.act(obs)
+
+    def bootstrap_values(self, obs: torch.Tensor, steps: list[tuple[int, int]] | None = None) -> torch.Tensor:
+        """V of observations that follow the rollout's steps: every env's current observation after the
+        last step (``steps`` None), or the final observations of episodes a time limit cut at step t of
+        env i (``steps``: their ``(t, i)``; a recurrent policy reads them with env i's memory after t)."""
+        return self.policy.value(obs)
 
     def rollout_with_advantages(self, gamma: float, gae_lambda: float) -> dict[str, torch.Tensor]:
         """Collect one rollout; return its (T, N, ...) tensors with GAE(λ) ``advantages`` and ``returns``."""
@@ -110,10 +131,13 @@ class OnPolicyModule(OnlineRLModule):
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """Actions for a batch of observations (the evaluation callback's interface)."""
-        action = self.policy.act(obs, deterministic=deterministic)[0]
-        if not self.policy.discrete:
-            action = torch.maximum(torch.minimum(action, self._high.to(action)), self._low.to(action))
-        return action
+        return self.clip_to_bounds(self.policy.act(obs, deterministic=deterministic)[0])
+
+    def clip_to_bounds(self, action: torch.Tensor) -> torch.Tensor:
+        """Box actions clipped to the action space's bounds; Discrete actions as they are."""
+        if self.policy.discrete:
+            return action
+        return torch.maximum(torch.minimum(action, self._high.to(action)), self._low.to(action))
 
 
 def _to(buffer: RolloutBuffer, device: torch.device) -> RolloutBuffer:

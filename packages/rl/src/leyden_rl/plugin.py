@@ -10,6 +10,7 @@ plugin = LeydenPlugin(
         "leyden_rl.sac.SAC",
         "leyden_rl.trpo.TRPO",
         "leyden_rl.a2c.A2C",
+        "leyden_rl.recurrent_ppo.RecurrentPPO",
         "leyden_rl.td3.TD3",
         "leyden_rl.td3.DDPG",
         "leyden_rl.curl.CURL",
@@ -17,9 +18,12 @@ plugin = LeydenPlugin(
         "leyden_rl.imitation.bc.BehaviourCloning",
         "leyden_rl.imitation.dagger.DAgger",
         "leyden_rl.imitation.one_shot.OneShotImitation",
+        "leyden_rl.imitation.blocks.one_shot.OneShotBlockStacking",
+        "leyden_rl.alphazero.AlphaZero",
     ),
     datamodules=(
         "leyden_rl.imitation.demonstrations.DemonstrationDataModule",
         "leyden_rl.imitation.one_shot.OneShotParticleDataModule",
+        "leyden_rl.imitation.blocks.one_shot.OneShotBlocksDataModule",
     ),
 )

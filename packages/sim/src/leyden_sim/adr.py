@@ -6,6 +6,18 @@ sampled uniformly from their ranges); the episode's score goes into that boundar
 When a buffer holds ``buffer_size`` scores: mean ≥ ``threshold_high`` widens that boundary by
 Δ (up to hard limits), mean ≤ ``threshold_low`` narrows it (never past nominal); the buffer is
 cleared. Ranges and buffers are plain Python state (``state_dict``) so they are checkpointed.
+
+Several environments share one controller (a vector env), so an episode may still be running at a
+boundary value that another environment's decision has since moved. Its score says nothing about
+the new boundary: :meth:`ADR.record` drops it when told the value the episode ran at (counted as
+``adr/stale``). Without that, scores of the easier old boundary leak into the new one's buffer.
+
+How fast ranges can grow is set by the episode budget: a boundary gets one decision per
+``2 · len(params) · buffer_size / boundary_prob`` episodes, so a run of E episodes moves a
+boundary at most ``E · boundary_prob / (2 · len(params) · buffer_size)`` times by Δ. Choose Δ and
+``buffer_size`` so that this reaches the extent you want with budget left to train there. Ranges
+follow the learner's current score: with a learner whose returns dip for a while (PPO on CartPole
+does), ``threshold_low`` decides whether a dip undoes the ranges grown before it.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ import numpy as np
 from leyden_core.errors import LeydenConfigError
 
 MODES = ("scale", "add", "set")
+DECISIONS = ("widen", "narrow", "hold")
 
 
 @dataclass(frozen=True)
@@ -51,9 +64,12 @@ class ADR:
         params: dict[str, ADRParam],
         boundary_prob: float = 0.5,
         buffer_size: int = 10,
-        threshold_low: float = 0.0,
-        threshold_high: float = 1.0,
+        *,
+        threshold_low: float,
+        threshold_high: float,
     ) -> None:
+        """``threshold_low`` / ``threshold_high`` are in the units of the score (an episode's return):
+        no default fits every task, so they are required (e.g. 40% / 80% of the best return)."""
         if not params:
             raise LeydenConfigError("ADR needs at least one parameter", "pass params={'length': ADRParam()}")
         if threshold_low >= threshold_high:
@@ -69,6 +85,8 @@ class ADR:
         self.low = {name: p.nominal for name, p in self.params.items()}
         self.high = {name: p.nominal for name, p in self.params.items()}
         self.buffers: dict[Boundary, list[float]] = {(n, s): [] for n in self.params for s in ("low", "high")}
+        self.counts = dict.fromkeys(DECISIONS + ("stale",), 0)
+        self.last_score: dict[Boundary, float] = {}  # each boundary's latest buffer mean
 
     def sample(self, rng: np.random.Generator) -> tuple[dict[str, float], Boundary | None]:
         """One episode's parameter values, and the boundary pinned for evaluation (or None)."""
@@ -84,24 +102,33 @@ class ADR:
         name, side = boundary
         return self.low[name] if side == "low" else self.high[name]
 
-    def record(self, boundary: Boundary, score: float) -> str | None:
-        """Add an episode's score at a pinned boundary; returns "widen"/"narrow" when the range moved."""
+    def record(self, boundary: Boundary, score: float, value: float | None = None) -> str | None:
+        """Add an episode's score at a pinned boundary; returns "widen"/"narrow" when the range moved.
+
+        ``value``: the boundary value the episode ran at (``self.value(boundary)`` when it was
+        sampled). A score whose value is no longer the boundary's is dropped (stale).
+        """
+        if value is not None and not math.isclose(value, self.value(boundary), rel_tol=1e-9, abs_tol=1e-12):
+            self.counts["stale"] += 1
+            return None
         buffer = self.buffers[boundary]
         buffer.append(float(score))
         if len(buffer) < self.buffer_size:
             return None
         mean = sum(buffer) / len(buffer)
         buffer.clear()
+        self.last_score[boundary] = mean
         name, side = boundary
         param = self.params[name]
         step = param.delta if side == "high" else -param.delta  # outward
-        if mean >= self.threshold_high:
-            self._move(name, side, step, param)
-            return "widen"
-        if mean <= self.threshold_low:
-            self._move(name, side, -step, param)
-            return "narrow"
-        return None
+        decision = (
+            "widen" if mean >= self.threshold_high else "narrow" if mean <= self.threshold_low else "hold"
+        )
+        self.counts[decision] += 1
+        if decision == "hold":
+            return None
+        self._move(name, side, step if decision == "widen" else -step, param)
+        return decision
 
     def _move(self, name: str, side: str, step: float, param: ADRParam) -> None:
         if side == "high":
@@ -110,11 +137,16 @@ class ADR:
             self.low[name] = max(min(self.low[name] + step, param.nominal), param.limits[0])
 
     def metrics(self) -> dict[str, float]:
-        """Ranges for logging: ``adr/<name>/low``, ``.../high``, and the mean range width."""
+        """For logging: ranges ``adr/<name>/low`` and ``.../high``, the mean range width, each boundary's
+        latest buffer mean ``adr/<name>/<side>_score`` (compare it with the thresholds to see why a
+        range does not move), and counts of decisions ``adr/widen``, ``adr/narrow``, ``adr/hold`` and
+        of dropped ``adr/stale`` scores."""
         out = {}
         for name in self.params:
             out[f"adr/{name}/low"], out[f"adr/{name}/high"] = self.low[name], self.high[name]
         out["adr/mean_width"] = float(np.mean([self.high[n] - self.low[n] for n in self.params]))
+        out |= {f"adr/{name}/{side}_score": score for (name, side), score in self.last_score.items()}
+        out |= {f"adr/{key}": float(count) for key, count in self.counts.items()}
         return out
 
     def state_dict(self) -> dict:
@@ -123,6 +155,8 @@ class ADR:
             "low": dict(self.low),
             "high": dict(self.high),
             "buffers": [[name, side, list(scores)] for (name, side), scores in self.buffers.items()],
+            "counts": dict(self.counts),
+            "last_score": [[name, side, score] for (name, side), score in self.last_score.items()],
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -133,3 +167,5 @@ class ADR:
             )
         self.low, self.high = dict(state["low"]), dict(state["high"])
         self.buffers = {(name, side): list(scores) for name, side, scores in state["buffers"]}
+        self.counts |= state.get("counts", {})
+        self.last_score = {(name, side): score for name, side, score in state.get("last_score", [])}

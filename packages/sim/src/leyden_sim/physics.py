@@ -144,6 +144,7 @@ class PhysicsRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.nominal = {name: _get(env, name) for name in names}
         self._rng = np.random.default_rng(seed)
         self._boundary: Boundary | None = None
+        self._boundary_value: float | None = None
         self._episode_return = 0.0
 
     def sample(self) -> dict[str, Any]:
@@ -152,6 +153,7 @@ class PhysicsRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._boundary = None
         if self.adr is not None:
             values, self._boundary = self.adr.sample(self._rng)
+            self._boundary_value = values[self._boundary[0]] if self._boundary is not None else None
             draws |= {name: (v, self.adr.params[name].mode) for name, v in values.items()}
         physics = {}
         for name, (value, mode) in draws.items():
@@ -174,6 +176,6 @@ class PhysicsRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._episode_return += float(reward)
         if (terminated or truncated) and self.adr is not None and self._boundary is not None:
-            self.adr.record(self._boundary, self._episode_return)
+            self.adr.record(self._boundary, self._episode_return, self._boundary_value)  # drops stale scores
             self._boundary = None
         return obs, reward, terminated, truncated, info

@@ -16,6 +16,7 @@ import torch
 
 from leyden_core.errors import LeydenConfigError
 from leyden_core.plugins import import_object
+from leyden_rl.imitation.blocks.expert import block_stacking_expert
 from leyden_rl.imitation.demonstrations import Policy
 from leyden_rl.imitation.particle_reaching import expert_actions
 
@@ -54,6 +55,7 @@ class CheckpointExpert:
 EXPERTS = {
     "cartpole": cartpole_expert,
     "particle_reaching": particle_reaching_expert,
+    "blocks": block_stacking_expert,
     "checkpoint": CheckpointExpert,
 }
 

@@ -1,33 +1,40 @@
 """Label efficiency on scikit-learn's digits: linear-probe accuracy at 1%, 5% and 10% labels.
 
-For each seed (which also fixes the train/val/test split), every self-supervised method pretrains a
-``leyden_tiny_cnn`` on all training images without labels; a logistic regression (standardized
-features, sklearn) is then fit on the frozen features of the labeled 1/5/10% and scored on the
-held-out test split. Baselines: the same regression on raw 8×8 pixels and on a random-init encoder.
-Noisy Student (teacher on 5% labels, then ``--ns-rounds`` student rounds, each student the next
-teacher) is compared with its own supervised teacher; every round's test accuracy is recorded.
-FixMatch trains on the same 5% labels and the rest unlabeled; its test accuracy sits beside Noisy
-Student's and their shared supervised baseline (Noisy Student's round-0 teacher). Pretraining
-throughput (images/s, views made on the device included) is recorded beside SimCLR's in the same run.
+For each seed (which also fixes the train/val/test split), every self-supervised method pretrains on
+all training images without labels with the recipe of its digits example config
+(``examples/selfsup/<method>_digits.yaml``: model arguments, ``max_epochs``, gradient clipping); a
+logistic regression (standardized features, sklearn) is then fit on the frozen features of the
+labeled 1/5/10% and scored on the held-out test split. Baselines: the same regression on raw 8×8
+pixels and on a random-init encoder. Noisy Student (teacher on 5% labels, then ``--ns-rounds``
+student rounds, each student the next teacher) is compared with its own supervised teacher; every
+round's test accuracy is recorded. FixMatch (its example config) trains on the same 5% labels and the
+rest unlabeled; its test accuracy sits beside Noisy Student's and their shared supervised baseline
+(Noisy Student's round-0 teacher). Pretraining throughput — images/s of wall time and per CPU-second
+(one torch thread, so independent of the machine's other load), views made on the device included —
+is recorded for every method in the same run, SimCLR's among them.
 
-    python benchmarks/selfsup_digits.py --quick      # 1 seed, short pretraining (a few minutes)
-    python benchmarks/selfsup_digits.py              # 3 seeds, full budget
+    python benchmarks/selfsup_digits.py --quick      # 1 seed, 8 pretraining epochs (a few minutes)
+    python benchmarks/selfsup_digits.py              # 3 seeds, each config's budget
     python benchmarks/selfsup_digits.py --quick --methods BYOL   # one method (no Noisy Student/FixMatch)
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
+import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from leyden_core.benchmarking import write_results
+from leyden_core.benchmarking import Clock, write_results
 from leyden_core.data import DigitsDataModule
 from leyden_selfsup.barlow_twins import BarlowTwins
 from leyden_selfsup.byol import BYOL
@@ -44,61 +51,40 @@ from leyden_selfsup.simclr import SimCLR
 from leyden_selfsup.vicreg import VICReg
 
 FRACTIONS = (0.01, 0.05, 0.10)
-COMMON = {
-    "backbone": "leyden_tiny_cnn",
-    "image_size": 16,
-    "augment": {"crop_scale": (0.4, 1.0), "flip_p": 0.0},
-}
+EXAMPLES = Path(__file__).parents[1] / "examples" / "selfsup"
+# each method's recipe is its digits example config: tuning the config tunes the benchmark
 METHODS = {
-    "SimCLR": (SimCLR, {**COMMON, "temperature": 0.2}),
-    "MoCoV2": (MoCoV2, {**COMMON, "temperature": 0.2, "queue_size": 1024, "encoder_momentum": 0.99}),
-    "MoCoV3": (MoCoV3, {**COMMON, "temperature": 0.2, "hidden_dim": 512, "projection_dim": 128}),
-    "RotNet": (RotNet, {"backbone": "leyden_tiny_cnn", "image_size": 16}),
-    "Jigsaw": (Jigsaw, {"backbone": "leyden_tiny_cnn", "image_size": 24, "num_permutations": 100}),
-    # the new methods, with the settings of their examples/selfsup/<name>_digits.yaml
-    "BYOL": (BYOL, {**COMMON, "hidden_dim": 512, "projection_dim": 128, "base_momentum": 0.99}),
-    "DINO": (
-        DINO,
-        {
-            **COMMON,
-            "out_dim": 1024,
-            "hidden_dim": 512,
-            "bottleneck_dim": 64,
-            "local_crops": 4,
-            "local_size": 8,
-            "local_crop_scale": (0.1, 0.4),
-            "teacher_temperature_warmup_epochs": 5,
-            "base_momentum": 0.99,
-        },
-    ),
-    "BarlowTwins": (BarlowTwins, {**COMMON, "projection_dim": 512, "projection_hidden_dim": 512}),
-    "VICReg": (VICReg, {**COMMON, "projection_dim": 512, "projection_hidden_dim": 512}),
-    "MAE": (
-        MAE,
-        {
-            **COMMON,
-            "backbone": "vit_tiny_patch16_224",
-            "backbone_kwargs": {"depth": 6},
-            "patch_size": 4,
-            "weight_decay": 0.05,
-            "warmup_epochs": 2,
-        },
-    ),
+    "SimCLR": (SimCLR, "simclr_digits.yaml"),
+    "MoCoV2": (MoCoV2, "moco_v2_digits.yaml"),
+    "MoCoV3": (MoCoV3, "moco_v3_digits.yaml"),
+    "RotNet": (RotNet, "rotnet_digits.yaml"),
+    "BYOL": (BYOL, "byol_digits.yaml"),
+    "DINO": (DINO, "dino_digits.yaml"),
+    "BarlowTwins": (BarlowTwins, "barlow_twins_digits.yaml"),
+    "VICReg": (VICReg, "vicreg_digits.yaml"),
+    "MAE": (MAE, "mae_digits.yaml"),
+    "Jigsaw": (Jigsaw, "jigsaw_digits.yaml"),
 }
 SEMI_SUPERVISED = ("NoisyStudent", "FixMatch")
-FIXMATCH = {
-    "backbone": "leyden_tiny_cnn",
-    "image_size": 16,
-    "weak_augment": {"crop_scale": (0.75, 1.0), "flip_p": 0.0},
-    "optimizer": "adamw",
-    "lr": 3e-3,
-}
+TRAINER_OPTIONS = (
+    "max_epochs",
+    "gradient_clip_val",
+)  # the configs' trainer settings that change what is learned
 
 
-def trainer(epochs: int, callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
+def recipe(config: str, max_epochs: int | None = None) -> tuple[dict, dict]:
+    """An example config's model arguments and its trainer options among :data:`TRAINER_OPTIONS`
+    (``max_epochs``, when given, replaces the config's budget)."""
+    parsed = yaml.safe_load((EXAMPLES / config).read_text())
+    options = {k: v for k, v in parsed.get("trainer", {}).items() if k in TRAINER_OPTIONS}
+    return parsed["model"]["init_args"], {**options, **({"max_epochs": max_epochs} if max_epochs else {})}
+
+
+def trainer(max_epochs: int, callbacks: list[pl.Callback] | None = None, **options) -> pl.Trainer:
     return pl.Trainer(
+        **options,
         callbacks=callbacks,
-        max_epochs=epochs,
+        max_epochs=max_epochs,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -164,14 +150,16 @@ def noisy_student(seed: int, config: dict, add) -> None:
     add("leyden.NoisyStudent", "5% labels", seed, "test_acc", rounds.accuracies[-1])
 
 
-def fixmatch(seed: int, epochs: int, add) -> None:
-    """FixMatch on 5% labels (B = 16 labeled + 7 × 16 unlabeled per step): test accuracy."""
+def fixmatch(seed: int, epochs: int | None, add) -> None:
+    """FixMatch (examples/selfsup/fixmatch_digits.yaml) on 5% labels (B = 16 labeled + 7 × 16 unlabeled
+    per step): test accuracy."""
     pl.seed_everything(seed)
-    model = FixMatch(**FIXMATCH)
-    digits = DigitsDataModule(image_size=16, labeled_fraction=0.05, seed=seed)
+    kwargs, options = recipe("fixmatch_digits.yaml", epochs)
+    model = FixMatch(**kwargs)
+    digits = DigitsDataModule(image_size=kwargs["image_size"], labeled_fraction=0.05, seed=seed)
     data = LabeledUnlabeledDataModule(digits, batch_size=16, unlabeled_ratio=7)
     start = time.perf_counter()
-    trainer(epochs).fit(model, data)
+    trainer(**options).fit(model, data)
     add("leyden.FixMatch", "train", seed, "seconds", time.perf_counter() - start)
     images, labels = digits.test.tensors
     model.net.eval()
@@ -180,9 +168,9 @@ def fixmatch(seed: int, epochs: int, add) -> None:
     add("leyden.FixMatch", "5% labels", seed, "test_acc", accuracy)
 
 
-def pretraining(seed: int, epochs: int, methods: list[str], add) -> None:
+def pretraining(seed: int, epochs: int | None, methods: list[str], add) -> None:
     """Baselines and the self-supervised methods: linear-probe test accuracy at each label share, and
-    pretraining throughput (images/s)."""
+    pretraining throughput (images/s). ``epochs`` (None: each config's ``max_epochs``) is the budget."""
     for fraction in FRACTIONS:
         add(
             "raw_pixels",
@@ -192,7 +180,7 @@ def pretraining(seed: int, epochs: int, methods: list[str], add) -> None:
             probe_accuracy(lambda im: im.flatten(1).numpy(), seed, fraction, 8),
         )
     pl.seed_everything(seed)
-    random_net = SimCLR(**COMMON).net
+    random_net = SimCLR(**recipe("simclr_digits.yaml")[0]).net
     for fraction in FRACTIONS:
         add(
             "random_init",
@@ -202,7 +190,8 @@ def pretraining(seed: int, epochs: int, methods: list[str], add) -> None:
             probe_accuracy(encoder_of(random_net), seed, fraction, 16),
         )
     for name in methods:
-        cls, kwargs = METHODS[name]
+        cls, config = METHODS[name]
+        kwargs, options = recipe(config, epochs)
         pl.seed_everything(seed)
         model = cls(**kwargs)
         data = DigitsDataModule(
@@ -213,12 +202,15 @@ def pretraining(seed: int, epochs: int, methods: list[str], add) -> None:
             labeled_fraction=0.01,
             drop_last=True,
         )  # pretraining ignores labels
-        start = time.perf_counter()
-        fit = trainer(epochs)
+        clock = Clock()
+        fit = trainer(**options)
         fit.fit(model, data)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = clock.read()
+        images = fit.global_step * data.batch_size
         add(f"leyden.{name}", "pretrain", seed, "seconds", seconds)
-        add(f"leyden.{name}", "pretrain", seed, "images_per_s", fit.global_step * data.batch_size / seconds)
+        add(f"leyden.{name}", "pretrain", seed, "images_per_s", images / seconds)
+        # one torch thread: images per CPU-second is the method's own cost, whatever else the machine runs
+        add(f"leyden.{name}", "pretrain", seed, "images_per_cpu_s", images / cpu_seconds)
         for fraction in FRACTIONS:
             add(
                 f"leyden.{name}",
@@ -229,32 +221,47 @@ def pretraining(seed: int, epochs: int, methods: list[str], add) -> None:
             )
 
 
-def run(
-    seeds: list[int],
-    epochs: int,
+def seed_rows(
+    seed: int,
+    epochs: int | None,
     ns_config: dict,
     methods: list[str],
-    fixmatch_epochs: int,
+    fixmatch_epochs: int | None,
     noisy_student_only: bool,
-    save,
 ) -> list[dict]:
-    """Every row as it is measured; ``save(rows)`` after each seed, so a cut-off run keeps what it measured."""
+    """Every row of one seed, printed as it is measured."""
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     rows = []
 
     def add(method: str, setting: str, seed: int, metric: str, value: float) -> None:
         rows.append({"method": method, "setting": setting, "seed": seed, "metric": metric, "value": value})
         print(f"{method:22s} {setting:12s} seed={seed} {metric}={value:.4f}", flush=True)
 
-    for seed in seeds:
-        if "NoisyStudent" in methods:
-            noisy_student(seed, ns_config, add)
-        if noisy_student_only:
+    if "NoisyStudent" in methods:
+        noisy_student(seed, ns_config, add)
+    if noisy_student_only:
+        return rows
+    if "FixMatch" in methods:
+        fixmatch(seed, fixmatch_epochs, add)
+    pretraining(seed, epochs, [m for m in methods if m not in SEMI_SUPERVISED], add)
+    return rows
+
+
+def run(seeds: list[int], jobs: int, save, **settings) -> list[dict]:
+    """Every seed's rows (``settings`` as :func:`seed_rows` takes them), ``jobs`` seeds at a time in
+    separate processes; ``save(rows)`` after each seed, so a cut-off run keeps what it measured."""
+    rows: list[dict] = []
+    if jobs == 1:
+        for seed in seeds:
+            rows += seed_rows(seed, **settings)
             save(rows)
-            continue
-        if "FixMatch" in methods:
-            fixmatch(seed, fixmatch_epochs, add)
-        pretraining(seed, epochs, [m for m in methods if m not in SEMI_SUPERVISED], add)
-        save(rows)
+        return rows
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(seed_rows, seed, **settings) for seed in seeds]
+        for future in as_completed(futures):
+            rows += future.result()
+            rows.sort(key=lambda row: row["seed"])  # stable: each seed's rows keep their order
+            save(rows)
     return rows
 
 
@@ -272,13 +279,16 @@ def summarize(rows: list[dict]) -> str:
             values = table.get((method, setting))
             cells.append(f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}" if values else "")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    speed: dict[str, list[float]] = {}
+    speed: dict[tuple[str, str], list[float]] = {}
     for row in rows:
-        if row["metric"] == "images_per_s":
-            speed.setdefault(row["method"], []).append(row["value"])
+        if row["metric"] in ("images_per_s", "images_per_cpu_s"):
+            speed.setdefault((row["method"], row["metric"]), []).append(row["value"])
     if speed:
-        lines += ["", "| method | pretraining images/s |", "|---|---|"]
-        lines += [f"| {method} | {np.mean(values):.0f} |" for method, values in speed.items()]
+        simclr = np.mean(speed.get(("leyden.SimCLR", "images_per_cpu_s"), [np.nan]))
+        lines += ["", "| method | images/s (wall) | images per CPU-s | ÷ SimCLR (CPU) |", "|---|---|---|---|"]
+        for method in dict.fromkeys(m for m, _ in speed):
+            wall, cpu = (np.mean(speed[(method, metric)]) for metric in ("images_per_s", "images_per_cpu_s"))
+            lines.append(f"| {method} | {wall:.0f} | {cpu:.0f} | {cpu / simclr:.2f} |")
     return "\n".join(lines)
 
 
@@ -288,7 +298,15 @@ def main() -> None:
         "--quick", action="store_true", help="1 seed, 8 pretraining epochs, 2 Noisy Student rounds of 10"
     )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=20, help="pretraining epochs per method")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="seeds run at once, each in its own process (one torch thread each)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, help="pretraining epochs of every method (default: each config's max_epochs)"
+    )
     parser.add_argument("--ns-epochs", type=int, default=30, help="Noisy Student epochs per round")
     parser.add_argument("--ns-rounds", type=int, default=3, help="Noisy Student rounds after the teacher")
     parser.add_argument("--ns-pseudo-labels", choices=("hard", "soft"), default="hard")
@@ -299,7 +317,11 @@ def main() -> None:
         action="store_true",
         help="add affine (±15°) and Cutout (p 0.5) to the crop + jitter noise, for teacher and student alike",
     )
-    parser.add_argument("--fixmatch-epochs", type=int, default=60, help="FixMatch epochs (10 with --quick)")
+    parser.add_argument(
+        "--fixmatch-epochs",
+        type=int,
+        help="FixMatch epochs (default: its config's max_epochs; 10 with --quick)",
+    )
     parser.add_argument(
         "--methods",
         nargs="+",
@@ -331,18 +353,21 @@ def main() -> None:
         if args.noisy_student_only
         else "selfsup_digits"
     )
+    recipes = {method: f"examples/selfsup/{config}" for method, (_, config) in METHODS.items()}
+    recipes["FixMatch"] = "examples/selfsup/fixmatch_digits.yaml"
     complete = args.noisy_student_only or set(args.methods) == {*METHODS, *SEMI_SUPERVISED}
     rows = run(
         seeds,
-        epochs,
-        ns_config,
-        args.methods,
-        10 if args.quick else args.fixmatch_epochs,
-        args.noisy_student_only,
+        args.jobs,
         # a run of some methods only prints: it must not replace the full table's results file
-        (lambda rows: write_results(name, rows, noisy_student=ns_config))
+        (lambda rows: write_results(name, rows, noisy_student=ns_config, recipes=recipes))
         if complete
         else (lambda rows: None),
+        epochs=epochs,
+        ns_config=ns_config,
+        methods=args.methods,
+        fixmatch_epochs=10 if args.quick else args.fixmatch_epochs,
+        noisy_student_only=args.noisy_student_only,
     )
     print(summarize(rows))
     print(f"total {time.perf_counter() - start:.0f} s")

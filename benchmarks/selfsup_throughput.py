@@ -29,11 +29,10 @@ import time
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, TensorDataset
 
 from leyden_core.backbones import create_backbone
-from leyden_core.benchmarking import write_results
+from leyden_core.benchmarking import StepTimer, synchronize, write_results
 from leyden_core.data import load_digits_images
 from leyden_core.multihead import MultiHeadNet
 from leyden_selfsup.augment import ViewAugment
@@ -58,26 +57,6 @@ def dataset() -> TensorDataset:
 
 def loader(batch_size: int) -> DataLoader:
     return DataLoader(dataset(), batch_size=batch_size, shuffle=True, drop_last=True)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class StepTimer(Callback):
-    """Wall time of the training steps after ``warmup`` (from one batch start to the last batch end)."""
-
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, None, None
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.warmup:
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        synchronize(pl_module.device)
-        self.end = time.perf_counter()
 
 
 def leyden_images_per_s(steps: int, warmup: int, batch_size: int, device: torch.device) -> float:

@@ -1,5 +1,6 @@
-"""What each of BYOL, DINO, MAE and FixMatch does beyond its loss: schedules, multi-crop, masking,
-the exported encoder, joint labeled/unlabeled batches, and the errors for configurations that cannot work."""
+"""What each of BYOL, DINO, MAE, FixMatch, RotNet and Jigsaw does beyond its loss: schedules, multi-crop,
+masking, pretext heads, the exported encoder, joint labeled/unlabeled batches, and the errors for
+configurations that cannot work."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from leyden_selfsup.dino import DINO
 from leyden_selfsup.fixmatch import FixMatch
 from leyden_selfsup.mae import MAE
 from leyden_selfsup.optim import cosine_momentum
+from leyden_selfsup.rotnet import RotNet
 from leyden_selfsup.semisup_data import LabeledUnlabeledDataModule
 from tests.core.cli_runner import leyden
 
@@ -165,3 +167,32 @@ def test_a_nested_datamodule_config_is_refused_with_the_form_that_works(tmp_path
     result = leyden("fit", "--config", str(config), "--trainer.fast_dev_run=true", cwd=tmp_path)
     assert result.returncode == 2
     assert "datamodule_args" in result.stderr
+
+
+def test_rotnet_head_has_a_hidden_layer_between_the_trunk_and_the_four_rotations() -> None:
+    model = RotNet(backbone="leyden_tiny_cnn", image_size=16, hidden_dim=48)
+    linears = [m for m in model.net.heads["rotation"].modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(model.net.feature_dim, 48), (48, 4)]
+    linear = RotNet(backbone="leyden_tiny_cnn", image_size=16, hidden_dim=0).net.heads["rotation"]
+    assert isinstance(linear, torch.nn.Linear) and linear.out_features == 4
+    with pytest.raises(LeydenConfigError, match="hidden_dim"):
+        RotNet(backbone="leyden_tiny_cnn", image_size=16, hidden_dim=-1)
+
+
+def test_rotnet_labels_each_image_in_its_four_rotations(monkeypatch) -> None:
+    model = RotNet(
+        backbone="leyden_tiny_cnn", image_size=16, augment={"crop_scale": (1.0, 1.0), "flip_p": 0.0}
+    )
+    seen = {}
+    monkeypatch.setattr(model, "log_views", lambda *views: None)
+    monkeypatch.setattr(
+        "leyden_selfsup.rotnet.pretext_cross_entropy",
+        lambda logits, targets: seen.update(logits=logits, targets=targets) or logits.sum(),
+    )
+    model.net.trunk.register_forward_hook(lambda m, inputs, out: seen.update(rotated=inputs[0]))
+    images = torch.rand(3, 3, 16, 16)
+    model.pretext_step(images)
+    assert seen["targets"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    quarter_turns = seen["rotated"].view(4, 3, 3, 16, 16)
+    for r in range(4):
+        torch.testing.assert_close(quarter_turns[r], torch.rot90(quarter_turns[0], r, dims=(2, 3)))

@@ -1,8 +1,10 @@
 """Leyden rl: reinforcement learning as ordinary LightningModules (one Trainer, CLI, DDP, W&B).
 
-Start from an algorithm — :class:`PPO` (discrete or continuous actions), :class:`DQN` (discrete),
-:class:`SAC` (continuous), :class:`CURL` (SAC from pixels), :class:`RL2` (meta-RL) — or imitation:
-:class:`BehaviourCloning`, :class:`DAgger`, :class:`OneShotImitation`. Each takes a gymnasium id
+Start from an algorithm — :class:`PPO` (discrete or continuous actions), :class:`RecurrentPPO`
+(partially observed tasks), :class:`DQN` (discrete), :class:`SAC` (continuous), :class:`CURL` (SAC from
+pixels), :class:`RL2` (meta-RL), :class:`AlphaZero` (self-play on board games) — or imitation:
+:class:`BehaviourCloning`, :class:`DAgger`, :class:`OneShotImitation`, :class:`OneShotBlockStacking`
+(MuJoCo block stacking from one demonstration). Each online method takes a gymnasium id
 (``env_id``; your own env once ``gymnasium.register``-ed) and makes its own data, so no DataModule
 is needed; :class:`EvaluationCallback` adds greedy evaluation episodes (and optional videos).
 

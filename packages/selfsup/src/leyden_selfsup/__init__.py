@@ -7,7 +7,9 @@ Semi-supervised: :class:`NoisyStudent`, :class:`FixMatch`. Evaluation of a pretr
 :class:`LinearEval`. Data: ``leyden_core.DigitsDataModule`` (bundled), :class:`CIFAR10DataModule`,
 :class:`STL10DataModule`, :class:`ImageFolderDataModule` (your own images). A new method subclasses
 :class:`SelfSupervisedModule` and writes only ``pretext_step``; views are made on the device by
-:class:`ViewAugment`. Everything the ``leyden`` CLI offers is importable from here.
+:class:`ViewAugment`. With the ``text`` extra: :class:`CausalLMPretraining` (GPT-style),
+:class:`MaskedLMPretraining` (BERT-style) and :class:`TextClassifier` on :class:`TextDataModule`.
+Everything the ``leyden`` CLI offers is importable from here.
 
     import lightning.pytorch as pl
     from leyden_core import DigitsDataModule

@@ -1,6 +1,7 @@
 """Entry point of the selfsup plugin: what it adds to the `leyden` CLI."""
 
 from leyden_core.plugins import LeydenPlugin
+from leyden_selfsup.text import TEXT_DATAMODULES, TEXT_MODELS  # dotted paths: importable without the extra
 
 METHODS = (
     "leyden_selfsup.simclr.SimCLR",
@@ -19,11 +20,12 @@ METHODS = (
 
 plugin = LeydenPlugin(
     name="selfsup",
-    models=(*METHODS, "leyden_selfsup.linear_eval.LinearEval"),
+    models=(*METHODS, "leyden_selfsup.linear_eval.LinearEval", *TEXT_MODELS),
     datamodules=(
         "leyden_selfsup.data.CIFAR10DataModule",
         "leyden_selfsup.data.STL10DataModule",
         "leyden_selfsup.data.ImageFolderDataModule",
         "leyden_selfsup.semisup_data.LabeledUnlabeledDataModule",
+        *TEXT_DATAMODULES,
     ),
 )

@@ -52,6 +52,24 @@ def leyden_in_process(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
     return exit_info.value.code, capsys.readouterr().err
 
 
+def leyden_completed(args: list[str], cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """``leyden ARGS`` through ``main`` in this process, from ``cwd``, whether it exits or returns (W&B off);
+    an unexpected exception escapes to pytest, so its traceback fails the test."""
+    from leyden_core.cli import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setattr(sys, "argv", ["leyden"])  # the args go to main()
+    capsys.readouterr()
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
 def assert_two_line_error(code: int, stderr: str, *needles: str) -> None:
     """Exit code 2 and a short stderr ending in ``leyden: error: ...`` / ``  fix: ...``, naming ``needles``."""
     lines = stderr.strip().splitlines()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,11 +12,10 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from leyden_core.cli import main
 from leyden_core.testing import quiet_trainer
 from leyden_rl.callbacks import EvaluationCallback
 from leyden_rl.ppo import PPO
-from tests.core.cli_runner import leyden
+from tests.core.cli_runner import leyden, leyden_completed
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE_ENV = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -51,20 +49,6 @@ def _rl_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)["leyden_rl"]
 
 
-def _in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
-    monkeypatch.chdir(cwd)
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.setattr(sys, "argv", ["leyden"])  # the args go to main()
-    capsys.readouterr()
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
-
-
 def test_sigterm_then_resume_leaves_last_ckpt_at_the_end_of_the_run(tmp_path, monkeypatch, capsys):
     args = [*PPO_TINY, "--model.total_env_steps", "1024"]
     stopped = leyden(
@@ -74,7 +58,7 @@ def test_sigterm_then_resume_leaves_last_ckpt_at_the_end_of_the_run(tmp_path, mo
     assert stopped.returncode == 143, stopped.stderr[-3000:]
     last = tmp_path / "checkpoints" / "last.ckpt"
     assert _rl_state(last)["env_steps"] == 384
-    resumed = _in_process(["fit", *args, "--ckpt_path", "last"], tmp_path, monkeypatch, capsys)
+    resumed = leyden_completed(["fit", *args, "--ckpt_path", "last"], tmp_path, monkeypatch, capsys)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _rl_state(last)["env_steps"] == 1024, "last.ckpt is the newest state"
     names = [p.name for p in last.parent.iterdir()]
@@ -110,7 +94,9 @@ def test_ppo_at_lr_1e6_stops_with_a_divergence_error(tmp_path):
 # ------------------------------------------------------------------ another method's checkpoint
 @pytest.fixture
 def ppo_checkpoint(tmp_path, monkeypatch, capsys) -> Path:
-    trained = _in_process(["fit", *PPO_TINY, "--model.total_env_steps", "256"], tmp_path, monkeypatch, capsys)
+    trained = leyden_completed(
+        ["fit", *PPO_TINY, "--model.total_env_steps", "256"], tmp_path, monkeypatch, capsys
+    )
     assert trained.returncode == 0, trained.stderr[-3000:]
     return tmp_path / "checkpoints" / "last.ckpt"
 
@@ -120,7 +106,7 @@ def test_dqn_config_with_a_ppo_checkpoint_is_refused(ppo_checkpoint, tmp_path, m
     before = ppo_checkpoint.read_bytes()
     ckpt = str(ppo_checkpoint) if how == "path" else "last"
     args = ["fit", "--model", "DQN", "--model.total_env_steps", "256", *COMMON, "--ckpt_path", ckpt]
-    result = _in_process(args, tmp_path, monkeypatch, capsys)
+    result = leyden_completed(args, tmp_path, monkeypatch, capsys)
     assert result.returncode == 2, result.stderr[-3000:]
     problem, fix = result.stderr.strip().splitlines()[-2:]
     assert "is a PPO checkpoint" in problem and "the configured model is DQN" in problem
@@ -135,7 +121,7 @@ def test_simclr_config_with_a_ppo_checkpoint_is_refused(ppo_checkpoint, tmp_path
         "fit", "--model", "SimCLR", "--model.backbone", "leyden_tiny_cnn", "--model.image_size", "8",
         "--data", "DigitsDataModule", "--data.image_size", "8", *COMMON, "--ckpt_path", str(ppo_checkpoint),
     ]  # fmt: skip
-    result = _in_process(args, tmp_path, monkeypatch, capsys)
+    result = leyden_completed(args, tmp_path, monkeypatch, capsys)
     assert result.returncode == 2, result.stderr[-3000:]
     assert "is a PPO checkpoint" in result.stderr and "the configured model is SimCLR" in result.stderr
 

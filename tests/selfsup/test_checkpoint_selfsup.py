@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from leyden_core.cli import main
+from tests.core.cli_runner import leyden_completed
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "selfsup"
 QUICK = [
@@ -20,20 +18,6 @@ QUICK = [
 ]
 
 
-def _leyden(args: list[str], cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
-    """``leyden`` run in this process; an unexpected exception escapes to pytest (a traceback fails the test)."""
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["leyden"])  # the args go to main()
-    capsys.readouterr()
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
-
-
 @pytest.fixture
 def simclr_checkpoint(tmp_path, monkeypatch, capsys) -> Path:
     config = [
@@ -42,7 +26,7 @@ def simclr_checkpoint(tmp_path, monkeypatch, capsys) -> Path:
         str(EXAMPLES / "simclr_digits.yaml"),
         f"--trainer.default_root_dir={tmp_path}",
     ]
-    result = _leyden([*config, *QUICK, "--trainer.max_steps=2"], tmp_path, monkeypatch, capsys)
+    result = leyden_completed([*config, *QUICK, "--trainer.max_steps=2"], tmp_path, monkeypatch, capsys)
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp_path / "checkpoints" / "last.ckpt"
 
@@ -59,7 +43,7 @@ def test_moco_v2_config_with_a_simclr_checkpoint_is_refused(
         f"--trainer.default_root_dir={tmp_path}",
     ]
     ckpt = str(simclr_checkpoint) if how == "path" else "last"
-    result = _leyden([*config, *QUICK, "--ckpt_path", ckpt], tmp_path, monkeypatch, capsys)
+    result = leyden_completed([*config, *QUICK, "--ckpt_path", ckpt], tmp_path, monkeypatch, capsys)
     assert result.returncode == 2, result.stderr[-3000:]
     problem, fix = result.stderr.strip().splitlines()[-2:]
     assert "is a SimCLR checkpoint" in problem and "the configured model is MoCoV2" in problem
@@ -77,7 +61,9 @@ def test_resume_honours_configured_temperature_and_lr(simclr_checkpoint, tmp_pat
     ]
     ckpt = str(simclr_checkpoint) if how == "path" else "last"
     overrides = ["--model.temperature=0.9", "--model.lr=0.07", "--trainer.max_steps=3"]
-    result = _leyden([*config, *QUICK, *overrides, "--ckpt_path", ckpt], tmp_path, monkeypatch, capsys)
+    result = leyden_completed(
+        [*config, *QUICK, *overrides, "--ckpt_path", ckpt], tmp_path, monkeypatch, capsys
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     final = torch.load(simclr_checkpoint, map_location="cpu", weights_only=True)
     assert final["global_step"] == 3, "continued from step 2"

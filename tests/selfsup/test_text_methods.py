@@ -7,7 +7,6 @@ test_text_data.py.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 import torch
 
 from leyden_core.cli import main
+from tests.core.cli_runner import leyden_completed
 
 pytest.importorskip("transformers")
 
@@ -47,24 +47,10 @@ def corpus(tmp_path_factory) -> Path:
     return path
 
 
-def leyden(args: list[str], cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
-    """``leyden ARGS`` in this process (fast); an unexpected exception fails the test with its traceback."""
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["leyden"])
-    capsys.readouterr()
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
-
-
 def fit(model: str, corpus: Path, root: Path, monkeypatch, capsys, *extra: str) -> dict:
     args = ["fit", "--model", model, *TINY, "--data=TextDataModule", "--data.source=table",
             f"--data.path={corpus}", "--data.batch_size=8", f"--trainer.default_root_dir={root}", *QUICK, *extra]  # fmt: skip
-    result = leyden(args, root, monkeypatch, capsys)
+    result = leyden_completed(args, root, monkeypatch, capsys)
     assert result.returncode == 0, result.stderr[-3000:]
     return torch.load(root / "checkpoints" / "last.ckpt", weights_only=False)
 
@@ -116,7 +102,7 @@ def test_predict_prints_continuations(gpt_checkpoint, corpus, tmp_path, monkeypa
     args = ["predict", "--model=CausalLMPretraining", *TINY, "--model.sample_tokens=4", "--data=TextDataModule",
             "--data.source=table", f"--data.path={corpus}", '--data.prompts=["the file", "the number"]',
             f"--ckpt_path={gpt_checkpoint}", *QUICK]  # fmt: skip
-    result = leyden(args, tmp_path, monkeypatch, capsys)
+    result = leyden_completed(args, tmp_path, monkeypatch, capsys)
     assert result.returncode == 0, result.stderr[-3000:]
     printed = [line for line in result.stdout.splitlines() if line.startswith(("the file", "the number"))]
     assert len(printed) == 2
@@ -134,7 +120,9 @@ def test_export_writes_a_folder_transformers_loads_with_no_missing_weights(
         fit(method, corpus, tmp_path, monkeypatch, capsys, "--trainer.max_steps=2")
         checkpoint_path = tmp_path / "checkpoints" / "last.ckpt"
     out = tmp_path / "exported"
-    result = leyden(["export", str(checkpoint_path), "--out", str(out)], tmp_path, monkeypatch, capsys)
+    result = leyden_completed(
+        ["export", str(checkpoint_path), "--out", str(out)], tmp_path, monkeypatch, capsys
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     model, info = AutoModel.from_pretrained(out, output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"], info
@@ -195,7 +183,7 @@ def test_image_data_is_refused_with_a_two_line_error(tmp_path, monkeypatch, caps
         *QUICK,
         "--trainer.max_steps=1",
     ]
-    result = leyden(args, tmp_path, monkeypatch, capsys)
+    result = leyden_completed(args, tmp_path, monkeypatch, capsys)
     assert result.returncode == 2 and "TextDataModule" in result.stderr, result.stderr[-2000:]
 
 
@@ -209,12 +197,12 @@ def test_the_bundled_corpus_examples_pretrain_and_transfer(tmp_path, monkeypatch
     for name in ("gpt_stdlib", "bert_stdlib"):
         args = ["fit", "--config", str(EXAMPLES / f"{name}.yaml"), *small, "--trainer.max_steps=2",
                 f"--trainer.default_root_dir={tmp_path / name}", *QUICK]  # fmt: skip
-        result = leyden(args, tmp_path, monkeypatch, capsys)
+        result = leyden_completed(args, tmp_path, monkeypatch, capsys)
         assert result.returncode == 0, result.stderr[-3000:]
     pretrained = tmp_path / "gpt_stdlib" / "checkpoints" / "last.ckpt"
     args = ["fit", "--config", str(EXAMPLES / "text_classifier_stdlib.yaml"), f"--model.init_args.pretrained={pretrained}",
             "--trainer.max_steps=2", f"--trainer.default_root_dir={tmp_path / 'classifier'}", *QUICK]  # fmt: skip
-    result = leyden(args, tmp_path, monkeypatch, capsys)
+    result = leyden_completed(args, tmp_path, monkeypatch, capsys)
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = torch.load(tmp_path / "classifier" / "checkpoints" / "last.ckpt", weights_only=False)
     assert checkpoint["global_step"] == 2 and checkpoint["state_dict"]["net.heads.task.weight"].shape == (

@@ -15,7 +15,7 @@
 
     python benchmarks/alphazero.py --quick              # 1 seed: tic-tac-toe, short Connect Four and Go runs
     python benchmarks/alphazero.py --seeds 3            # the full benchmark (Connect Four: 2 h per seed)
-    python benchmarks/alphazero.py --games tic_tac_toe --seeds 3   # -> results/alphazero_tic_tac_toe.json
+    python benchmarks/alphazero.py --games tic_tac_toe --seeds 3   # rewrites the tic-tac-toe rows of results/alphazero.json
 
 One torch thread (OMP_NUM_THREADS=1), W&B off.
 """
@@ -23,6 +23,7 @@ One torch thread (OMP_NUM_THREADS=1), W&B off.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from leyden_core.benchmarking import result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import invoked_command, result_row, write_results  # noqa: E402
 from leyden_rl.alphazero import AlphaZero  # noqa: E402
 from leyden_rl.alphazero.players import (  # noqa: E402
     MinimaxPlayer,
@@ -190,6 +191,16 @@ def go(seed: int, budget_s: float, rollouts: int, games_per_colour: int) -> list
     return rows + final_rows(clock, setting, seed) + speed_rows(model, clock, setting, seed)
 
 
+def kept_rows(path: Path, games: list[str]) -> tuple[list[dict], list[str]]:
+    """The rows of games not rerun now, and the commands that measured them, from an earlier results file."""
+    if not path.exists():
+        return [], []
+    earlier = json.loads(path.read_text())
+    kept = [r for r in earlier["rows"] if r["setting"].split("/")[0] not in games]
+    commands = [c for c in earlier.get("commands", [earlier["command"]]) if kept]
+    return kept, commands
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -208,12 +219,9 @@ def main() -> None:
     if args.quick:
         args.seeds, args.c4_budget_s, args.eval_every_s, args.go_budget_s = 1, 300.0, 100.0, 120.0
         args.mcts_rollouts = min(args.mcts_rollouts, 200)
-    # one results file per selection of games: results/alphazero[_<games>][_quick].json
-    name = (
-        "alphazero"
-        + ("" if games == GAMES.split(",") else "_" + "_".join(games))
-        + ("_quick" if args.quick else "")
-    )
+    # one results file: a run of some games replaces those games' rows and keeps the others' (and their commands)
+    name = "alphazero_quick" if args.quick else "alphazero"
+    kept, commands = kept_rows(Path(__file__).parent / "results" / f"{name}.json", games)
     rows: list[dict] = []
     for seed in range(args.seeds):
         started = time.perf_counter()
@@ -228,7 +236,7 @@ def main() -> None:
             print(f"Go 7x7, seed {seed}", flush=True)
             rows += go(seed, args.go_budget_s, 100 if args.quick else 400, 2 if args.quick else 5)
         print(f"seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
-        write_results(name, rows)  # after every seed
+        write_results(name, kept + rows, commands=[*commands, invoked_command()])  # after every seed
 
 
 if __name__ == "__main__":

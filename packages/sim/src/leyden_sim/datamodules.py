@@ -33,6 +33,22 @@ from leyden_sim.textures import SOURCE_PHOTOS
 TARGETS = ("digits", "blended")
 
 
+def _digit_families(slant: float, elastic: float, aspect: tuple[float, float]) -> dict[str, Randomizer]:
+    """The grey-scanner ranges of :func:`digits_randomization`, by family name."""
+    return {
+        "stroke": Stroke(width=(0.5, 3.5), slant=(-slant, slant), aspect=aspect, elastic=(0.0, elastic)),
+        "distractors": Distractors(count=(0, 2), size=(0.05, 0.2)),
+        "colour": Colour(background=(0.0, 0.15), objects=(0.75, 1.0), saturation=(0.0, 0.5)),
+        "texture": Texture(probability=0.5, strength=(0.0, 0.3)),
+        "camera": Camera(
+            scale=(0.9, 1.05), rotation=(-10, 10), translation=(-0.05, 0.05), perspective=(0, 0.05)
+        ),
+        "lighting": Lighting(brightness=(0.8, 1.2), contrast=(0.8, 1.2), shading=(0.0, 0.3)),
+        "blur": Blur(sigma=(0.0, 1.5)),
+        "noise": Noise(std=(0.0, 0.05)),
+    }
+
+
 def digits_randomization(
     exclude: Sequence[str] = (),
     slant: float = 0.35,
@@ -46,19 +62,7 @@ def digits_randomization(
     The ranges keep ink brighter than paper (scikit-learn's digits count "on" pixels) and keep
     textures, distractors and noise faint enough that a 4×4-pixel sensor cell can still see ink.
     """
-    families = {
-        "stroke": Stroke(width=(0.5, 3.5), slant=(-slant, slant), aspect=aspect, elastic=(0.0, elastic)),
-        "distractors": Distractors(count=(0, 2), size=(0.05, 0.2)),
-        "colour": Colour(background=(0.0, 0.15), objects=(0.75, 1.0), saturation=(0.0, 0.5)),
-        "texture": Texture(probability=0.5, strength=(0.0, 0.3)),
-        "camera": Camera(
-            scale=(0.9, 1.05), rotation=(-10, 10), translation=(-0.05, 0.05), perspective=(0, 0.05)
-        ),
-        "lighting": Lighting(brightness=(0.8, 1.2), contrast=(0.8, 1.2), shading=(0.0, 0.3)),
-        "blur": Blur(sigma=(0.0, 1.5)),
-        "noise": Noise(std=(0.0, 0.05)),
-    }
-    return _without(families, exclude)
+    return _without(_digit_families(slant, elastic, aspect), exclude)
 
 
 def photo_digits_randomization(
@@ -75,23 +79,18 @@ def photo_digits_randomization(
     disjoint from the blended target's photographs. The texture strength (up to 0.4) was chosen on
     the blended target's validation split, over (0.2, 0.6) and (0.4, 0.9) (benchmarks/sim.md).
     """
-    families = {
-        "stroke": Stroke(width=(0.5, 3.5), slant=(-slant, slant), aspect=aspect, elastic=(0.0, elastic)),
-        "distractors": Distractors(count=(0, 3), size=(0.05, 0.3)),
-        "colour": Colour(background=(0.0, 0.35), objects=(0.65, 1.0), saturation=(0.0, 1.0), flip=0.5),
-        "texture": Texture(
+    families = _digit_families(slant, elastic, aspect)  # its stroke, camera, blur and noise; the rest below
+    families.update(
+        distractors=Distractors(count=(0, 3), size=(0.05, 0.3)),
+        colour=Colour(background=(0.0, 0.35), objects=(0.65, 1.0), saturation=(0.0, 1.0), flip=0.5),
+        texture=Texture(
             kinds=("photo", "photo", "noise", "gradient", "checker"),
             probability=0.9,
             strength=(0.0, 0.4),
             photos=SOURCE_PHOTOS,
         ),
-        "camera": Camera(
-            scale=(0.9, 1.05), rotation=(-10, 10), translation=(-0.05, 0.05), perspective=(0, 0.05)
-        ),
-        "lighting": Lighting(brightness=(0.7, 1.3), contrast=(0.6, 1.3), shading=(0.0, 0.3)),
-        "blur": Blur(sigma=(0.0, 1.5)),
-        "noise": Noise(std=(0.0, 0.05)),
-    }
+        lighting=Lighting(brightness=(0.7, 1.3), contrast=(0.6, 1.3), shading=(0.0, 0.3)),
+    )
     return _without(families, exclude)
 
 

@@ -23,7 +23,6 @@ One torch thread (OMP_NUM_THREADS=1), W&B off.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from leyden_core.benchmarking import invoked_command, result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results  # noqa: E402
 from leyden_rl.alphazero import AlphaZero  # noqa: E402
 from leyden_rl.alphazero.players import (  # noqa: E402
     MinimaxPlayer,
@@ -191,16 +190,6 @@ def go(seed: int, budget_s: float, rollouts: int, games_per_colour: int) -> list
     return rows + final_rows(clock, setting, seed) + speed_rows(model, clock, setting, seed)
 
 
-def kept_rows(path: Path, games: list[str]) -> tuple[list[dict], list[str]]:
-    """The rows of games not rerun now, and the commands that measured them, from an earlier results file."""
-    if not path.exists():
-        return [], []
-    earlier = json.loads(path.read_text())
-    kept = [r for r in earlier["rows"] if r["setting"].split("/")[0] not in games]
-    commands = [c for c in earlier.get("commands", [earlier["command"]]) if kept]
-    return kept, commands
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -221,7 +210,8 @@ def main() -> None:
         args.mcts_rollouts = min(args.mcts_rollouts, 200)
     # one results file: a run of some games replaces those games' rows and keeps the others' (and their commands)
     name = "alphazero_quick" if args.quick else "alphazero"
-    kept, commands = kept_rows(Path(__file__).parent / "results" / f"{name}.json", games)
+    path = Path(__file__).parent / "results" / f"{name}.json"
+    _, kept, commands = kept_results(path, lambda row: row["setting"].split("/")[0] in games)
     rows: list[dict] = []
     for seed in range(args.seeds):
         started = time.perf_counter()

@@ -37,7 +37,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from leyden_core.benchmarking import result_row, write_results
+from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
 from leyden_sim.adabn import AdaBN
 from leyden_sim.blended import BlendedDigitsDataModule
 from leyden_sim.content import PEN_FRACTION
@@ -198,10 +198,20 @@ def main() -> None:
         args.out = results.with_name(results.stem + "_quick.json") if args.quick else results
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
-    rows, seconds = [], []
-    for method, setting, exclude in settings(args.only, args.target):
-        seeds = args.seeds if args.ablation_seeds is None or "_minus_" not in setting else args.ablation_seeds
-        for seed in range(args.first_seed, args.first_seed + seeds):
+    def seeds_of(setting: str) -> range:
+        count = args.seeds if args.ablation_seeds is None or "_minus_" not in setting else args.ablation_seeds
+        return range(args.first_seed, args.first_seed + count)
+
+    # one results file: a run of some settings and seeds replaces those rows and keeps the others
+    planned = settings(args.only, args.target)
+    rerun = {(setting, seed) for _, setting, _ in planned for seed in seeds_of(setting)}
+    earlier, rows, commands = kept_results(args.out, lambda row: (row["setting"], row["seed"]) in rerun)
+    seconds = [
+        t for row, t in zip(earlier.get("rows", []), earlier.get("seconds_per_row", []), strict=False)
+        if (row["setting"], row["seed"]) not in rerun
+    ]  # fmt: skip
+    for method, setting, exclude in planned:
+        for seed in seeds_of(setting):
             start = time.time()
             for name, accuracies in run(method, setting, exclude, seed, args).items():
                 for metric, accuracy in accuracies.items():
@@ -222,8 +232,20 @@ def main() -> None:
             f"{name:25s} {setting:28s} {metric:14s} {np.mean(values):.4f} ± {np.std(values):.4f}"
             f"  (n={len(values)})"
         )
-    budget = {k: v for k, v in vars(args).items() if k not in ("out", "only")}
-    write_results(args.out.stem, rows, results_dir=args.out.parent, budget=budget, seconds_per_row=seconds)
+    # the seeds are in the rows (a file may gather several runs' seeds); the rest of the budget is shared
+    budget = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("out", "only", "seeds", "first_seed", "ablation_seeds")
+    }
+    write_results(
+        args.out.stem,
+        rows,
+        results_dir=args.out.parent,
+        commands=[*commands, invoked_command()],
+        budget=budget,
+        seconds_per_row=seconds,
+    )
 
 
 if __name__ == "__main__":

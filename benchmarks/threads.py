@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from leyden_core.benchmarking import result_row, write_results
+from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 LEYDEN = str(Path(sys.executable).parent / "leyden")
@@ -83,7 +83,15 @@ def main() -> None:
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
 
-    rows, summary, default_threads = [], {}, {}
+    # one results file: a run of some examples replaces their rows and keeps the others'
+    results_name = "threads_quick" if args.quick else "threads"
+    results_dir = Path(args.results_dir) if args.results_dir else REPO / "benchmarks" / "results"
+    rerun = {f"leyden fit {example}" for example in args.examples}
+    earlier, rows, commands = kept_results(
+        results_dir / f"{results_name}.json", lambda row: row["method"] in rerun
+    )
+    summary = {k: v for k, v in earlier.get("summary", {}).items() if k not in args.examples}
+    default_threads = {k: v for k, v in earlier.get("default_threads", {}).items() if k not in args.examples}
     for name in args.examples:
         config, full, quick = EXAMPLES[name]
         overrides = quick if args.quick else full
@@ -109,9 +117,10 @@ def main() -> None:
         verdict = "met" if result["met"] else "MISSED"
         print(f"{name:28} {cells}  {result['default_over_best']:8.2f}x {verdict:6}  {default_threads[name]}")
     write_results(
-        "threads",
+        results_name,
         rows,
-        results_dir=args.results_dir,
+        results_dir=results_dir,
+        commands=[*commands, invoked_command()],
         target=f"default within {TARGET}x of the fastest setting in every row (median wall time)",
         summary=summary,
         default_threads=default_threads,

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from leyden_core.benchmarking import machine_description, result_row, write_results
+from leyden_core.benchmarking import kept_results, machine_description, result_row, write_results
 
 
 def test_write_results_tidy_shape(tmp_path, monkeypatch):
@@ -27,6 +27,17 @@ def test_write_results_tidy_shape(tmp_path, monkeypatch):
 def test_write_results_rejects_untidy_rows(tmp_path):
     with pytest.raises(ValueError, match="method/setting/seed/metric/value"):
         write_results("bad", [{"method": "x", "score": 1.0}], results_dir=tmp_path)
+
+
+def test_a_partial_rerun_keeps_the_other_rows_and_their_commands(tmp_path, monkeypatch):
+    assert kept_results(tmp_path / "none.json", lambda row: True) == ({}, [], [])
+    monkeypatch.setattr("sys.argv", ["benchmarks/demo.py", "--seeds", "2"])
+    rows = [result_row(m, "CartPole-v1", seed, "steps", 1.0) for m in ("a", "b") for seed in (0, 1)]
+    path = write_results("demo", rows, results_dir=tmp_path)
+    earlier, kept, commands = kept_results(path, lambda row: row["method"] == "a" and row["seed"] == 1)
+    assert earlier["benchmark"] == "demo" and commands == ["python benchmarks/demo.py --seeds 2"]
+    assert [(r["method"], r["seed"]) for r in kept] == [("a", 0), ("b", 0), ("b", 1)]
+    assert kept_results(path, lambda row: True)[1:] == ([], [])  # nothing kept: no old command either
 
 
 def test_machine_description_names_threads():

@@ -104,6 +104,17 @@ def test_the_view_shows_the_goal_ahead_in_green():
     assert not torch.equal(batch.render()[0, :, 4, 3:5], frame[:, 4, 3:5])
 
 
+def test_the_task_is_the_goal_seen_from_the_start():
+    """The goal ahead and to the right of the start heading: what path integration can know."""
+    batch = RandomMazes(size=5).batch(3, seed=0)
+    batch.reset()
+    batch.start[:] = torch.tensor([[1, 1], [1, 1], [1, 1]])
+    batch.start_heading[:] = torch.tensor([0, 3, 1])  # east, north, south
+    batch.goal[:] = torch.tensor([[3, 0], [3, 0], [3, 0]])  # two cells east, one north
+    goal = batch.task_parameters()["goal"] * 4
+    torch.testing.assert_close(goal, torch.tensor([[2.0, -1.0], [1.0, 2.0], [-1.0, -2.0]]))
+
+
 def test_rl2_trains_a_cnn_gru_policy_on_mazes(tmp_path):
     family = RandomMazes(size=3, max_episode_steps=10, resolution=16)
     policy = partial(CNNGRUPolicy, hidden_size=16, features=8, filters=4)

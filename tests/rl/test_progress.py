@@ -65,4 +65,16 @@ def test_ppo_example_shows_env_steps_and_a_clean_console(tmp_path) -> None:
     assert_clean(output)
     assert "env steps" in output and "512/512" in output and "Epoch 0/-2" not in output
     assert "final metrics (step" in output and "checkpoints:" in output
-    assert "model prefers 1" in output  # RL methods run one torch thread per process by default
+    assert "model prefers 1" in output  # on-policy methods run one torch thread per process by default
+
+
+def test_off_policy_actor_critics_use_every_idle_core_on_policy_methods_one() -> None:
+    from leyden_core.threads import choose_num_threads
+    from leyden_rl.dqn import DQN
+    from leyden_rl.ppo import PPO
+    from leyden_rl.sac import SAC
+    from leyden_rl.td3 import TD3
+
+    idle_two_cores = {m: choose_num_threads(2, 1, m.preferred_num_threads) for m in (SAC, TD3, PPO, DQN)}
+    assert idle_two_cores == {SAC: 2, TD3: 2, PPO: 1, DQN: 1}
+    assert choose_num_threads(2, 2, SAC.preferred_num_threads) == 1  # 2-process DDP: one core each

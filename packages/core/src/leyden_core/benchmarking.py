@@ -14,6 +14,7 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,20 @@ def invoked_command() -> str:
     except ValueError:
         pass
     return shlex.join(["python", str(script), *sys.argv[1:]])
+
+
+def kept_results(path: Path, rerun: Callable[[dict], bool]) -> tuple[dict, list[dict], list[str]]:
+    """What a partial rerun keeps of an earlier results file: (the file, its rows not rerun, their commands).
+
+    A benchmark run on part of its settings replaces only their rows, so one results file still holds
+    every setting; the commands that measured the kept rows stay listed beside the new one.
+    """
+    if not path.exists():
+        return {}, [], []
+    earlier = json.loads(path.read_text())
+    kept = [row for row in earlier["rows"] if not rerun(row)]
+    commands = earlier.get("commands", [earlier["command"]]) if kept else []
+    return earlier, kept, commands
 
 
 def write_results(

@@ -10,8 +10,9 @@ quiet one: 21.1 s with the default, 12.5 s with ``OMP_NUM_THREADS=1``). The rule
 * otherwise every process on this machine gets its share of the cores that are idle
   (``cores // local processes``, fewer when other work at normal priority keeps some of them busy;
   niced background jobs yield their cores and do not count);
-* a model that declares ``preferred_num_threads`` (RL methods: 1, their networks are tiny and
-  their time goes into stepping environments) gets at most that many.
+* a model that declares ``preferred_num_threads`` gets at most that many (on-policy RL and DQN: 1,
+  their networks are tiny and their time goes into stepping environments; off-policy actor-critics
+  train wide networks on big batches every step and use every idle core).
 
 The choice is exported as ``OMP_NUM_THREADS`` so DDP children, DataLoader workers and vector-env
 worker processes inherit it instead of each spawning one thread per core.

@@ -79,7 +79,7 @@ class EnvStepBudget:
 
     The budget is ``total_env_steps`` (per rank), so: the progress bar counts env steps (all ranks) out
     of the budget, ``--trainer.max_steps`` (which counts optimizer steps) is refused with the fix, and
-    one torch thread per process is the default when the method is used from Python.
+    one torch thread per process is the default (unless a subclass prefers otherwise), from Python too.
     """
 
     # Small networks and Python-stepped envs: extra intra-op threads only wait at barriers (a CartPole

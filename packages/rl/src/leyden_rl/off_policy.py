@@ -23,6 +23,10 @@ class OffPolicyModule(OnlineRLModule):
     ``self.buffer`` (e.g. from :meth:`build_buffer`) and ``self.updates = 0``, and defines
     :meth:`explore` and :meth:`update`."""
 
+    # Every env step trains actor and critics (256-wide MLPs or a CNN) on a batch of 256: matmuls big
+    # enough for every idle core to help (SAC on Pendulum, 3k steps: 56.7 s with one thread, 45.0 s with
+    # two; benchmarks/threads.py), so the machine's idle cores decide, not a preference for one thread.
+    preferred_num_threads = None
     config: Any
     buffer: Any
     updates: int

@@ -177,7 +177,16 @@ class MazeTrials(BatchedTasks):
         return self.render(), reward, done
 
     def task_parameters(self) -> dict[str, torch.Tensor]:
-        return {"goal": self.goal.float() / (self.family.size - 1)}
+        """``goal``: where the goal lies from the start, in cells ahead and to the right of the start heading.
+
+        The agent never learns its absolute position (the start is random, the maze has no landmarks),
+        but it can integrate its own moves from the start; once it has seen the goal, this is what its
+        memory can hold, and what the second episode needs to walk straight there.
+        """
+        offset = self.goal - self.start
+        ahead = (offset * self.directions[self.start_heading]).sum(-1)
+        right = (offset * self.directions[(self.start_heading + 1) % 4]).sum(-1)
+        return {"goal": torch.stack([ahead, right], -1).float() / (self.family.size - 1)}
 
     @torch.no_grad()
     def render(self) -> torch.Tensor:

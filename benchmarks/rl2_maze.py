@@ -13,6 +13,7 @@ The paper's result: near-perfect success on small mazes, and a clearly shorter s
 of the agent's first-person view over one trial.
 
     python benchmarks/rl2_maze.py --ckpt runs/rl2_maze/checkpoints/last.ckpt
+    python benchmarks/rl2_maze.py --ckpt runs/rl2_maze/checkpoints/last.ckpt --size 9   # large mazes
     python benchmarks/rl2_maze.py --quick                       # 50 mazes, random and shortest path only
 """
 
@@ -26,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leyden_core.benchmarking import invoked_command, result_row, write_results
+from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
 from leyden_rl.meta.maze import DIRECTIONS, MazeTrials, RandomMazes
 from leyden_rl.meta.policy_base import feedback
 from leyden_rl.meta.rl2 import RL2
+from leyden_rl.meta.video import record_trial
 
 EVAL_SEED = 123_456  # training streams draw from small seeds: these mazes are held out
 
@@ -54,9 +56,7 @@ def shortest_path(walls: np.ndarray, start: tuple[int, int], heading: int, goal:
 
 
 @torch.no_grad()
-def play(
-    family: RandomMazes, trials: int, policy: torch.nn.Module | None, frames: list | None = None
-) -> dict:
+def play(family: RandomMazes, trials: int, policy: torch.nn.Module | None) -> dict:
     """Play ``trials`` held-out trials; per episode (1, 2, ...): whether it reached the goal and its length."""
     batch = MazeTrials(family, trials, EVAL_SEED)
     obs = batch.reset()
@@ -74,8 +74,6 @@ def play(
             hidden = out.hidden
             action = torch.multinomial(out.logits[0].softmax(-1), 1, generator=generator).squeeze(1)
         episode, steps = batch.episodes.clone(), batch.episode_steps.clone()
-        if frames is not None:
-            frames.append(obs[0].permute(1, 2, 0).byte().numpy())
         obs, reward, done = batch.step(action)
         for i in done.nonzero().flatten().tolist():
             success[i, episode[i]] = bool(batch.reached[i])
@@ -116,9 +114,9 @@ def main() -> None:
     if args.size is not None:
         family = RandomMazes(**{**family.__dict__, "size": args.size})
     setting = f"maze:{family.size}"
-    results, frames = {}, [] if args.gif else None
+    results = {}
     if model is not None:
-        played = play(family, trials, model.policy.eval(), frames)
+        played = play(family, trials, model.policy.eval())
         results["leyden.RL2"] = summary(played["success"], played["length"])
     played = play(family, trials, None)
     results["random"] = summary(played["success"], played["length"])
@@ -142,14 +140,18 @@ def main() -> None:
             f"{setting} {method}: "
             + ", ".join(f"{k} {v if v is None else round(v, 3)}" for k, v in metrics.items())
         )
-    if args.gif and frames:
+    if args.gif and model is not None:
         from PIL import Image
 
-        images = [Image.fromarray(f).resize((128, 128), Image.NEAREST) for f in frames]
+        frames = record_trial(model.policy.eval(), family, EVAL_SEED, scale=128 // family.resolution)
+        images = [Image.fromarray(frame) for frame in frames]
         images[0].save(args.gif, save_all=True, append_images=images[1:], duration=80, loop=0)
     out = args.out or Path("benchmarks/results") / ("rl2_maze_quick.json" if args.quick else "rl2_maze.json")
-    write_results(out.stem, rows, results_dir=out.parent, commands=[invoked_command()], trials=trials,
-                  maze=family.__dict__, checkpoint=str(args.ckpt) if args.ckpt else None)  # fmt: skip
+    # one results file: a run on one maze size replaces that size's rows and keeps the others'
+    earlier, kept, commands = kept_results(out, lambda row: row["setting"] == setting)
+    mazes = {**earlier.get("mazes", {}), setting: family.__dict__}
+    write_results(out.stem, kept + rows, results_dir=out.parent, commands=[*commands, invoked_command()],
+                  trials=trials, mazes=mazes, checkpoint=str(args.ckpt) if args.ckpt else None)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -4,13 +4,17 @@ same start, a first-person view that shows the goal, and RL² with a CNN-GRU pol
 from collections import deque
 from functools import partial
 
+import numpy as np
 import pytest
 import torch
 
+from leyden_core.errors import LeydenConfigError
 from leyden_core.testing import quiet_trainer
 from leyden_rl.meta.gru import CNNGRUPolicy
 from leyden_rl.meta.maze import DIRECTIONS, FORWARD, GOAL_COLOR, LEFT, RIGHT, RandomMazes, carve_mazes
 from leyden_rl.meta.rl2 import RL2
+from leyden_rl.meta.tasks import BernoulliBandits
+from leyden_rl.meta.video import TrialVideo, check_watchable, record_trial
 
 
 def _reachable(walls: torch.Tensor, size: int) -> int:
@@ -129,3 +133,28 @@ def test_rl2_trains_a_cnn_gru_policy_on_mazes(tmp_path):
     quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path).fit(model)
     assert model.iterations == 2
     assert any(not torch.equal(b, a) for b, a in zip(before, model.policy.parameters()))
+
+
+def test_a_trial_video_shows_the_agents_view_until_its_episodes_are_over(monkeypatch, tmp_path):
+    family = RandomMazes(size=3, max_episode_steps=10, resolution=16)
+    policy = partial(CNNGRUPolicy, hidden_size=16, features=8, filters=4)
+    model = RL2(family, policy, num_trials=4, num_minibatches=2, total_env_steps=3 * 4 * 20)
+    frames = record_trial(model.policy, family, seed=7, scale=2)
+    assert frames.dtype == np.uint8 and frames.shape[1:] == (32, 32, 3)
+    assert 2 <= len(frames) <= family.trial_length and frames[-1].any()  # no black frames after the trial
+    np.testing.assert_array_equal(frames, record_trial(model.policy, family, seed=7, scale=2))  # seeded
+
+    logged = []
+    monkeypatch.setattr(
+        "leyden_rl.meta.video.log_video", lambda trainer, key, video, fps: logged.append((key, video))
+    )
+    trainer = quiet_trainer(max_epochs=1, enable_checkpointing=False, default_root_dir=tmp_path,
+                            callbacks=[TrialVideo(every_n_env_steps=2 * 4 * 20, scale=1)])  # fmt: skip
+    trainer.fit(model)
+    assert [key for key, _ in logged] == ["eval/trial"]  # after the second of three iterations
+    assert logged[0][1].shape[1:] == (16, 16, 3)
+
+
+def test_a_trial_video_needs_a_family_that_observes_images():
+    with pytest.raises(LeydenConfigError, match="not an image"):
+        check_watchable(BernoulliBandits(num_arms=5, num_pulls=10))

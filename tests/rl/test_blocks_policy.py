@@ -8,6 +8,7 @@ pytest.importorskip("mujoco")
 
 from leyden_core.errors import LeydenConfigError  # noqa: E402
 from leyden_core.testing import quiet_trainer  # noqa: E402
+from leyden_rl.imitation.blocks.env import BlockStackingEnv  # noqa: E402
 from leyden_rl.imitation.blocks.one_shot import OneShotBlocksDataModule, OneShotBlockStacking, evaluate  # noqa: E402
 from leyden_rl.imitation.blocks.policy import (  # noqa: E402
     BlockStackingPolicy,
@@ -89,3 +90,27 @@ def test_behaviour_cloning_fits_expert_pairs():
         optimizer.step()
     last = [v.item() for v in model.losses(batch)]
     assert last[0] < 0.5 * first[0] and last[1] < 0.5 * first[1]  # actions and pointers both fit
+
+
+def test_imitation_video_logs_a_held_out_demonstration_beside_the_imitation(monkeypatch):
+    from leyden_rl.imitation.blocks.video import ImitationVideo
+
+    try:  # the video renders MuJoCo frames: needs OpenGL (MUJOCO_GL=egl on a headless machine)
+        BlockStackingEnv(num_blocks=3, render_mode="rgb_array", render_size=(24, 32)).reset(seed=0)[0]
+    except Exception as err:
+        pytest.skip(f"MuJoCo cannot render here: {err}")
+    logged = []
+    monkeypatch.setattr(
+        "leyden_rl.imitation.blocks.video.log_video",
+        lambda trainer, key, video, fps: logged.append((key, video)),
+    )
+    data = OneShotBlocksDataModule(num_blocks=3, stage_counts=(1,), num_train_pairs=4, num_val_pairs=2,
+                                   steps_per_task=4, batch_size=4)  # fmt: skip
+    model = OneShotBlockStacking(width=16, val_episodes=0)
+    video = ImitationVideo(every_n_epochs=2, size=(24, 32))
+    trainer = quiet_trainer(max_epochs=2, enable_checkpointing=False, limit_val_batches=0, callbacks=[video])
+    trainer.fit(model, data)
+    assert [key for key, _ in logged] == ["eval/imitation"]  # once, after the second epoch
+    frames = logged[0][1]
+    assert frames.dtype == np.uint8 and frames.shape[1:] == (24, 64, 3)  # demonstration | imitation
+    assert float(trainer.callback_metrics["eval/imitation_success"]) in (0.0, 1.0) and model.training

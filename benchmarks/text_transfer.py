@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from leyden_core.benchmarking import StepTimer, result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import StepTimer, invoked_command, kept_results, result_row, write_results  # noqa: E402
 from leyden_core.testing import quiet_trainer  # noqa: E402
 from leyden_selfsup.optim import warmup_cosine  # noqa: E402
 from leyden_selfsup.text import CausalLMPretraining, MaskedLMPretraining, TextClassifier, TextDataModule  # noqa: E402
@@ -272,6 +272,12 @@ def main() -> None:
     parser.add_argument("--pretrain-steps", type=int, default=None, help="cap (default: 50 with --quick)")
     parser.add_argument("--finetune-steps", type=int, default=None, help="cap (default: 20 with --quick)")
     parser.add_argument("--speed-steps", type=int, default=None, help="timed steps per side and alternation")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1"
+    )
+    parser.add_argument(
+        "--no-speed", action="store_true", help="skip the tokens/s comparison (keep the recorded one)"
+    )
     args = parser.parse_args()
     seeds = args.seeds or (1 if args.quick else 3)
     epochs = args.pretrain_epochs
@@ -280,10 +286,21 @@ def main() -> None:
     speed_steps, repeats = args.speed_steps or (4 if args.quick else 20), 2 if args.quick else 3
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     load_at_start = os.getloadavg()[0]
-    rows, details = [], defaultdict(dict)
+    # one results file: a run of some seeds (or without the speed rows) replaces only what it measures
+    name = "text_transfer_quick" if args.quick else "text_transfer"
+    new_seeds = range(args.first_seed, args.first_seed + seeds)
+
+    def rerun(row: dict) -> bool:
+        speed = row["metric"] in ("tokens_per_s", "throughput_ratio")
+        return not args.no_speed if speed else row["seed"] in new_seeds
+
+    earlier, rows, commands = kept_results(Path(__file__).parent / "results" / f"{name}.json", rerun)
+    details = defaultdict(
+        dict, {key: dict(earlier.get(key, {})) for key in ("kneser_ney_discount", "val_accuracy")}
+    )
     with TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for seed in range(seeds):
+        for seed in new_seeds:
             gpt, gpt_metrics = pretrain(
                 CausalLMPretraining, "gpt_stdlib.yaml", seed, epochs, pretrain_steps, folder
             )
@@ -296,7 +313,7 @@ def main() -> None:
                 result_row("kneser_ney_trigram", "stdlib corpus, val tokens", seed, "val_perplexity", ngram),
                 result_row("leyden.MaskedLMPretraining", "stdlib corpus, val tokens", seed, "val_mlm_accuracy", bert_metrics.get("val/mlm_accuracy")),
             ]  # fmt: skip
-            details["kneser_ney_discount"][seed] = discount
+            details["kneser_ney_discount"][str(seed)] = discount
             print(
                 f"seed {seed}: perplexity GPT {gpt_metrics['val/perplexity']:.1f}, Kneser-Ney trigram {ngram:.1f} (D={discount})",
                 flush=True,
@@ -323,7 +340,7 @@ def main() -> None:
                         flush=True,
                     )
     model_args, data = speed_setup(batch_size=32)
-    for repeat in range(repeats):
+    for repeat in range(0 if args.no_speed else repeats):
         for method, measure in (
             ("plain_pytorch", plain_tokens_per_s),
             ("leyden.CausalLMPretraining", leyden_tokens_per_s),
@@ -335,14 +352,21 @@ def main() -> None:
                 )
             )
             print(f"repeat {repeat} {method:28s} {value:.0f} tokens/s", flush=True)
-    mean = lambda m: np.mean([r["value"] for r in rows if r["method"] == m and r["metric"] == "tokens_per_s"])  # noqa: E731
-    ratio = mean("leyden.CausalLMPretraining") / mean("plain_pytorch")
-    rows.append(
-        result_row("leyden.CausalLMPretraining", "ratio to plain_pytorch", None, "throughput_ratio", ratio)
-    )
-    print(f"Leyden / plain PyTorch tokens/s: {ratio:.3f}")
-    load = {"start": load_at_start, "end": os.getloadavg()[0]}
-    write_results("text_transfer_quick" if args.quick else "text_transfer", rows, load_average_1min=load,
+    if not args.no_speed:
+        mean = lambda m: np.mean(
+            [r["value"] for r in rows if r["method"] == m and r["metric"] == "tokens_per_s"]
+        )  # noqa: E731
+        ratio = mean("leyden.CausalLMPretraining") / mean("plain_pytorch")
+        rows.append(
+            result_row(
+                "leyden.CausalLMPretraining", "ratio to plain_pytorch", None, "throughput_ratio", ratio
+            )
+        )
+        print(f"Leyden / plain PyTorch tokens/s: {ratio:.3f}")
+    earlier_load = earlier.get("load_average_1min", []) if commands else []
+    load = [*([earlier_load] if isinstance(earlier_load, dict) else earlier_load),
+            {"start": load_at_start, "end": os.getloadavg()[0]}]  # fmt: skip
+    write_results(name, rows, commands=[*commands, invoked_command()], load_average_1min=load,
                   mode="quick" if args.quick else "full",
                   pretrain_epochs=epochs or "recipe", pretrain_steps=pretrain_steps, finetune_steps=finetune_steps, **details)  # fmt: skip
 

@@ -10,7 +10,7 @@ import torch
 
 from leyden_core.errors import LeydenConfigError
 from leyden_selfsup.text.corpus import CLASS_NAMES, split_of, stdlib_docstrings, stdlib_split
-from leyden_selfsup.text.data import TextDataModule, packed_blocks, pad_collate
+from leyden_selfsup.text.data import TextDataModule, classification_inputs, packed_blocks, pad_collate
 from leyden_selfsup.text.loaders import read_aclimdb, read_table, read_text_folder
 
 pytest.importorskip("tokenizers")
@@ -132,3 +132,38 @@ def test_sentence_pairs_are_half_positive_with_segment_types(task: str, tmp_path
         first["token_type_ids"][: sep[0] + 1].eq(0).all()
         and first["token_type_ids"][sep[0] + 1 :].eq(1).all()
     )
+
+
+def test_predict_texts_come_from_the_list_the_file_or_the_test_split(tmp_path) -> None:
+    tokenizer = train_tokenizer("bpe", SENTENCES * 5, vocab_size=300)
+    listed = TextDataModule(prompts=["a", "b"])
+    listed.attach(tokenizer, "causal", block_size=16)
+    assert listed.predict_texts() == ["a", "b"]
+    (tmp_path / "texts.txt").write_text("first passage\n\n  \nsecond passage  \n")
+    from_file = TextDataModule(prompts_file=str(tmp_path / "texts.txt"), batch_size=8)
+    from_file.attach(tokenizer, "classification", block_size=16)
+    assert list(from_file.predict_dataloader()) == [["first passage", "second passage"]]
+    default = TextDataModule()
+    default.attach(tokenizer, "classification", block_size=16)
+    test_texts = [d.text for d in stdlib_split("test") if d.label is not None]
+    assert default.predict_texts() == test_texts and test_texts
+    default.attach(tokenizer, "causal", block_size=16)
+    assert default.predict_texts() == ["The "]
+    with pytest.raises(LeydenConfigError):
+        TextDataModule(prompts=["a"], prompts_file=str(tmp_path / "texts.txt"))
+    missing = TextDataModule(prompts_file=str(tmp_path / "none.txt"))
+    with pytest.raises(LeydenConfigError) as error:
+        missing.predict_texts()
+    assert "none.txt" in error.value.problem
+
+
+def test_raw_texts_are_encoded_as_the_classification_examples_are() -> None:
+    tokenizer = train_tokenizer("bpe", SENTENCES * 5, vocab_size=300)
+    data = TextDataModule(source="stdlib")
+    data.attach(tokenizer, "classification", block_size=12)
+    example = data.dataset("test").examples[0]
+    text = next(d.text for d in stdlib_split("test") if d.label is not None)
+    inputs = classification_inputs([text, "the"], tokenizer, block_size=12)
+    assert inputs["input_ids"][0].tolist() == example["input_ids"].tolist()
+    assert inputs["input_ids"][0, 0] == tokenizer.cls_id and len(example["input_ids"]) == 12
+    assert inputs["attention_mask"][1].tolist() == [1] * 3 + [0] * 9  # [CLS] the [SEP], then padding

@@ -105,3 +105,27 @@ def test_without_the_extra_the_plugin_lists_every_class_and_a_text_run_names_the
     )
     for name in ("CausalLMPretraining", "MaskedLMPretraining", "TextClassifier"):
         assert f'{name} -> pip install "leyden-selfsup[text]"' in result.stdout, result.stdout
+
+
+class StubMesh:
+    """A device mesh's names and sizes (a real one needs a process group)."""
+
+    def __init__(self, **sizes: int) -> None:
+        self.sizes, self.mesh_dim_names = sizes, tuple(sizes)
+
+    def __getitem__(self, name: str) -> StubMesh:
+        return StubMesh(**{name: self.sizes[name]})
+
+    def size(self) -> int:
+        return next(iter(self.sizes.values()))
+
+
+def test_sharding_uses_the_data_parallel_mesh_and_refuses_tensor_parallelism() -> None:
+    from leyden_core.errors import LeydenConfigError
+    from leyden_selfsup.text.sharding import data_parallel_mesh
+
+    chosen = data_parallel_mesh(StubMesh(data_parallel=4, tensor_parallel=1), "CausalLMPretraining")
+    assert chosen.mesh_dim_names == ("data_parallel",) and chosen.size() == 4
+    with pytest.raises(LeydenConfigError) as error:
+        data_parallel_mesh(StubMesh(data_parallel=1, tensor_parallel=2), "CausalLMPretraining")
+    assert "tensor_parallel_size=2" in error.value.problem and "tensor_parallel_size=1" in error.value.fix

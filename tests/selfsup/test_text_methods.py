@@ -55,17 +55,22 @@ def fit(model: str, corpus: Path, root: Path, monkeypatch, capsys, *extra: str) 
     return torch.load(root / "checkpoints" / "last.ckpt", weights_only=False)
 
 
-@pytest.fixture(scope="module")
-def gpt_checkpoint(corpus, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("gpt")
+def fit_once(corpus: Path, root: Path, *args: str) -> Path:
+    """``leyden fit`` in-process for a module-scoped fixture (no per-test monkeypatch): its last checkpoint."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("WANDB_MODE", "disabled")
         monkeypatch.chdir(root)
         monkeypatch.setattr(sys, "argv", ["leyden"])
-        main(["fit", "--model=CausalLMPretraining", *TINY, "--data=TextDataModule", "--data.source=table",
-              f"--data.path={corpus}", "--data.batch_size=8", f"--trainer.default_root_dir={root}", *QUICK,
-              "--trainer.max_epochs=2"])  # fmt: skip
+        main(["fit", *args, *TINY, "--data=TextDataModule", "--data.source=table", f"--data.path={corpus}",
+              "--data.batch_size=8", f"--trainer.default_root_dir={root}", *QUICK])  # fmt: skip
     return root / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def gpt_checkpoint(corpus, tmp_path_factory) -> Path:
+    return fit_once(
+        corpus, tmp_path_factory.mktemp("gpt"), "--model=CausalLMPretraining", "--trainer.max_epochs=2"
+    )
 
 
 def test_causal_lm_fits_without_nan_ties_its_head_and_saves_its_tokenizer(gpt_checkpoint) -> None:
@@ -106,6 +111,66 @@ def test_predict_prints_continuations(gpt_checkpoint, corpus, tmp_path, monkeypa
     assert result.returncode == 0, result.stderr[-3000:]
     printed = [line for line in result.stdout.splitlines() if line.startswith(("the file", "the number"))]
     assert len(printed) == 2
+
+
+CLASSIFIER = ["--model.num_classes=3", "--model.lr=1e-3", "--model.head_lr=1e-2", "--model.dropout=0.0"]
+
+
+@pytest.fixture(scope="module")
+def classifier_checkpoint(corpus, tmp_path_factory) -> Path:
+    """A TextClassifier trained from scratch on every labeled training row of the corpus."""
+    root = tmp_path_factory.mktemp("classifier")
+    return fit_once(
+        corpus, root, "--seed_everything=0", "--model=TextClassifier", *CLASSIFIER, "--trainer.max_epochs=15"
+    )
+
+
+def predict_classes(
+    checkpoint: Path, corpus: Path, cwd: Path, monkeypatch, capsys, *data: str
+) -> list[list[str]]:
+    """``leyden predict`` with a classifier checkpoint: the printed ``label, probability, text`` rows."""
+    args = ["predict", "--model=TextClassifier", *TINY, *CLASSIFIER, "--data=TextDataModule", "--data.source=table",
+            f"--data.path={corpus}", "--data.batch_size=8", *data, f"--ckpt_path={checkpoint}", *QUICK]  # fmt: skip
+    result = leyden_completed(args, cwd, monkeypatch, capsys)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [line.split("\t") for line in result.stdout.splitlines() if line.count("\t") == 2]
+
+
+def test_classifier_predict_names_the_class_of_each_line_of_a_file(
+    classifier_checkpoint, corpus, tmp_path, monkeypatch, capsys
+) -> None:
+    assert torch.load(classifier_checkpoint, weights_only=False)["leyden_text"]["class_names"] == sorted(
+        TOPICS
+    )
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(TOPICS.values()) + "\n")
+    rows = predict_classes(
+        classifier_checkpoint, corpus, tmp_path, monkeypatch, capsys, f"--data.prompts_file={texts}"
+    )
+    assert [label for label, _, _ in rows] == list(TOPICS)
+    assert [text for _, _, text in rows] == [t[:100] for t in TOPICS.values()]
+    assert all(1 / 3 < float(probability) <= 1 for _, probability, _ in rows)
+
+
+def test_classifier_predict_defaults_to_the_test_split_with_probabilities_of_every_class(
+    classifier_checkpoint, corpus, tmp_path
+) -> None:
+    from leyden_selfsup.text import TextClassifier, TextDataModule
+
+    data = TextDataModule(source="table", path=str(corpus), batch_size=8)
+    model = TextClassifier.load_from_checkpoint(classifier_checkpoint, weights_only=False)
+    assert model.class_names == tuple(sorted(TOPICS))
+    data.attach(model.tokenizer, "classification", block_size=32)
+    test = [d for d in data.documents("test") if d.label is not None]
+    batches = [model.predict_step(batch, i) for i, batch in enumerate(data.predict_dataloader())]
+    outputs = [output for batch in batches for output in batch]
+    assert [o["text"] for o in outputs] == [d.text for d in test] and outputs
+    for output in outputs:
+        assert set(output["probabilities"]) == set(TOPICS)
+        assert sum(output["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert output["probability"] == max(output["probabilities"].values())
+    correct = sum(o["label"] == data.class_names[d.label] for o, d in zip(outputs, test))
+    assert correct / len(test) >= 0.8  # chance is 1/3
 
 
 @pytest.mark.parametrize("method", ["CausalLMPretraining", "MaskedLMPretraining"])

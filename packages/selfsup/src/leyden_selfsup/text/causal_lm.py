@@ -8,7 +8,8 @@
 Validation reports ``val/loss`` and ``val/perplexity`` (exp of the token-weighted mean loss, exact
 under DDP). After each validation a few continuations of fixed prompts go to W&B as a table.
 :meth:`generate` samples with temperature and top-k; ``leyden predict`` continues the DataModule's
-``prompts``.
+``prompts``. Under Lightning's ``ModelParallelStrategy`` the weights are sharded per transformer
+block (FSDP2, see :mod:`leyden_selfsup.text.sharding`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 from torchmetrics import MeanMetric
 
@@ -24,6 +24,7 @@ from leyden_core.checks import check_count, check_fraction, check_non_negative
 from leyden_core.wandb_logging import log_table
 from leyden_selfsup.text.base import TextModule
 from leyden_selfsup.text.losses import next_token_loss
+from leyden_selfsup.text.sharding import data_parallel_mesh, is_sharded, shard_text_net
 from leyden_selfsup.text.trunks import TextMultiHeadNet, build_trunk, token_embedding, trunk_config
 
 SAMPLE_PROMPTS = ("The ", "Return the ", "This module ")
@@ -71,6 +72,13 @@ class CausalLMPretraining(TextModule):
         head.weight = token_embedding(self.net.trunk).weight  # weight tying: one matrix in and out
         self.val_loss = MeanMetric()
 
+    def configure_model(self) -> None:
+        """Shard the weights per transformer block when the strategy is ``ModelParallelStrategy``
+        (its device mesh is set); any other strategy leaves the network as it is."""
+        mesh = self._device_mesh
+        if mesh is not None and not is_sharded(self.net):
+            shard_text_net(self.net, data_parallel_mesh(mesh, type(self).__name__))
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         ids = batch["input_ids"]
         loss = next_token_loss(self.net(ids, head="lm"), ids)
@@ -90,11 +98,13 @@ class CausalLMPretraining(TextModule):
         if self.hparams.num_samples and not self.trainer.sanity_checking:
             self._log_samples()
 
-    @rank_zero_only
     def _log_samples(self) -> None:
+        """Every process generates (a sharded network gathers its weights from all of them in each
+        forward); the first one logs."""
         prompts = SAMPLE_PROMPTS[: self.hparams.num_samples]
         rows = [[self.global_step, p, self.generate(p, self.hparams.sample_tokens)] for p in prompts]
-        log_table(self.trainer, "samples", ["step", "prompt", "continuation"], rows)
+        if self.trainer.is_global_zero:
+            log_table(self.trainer, "samples", ["step", "prompt", "continuation"], rows)
 
     @torch.no_grad()
     def generate(

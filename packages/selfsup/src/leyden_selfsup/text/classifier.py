@@ -8,11 +8,16 @@
 also the top ``trainable_layers`` transformer blocks (and the final norm), ``full`` everything.
 ``keep_pretraining_head`` carries the checkpoint's pretraining head along (untrained), so the same
 network still predicts tokens beside the new task.
+
+The class names travel in the checkpoint with the tokenizer, so ``leyden predict`` names the class
+of each raw text (the DataModule's ``prompts``/``prompts_file``, or its test split) with the
+probability of every class.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +26,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from leyden_core.checks import check_choice, check_count, check_fraction
 from leyden_core.errors import LeydenConfigError
 from leyden_selfsup.text.base import CHECKPOINT_KEY, TextModule
+from leyden_selfsup.text.data import classification_inputs
 from leyden_selfsup.text.masked_lm import MaskedLMHead
 from leyden_selfsup.text.tokenizer import TextTokenizer, load_tokenizer
 from leyden_selfsup.text.trunks import (
@@ -123,6 +129,7 @@ class TextClassifier(TextModule):
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.class_names: tuple[str, ...] = ()
 
     def _keep_heads(self, heads: dict[str, torch.Tensor]) -> None:
         """Rebuild the pretraining heads from their weights (tied matrices re-tied), frozen."""
@@ -167,6 +174,18 @@ class TextClassifier(TextModule):
                 f"the data has {datamodule.num_classes} classes but num_classes is {self.hparams.num_classes}",
                 f"set num_classes: {datamodule.num_classes}",
             )
+        if datamodule is not None and not self.class_names:  # a checkpoint's names are restored after setup
+            self.class_names = tuple(datamodule.class_names)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint[CHECKPOINT_KEY]["class_names"] = list(self.class_names)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        saved = checkpoint.get(CHECKPOINT_KEY, {}).get("class_names")
+        if saved:
+            self.class_names = tuple(saved)
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.net.features(batch["input_ids"], batch["attention_mask"])
@@ -187,6 +206,36 @@ class TextClassifier(TextModule):
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.test_accuracy.update(self.logits(batch), batch["label"])
         self.log("test/accuracy", self.test_accuracy)
+
+    @torch.no_grad()
+    def classify(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Each text's most likely class (``label``), its ``probability`` and every class's
+        (``probabilities``, by name), from the softmax of the head's logits."""
+        was_training = self.training
+        self.eval()
+        inputs = classification_inputs(texts, self.tokenizer, self.hparams.block_size)
+        logits = self.logits({k: v.to(self.device) for k, v in inputs.items()})
+        self.train(was_training)
+        probabilities = logits.float().softmax(-1).cpu()
+        names = self.class_names or tuple(str(i) for i in range(self.hparams.num_classes))
+        return [
+            {
+                "text": text,
+                "label": names[int(row.argmax())],
+                "probability": float(row.max()),
+                "probabilities": dict(zip(names, row.tolist())),
+            }
+            for text, row in zip(texts, probabilities)
+        ]
+
+    def predict_step(self, batch: list[str], batch_idx: int) -> list[dict[str, Any]]:
+        """``leyden predict``: each text's class, printed as ``label<TAB>probability<TAB>text`` (the text
+        on one line, cut to 100 characters) and returned with every class's probability."""
+        outputs = self.classify(batch)
+        for output in outputs:
+            text = " ".join(output["text"].split())
+            print(f"{output['label']}\t{output['probability']:.3f}\t{text[:100]}", flush=True)
+        return outputs
 
     def parameter_groups(self) -> list[dict]:
         groups = super().parameter_groups()

@@ -13,10 +13,14 @@ batch format it trains on:
   sentence-order and next-sentence prediction) with ``token_type_ids``;
 - ``classification``: each labeled document, truncated to ``block_size``, with its class; the
   training split keeps ``labels_per_class`` (or ``labeled_fraction``) labels, as the image DataModules do.
+
+``leyden predict`` batches are raw strings (:meth:`TextDataModule.predict_texts`); the method
+tokenizes them with its own tokenizer (a causal LM continues each, a classifier labels each).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -107,6 +111,40 @@ def segment_pairs(
     return examples
 
 
+def classification_ids(tokenizer: TextTokenizer, ids: list[int], block_size: int) -> torch.Tensor:
+    """``[CLS] text [SEP]``, the text cut to fit ``block_size`` tokens: one classifier input."""
+    return torch.tensor([tokenizer.cls_id, *ids[: block_size - 2], tokenizer.sep_id])
+
+
+def classification_inputs(
+    texts: list[str], tokenizer: TextTokenizer, block_size: int
+) -> dict[str, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` of raw texts, built as the classification batches are."""
+    examples = [
+        {"input_ids": classification_ids(tokenizer, ids, block_size)} for ids in tokenizer.encode(texts)
+    ]
+    return pad_collate(tokenizer.pad_id)(examples)
+
+
+def raw_texts(texts: list[str]) -> list[str]:
+    """The collate of ``leyden predict`` batches: the strings as they are."""
+    return texts
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The non-blank lines of a UTF-8 text file, each a text (trailing whitespace removed)."""
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise LeydenConfigError(
+            f"prompts_file not found: {source.resolve()}", "pass a UTF-8 text file with one text per line"
+        )
+    lines = [line.rstrip() for line in source.read_text(encoding="utf-8").splitlines()]
+    texts = [line for line in lines if line.strip()]
+    if not texts:
+        raise LeydenConfigError(f"prompts_file {source} has no text", "write one text per line")
+    return texts
+
+
 def pad_collate(pad_id: int):
     """Collate dicts of 1-D tensors (padded to the batch's longest, with an ``attention_mask``) and ints."""
 
@@ -143,7 +181,9 @@ class TextDataModule(pl.LightningDataModule):
         val_fraction, test_fraction: document fractions held out (the hash of a document's name
             decides; ``aclimdb`` uses its own test split).
         seed: of the label budget and of the sentence pairs.
-        prompts: what ``leyden predict`` feeds a causal LM to continue.
+        prompts, prompts_file: the texts ``leyden predict`` reads, as a list or as a UTF-8 file with
+            one text per line (not both). A causal LM continues each, a classifier labels each; with
+            neither, a causal LM continues ``"The "`` and a classifier labels the test split.
     """
 
     def __init__(
@@ -160,6 +200,7 @@ class TextDataModule(pl.LightningDataModule):
         seed: int = 0,
         num_workers: int = 0,
         prompts: list[str] | None = None,
+        prompts_file: str | None = None,
     ) -> None:
         super().__init__()
         check_choice("source", source, SOURCES)
@@ -170,6 +211,10 @@ class TextDataModule(pl.LightningDataModule):
         check_label_budget(labels_per_class, labeled_fraction)
         check_fraction("val_fraction", val_fraction, 0.15)
         check_fraction("test_fraction", test_fraction, 0.15)
+        if prompts and prompts_file:
+            raise LeydenConfigError(
+                "both prompts and prompts_file are set", "give the texts to predict one way: a list or a file"
+            )
         self.save_hyperparameters()
         self._documents: dict[str, list[Document]] | None = None
         self.class_names: tuple[str, ...] = ()
@@ -248,7 +293,7 @@ class TextDataModule(pl.LightningDataModule):
                 )
                 labeled = [d for d, k in zip(labeled, keep) if k]
             examples = [
-                {"input_ids": torch.tensor([tok.cls_id, *ids[: size - 2], tok.sep_id]), "label": doc.label}
+                {"input_ids": classification_ids(tok, ids, size), "label": doc.label}
                 for doc, ids in zip(labeled, tok.encode([d.text for d in labeled]))
             ]
             return Examples(examples)
@@ -286,7 +331,17 @@ class TextDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
 
+    def predict_texts(self) -> list[str]:
+        """``prompts``, else the lines of ``prompts_file``, else what suits the attached method: the
+        test split's labeled texts for a classifier, ``"The "`` for a language model."""
+        if self.hparams.prompts:
+            return list(self.hparams.prompts)
+        if self.hparams.prompts_file:
+            return read_lines(self.hparams.prompts_file)
+        if self.batch_format == "classification":
+            return [d.text for d in self.documents("test") if d.label is not None]
+        return ["The "]
+
     def predict_dataloader(self) -> DataLoader:
-        """The ``prompts``, one per batch, as raw strings (a causal LM continues each)."""
-        prompts = self.hparams.prompts or ["The "]
-        return DataLoader(prompts, batch_size=1, collate_fn=lambda texts: texts)
+        """:meth:`predict_texts` in batches of raw strings, in order."""
+        return DataLoader(self.predict_texts(), batch_size=self.hparams.batch_size, collate_fn=raw_texts)

@@ -4,6 +4,7 @@
 #   CURL with the paper's settings (84 px, batch 512) for a few thousand env steps;
 #   RL² on pixel mazes: env steps/s of training on the device;
 #   GPT-2 small (bf16) on the bundled corpus: tokens/s of causal-LM pretraining;
+#   sharded causal-LM pretraining (FSDP2 through ModelParallelStrategy, bf16) runs on the GPU;
 #   AlphaZero on Connect Four: self-play positions/s with the network on the device.
 #
 #   bash benchmarks/gpu_checks.sh [OUT_DIR]      # OUT_DIR (default: $OUT or gpu_checks/) gets the JSONs and logs
@@ -36,7 +37,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 check simclr_throughput 90 "$python" benchmarks/selfsup_throughput.py --device cuda --steps 20 --repeats 3
 cp benchmarks/results/selfsup_throughput_gpu.json "$out/" 2>/dev/null
 
-check curl_paper 150 "$python" benchmarks/curl_dmc.py --protocol paper --device cuda --tasks cartpole-swingup \
+check curl_paper 120 "$python" benchmarks/curl_dmc.py --protocol paper --device cuda --tasks cartpole-swingup \
   --seeds 1 --env-steps 4000 --jobs 1 --out "$out/curl_paper_check.json"
 
 # 20 iterations of 256 two-episode trials (1,024,000 env steps): env steps/s = 1024000 / the seconds it prints
@@ -50,8 +51,15 @@ check gpt2_small_speed 90 "$python" -m leyden_core.cli fit --config examples/sel
   --trainer.limit_val_batches 0 --trainer.logger false --trainer.enable_progress_bar false \
   --trainer.default_root_dir "$out/gpt2_small"
 
+# 20 steps of the bundled-corpus GPT recipe with its weights sharded per block (one GPU: a mesh of one)
+check gpt_sharded 45 "$python" -m leyden_core.cli fit --config examples/selfsup/gpt_stdlib.yaml \
+  --trainer.accelerator gpu --trainer.devices 1 --trainer.strategy ModelParallelStrategy \
+  --trainer.strategy.data_parallel_size 1 --trainer.strategy.tensor_parallel_size 1 \
+  --trainer.strategy.save_distributed_checkpoint false --trainer.precision bf16-mixed --trainer.max_steps 20 \
+  --trainer.logger false --trainer.enable_progress_bar false --trainer.default_root_dir "$out/gpt_sharded"
+
 # 40,000 self-play moves of 64 parallel games: positions/s = 40000 / the seconds it prints
-check alphazero_connect4_speed 60 "$python" -m leyden_core.cli fit --config examples/rl/alphazero_connect4.yaml \
+check alphazero_connect4_speed 45 "$python" -m leyden_core.cli fit --config examples/rl/alphazero_connect4.yaml \
   --trainer.accelerator gpu --trainer.devices 1 --trainer.logger false --trainer.enable_progress_bar false \
   --trainer.callbacks null --trainer.default_root_dir "$out/alphazero_c4" --model.total_env_steps 40000
 

@@ -316,7 +316,11 @@ def detail_table(table: dict, results: dict[str, dict]) -> str:
                     text += f" ({fmt(next(iter(ref.values())), spec)})"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
-    commands = commands_of(result, rows, table.get("command"))
+    commands = (  # a table of a file built by several runs shows every run's command
+        commands_of(result, rows, table.get("command"))
+        if "command" in table or "commands" not in result
+        else list(dict.fromkeys(result["commands"]))
+    )
     source = "; ".join(f"`{c}`" for c in commands)
     caption = table.get("caption", "").strip()
     where = (

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -192,6 +193,21 @@ def evaluate(claim: dict, results: dict[str, dict]) -> dict:
         out["value"] = fmt(measured, spec) + (
             "" if len(reached) == len(values) else f" ({len(reached)} of {len(values)})"
         )
+    complete = aggregate == "count" or len(reached) == len(values)  # a seed that never got there misses
+    if "over" in claim:  # Leyden's median ÷ another method's (a peer library's), both over every seed
+        # a seed that never reached the bar counts as beyond the budget, for both: a median still exists
+        # when fewer than half the seeds missed, and a miss costs its side as much as it can
+        other = per_seed(select(result, {**claim["measure"], "method": claim["over"]}))
+        ours, theirs = ([math.inf if v is None else v for v in d.values()] for d in (values, other))
+        ratio = statistics.median(ours) / statistics.median(theirs) if ours and theirs else math.nan
+        measured, complete = (ratio, True) if math.isfinite(ratio) else (None, False)
+        missed = sum(v is None for v in values.values()) + sum(v is None for v in other.values())
+        out["value"] = fmt(measured, spec) + (
+            f" ({len(reached)} of {len(values)} reached; {claim['over']}: "
+            f"{sum(v is not None for v in other.values())} of {len(other)})"
+            if missed
+            else ""
+        )
     if "peer" in claim:
         peer_rows = select(result, {**claim["measure"], "method": claim["peer"]})
         peer = per_seed(peer_rows, claim.get("scale", 1.0))
@@ -214,7 +230,6 @@ def evaluate(claim: dict, results: dict[str, dict]) -> dict:
             threshold -= next(iter(slack.values()))
     out["threshold"] = threshold
     out["target_text"] = target.get("text", f"{OP_TEXT[target['op']]} {fmt(threshold, spec.lstrip('+'))}")
-    complete = aggregate == "count" or len(reached) == len(values)  # a seed that never got there misses
     out["met"] = measured is not None and complete and OPS[target["op"]](float(measured), float(threshold))
     return out
 

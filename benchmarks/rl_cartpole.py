@@ -10,11 +10,17 @@ which made Leyden reach the bar sooner in tuning; SB3 runs with exactly these. D
 rl-zoo's constant rate Leyden missed the bar in seeds 0 and 1, see benchmarks/rl.md) and,
 for Leyden only, a dueling head and Double-DQN targets (SB3's DQN has neither). TRPO and A2C:
 rl-zoo's settings, read from examples/rl/trpo_cartpole.yaml and a2c_cartpole.yaml (the recipe is
-the config); their rows go to results/rl_cartpole_trpo_a2c.json. RecurrentPPO (against sb3-contrib's
-RecurrentPPO, and plain PPO for contrast) runs on CartPoleNoVel-v1, CartPole with its velocities masked,
-with rl-zoo's ppo_lstm settings read from examples/rl/recurrent_ppo_cartpole_novel.yaml for both
-libraries (rl-zoo also normalizes observations; neither library does here); rows go to
-results/rl_cartpole_novel_<algos>.json.
+the config). RecurrentPPO (against sb3-contrib's RecurrentPPO, and plain PPO for contrast) runs on
+CartPoleNoVel-v1, CartPole with its velocities masked, with rl-zoo's ppo_lstm settings read from
+examples/rl/recurrent_ppo_cartpole_novel.yaml for both libraries: observations standardised and rewards
+scaled by running statistics (SB3's VecNormalize, Leyden's normalize_observations/normalize_rewards),
+PyTorch's default initialisation. Plain PPO there keeps its CartPole-v1 settings above. ``--first-seed``
+moves the seeds (tuning runs use seeds >= 100; the recorded ones are 0-4).
+
+Every run writes results/rl_cartpole.json (``--quick``: rl_cartpole_quick.json), ``setting`` = the env
+id: the rows of the (method, env) pairs it ran replace theirs, all other rows and the commands that
+measured them are kept. Beside the per-seed rows, ``leyden.X/sb3.X`` rows hold the ratio of the two
+libraries' median env steps per (CPU-)second.
 
     python benchmarks/rl_cartpole.py --quick        # PPO 2 seeds, DQN 1 seed
     python benchmarks/rl_cartpole.py --seeds 5      # the full benchmark
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -34,7 +41,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from leyden_core.benchmarking import Clock, result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import (  # noqa: E402
+    Clock,
+    invoked_command,
+    kept_results,
+    result_row,
+    write_results,
+)
 
 THRESHOLD, WINDOW = 475.0, 20
 RATES = ("env_steps_per_s", "env_steps_per_cpu_s")  # wall-clock and CPU-time rates
@@ -119,12 +132,16 @@ def run_sb3(
                     seed=seed, device="cpu")  # fmt: skip
     elif algo == "RecurrentPPO":
         from sb3_contrib import RecurrentPPO
+        from stable_baselines3.common.vec_env import VecNormalize
 
         hp = RPPO_HP
-        env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
+        env = VecNormalize(
+            make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed), gamma=hp["gamma"],
+            norm_obs=hp.get("normalize_observations", False), norm_reward=hp.get("normalize_rewards", False),
+        )  # fmt: skip
         policy_kwargs = dict(lstm_hidden_size=hp["memory_size"], enable_critic_lstm=not hp["shared_memory"],
                              shared_lstm=hp["shared_memory"], net_arch=dict(pi=hp["hidden_sizes"], vf=hp["hidden_sizes"]),
-                             activation_fn=torch.nn.ReLU, ortho_init=False)  # fmt: skip
+                             activation_fn=torch.nn.ReLU, ortho_init=hp.get("orthogonal_init", True))  # fmt: skip
         model = RecurrentPPO("MlpLstmPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
                              n_epochs=hp["update_epochs"], gae_lambda=hp["gae_lambda"], gamma=hp["gamma"],
                              ent_coef=hp["ent_coef"], learning_rate=lambda f: f * hp["learning_rate"],
@@ -162,6 +179,34 @@ def run_sb3(
     return (steps_to_threshold(log), model.num_timesteps, *clock.read())
 
 
+def earlier_rows(quick: bool, rerun: Callable[[dict], bool]) -> tuple[str, list[dict], list[str]]:
+    """The results file's name, the rows of it this run keeps (those ``rerun`` does not match) and
+    the commands that measured them."""
+    name = "rl_cartpole_quick" if quick else "rl_cartpole"
+    _, kept, commands = kept_results(Path(__file__).parent / "results" / f"{name}.json", rerun)
+    return name, kept, commands
+
+
+def median_ratios(rows: list[dict], algo: str, env_id: str) -> list[dict]:
+    """``leyden.X/sb3.X`` rows: the ratio of the libraries' median env steps per second and per CPU-second."""
+    ratios = []
+    for metric in RATES:
+        values = {
+            lib: [
+                r["value"]
+                for r in rows
+                if (r["method"], r["setting"], r["metric"]) == (f"{lib}.{algo}", env_id, metric)
+            ]
+            for lib in ("leyden", "sb3")
+        }
+        if values["leyden"] and values["sb3"]:
+            median = {lib: np.median(v) for lib, v in values.items()}
+            ratio = float(median["leyden"] / median["sb3"])
+            ratios.append(result_row(f"leyden.{algo}/sb3.{algo}", env_id, None, f"{metric}_ratio", ratio))
+            print(f"{algo} {env_id} {metric}: leyden/sb3 = {ratio:.2f}", flush=True)
+    return ratios
+
+
 def env_only_ceiling(num_envs: int = 8, steps: int = 20_000) -> tuple[float, float]:
     from leyden_rl.envs import make_vector_env
 
@@ -192,23 +237,30 @@ def main() -> None:
     parser.add_argument(
         "--env", default="CartPole-v1", help="CartPoleNoVel-v1: velocities masked (RecurrentPPO)"
     )
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="TRPO, A2C, RecurrentPPO: seeds from here (tuning: >= 100)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     algos = args.algos.split(",")
     if algos != ["PPO", "DQN"] or args.env != "CartPole-v1":
-        return run_other(
-            algos, 1 if args.quick else args.seeds, args.budget, args.skip_sb3, args.env, args.quick
-        )
+        seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
+        return run_other(algos, seeds, args.budget, args.skip_sb3, args.env, args.quick)
     ppo_seeds = 2 if args.quick else args.seeds
     dqn_seeds = 1 if args.quick else (args.dqn_seeds or args.seeds)
-    rows = []
+    main_rows = {"env_only", "leyden.PPO/sb3.PPO", "leyden.PPO/env_only"} | {
+        f"{lib}.{algo}" for lib in ("leyden", "sb3") for algo in ("PPO", "DQN")
+    }
+    name, rows, commands = earlier_rows(
+        args.quick, lambda row: row["setting"] == "CartPole-v1" and row["method"] in main_rows
+    )
 
     def add(method, seed, metric, value):
         rows.append(result_row(method, "CartPole-v1", seed, metric, value))
 
     def save() -> Path:
         """Write the rows so far (after every run, so an interrupted benchmark keeps what it measured)."""
-        return write_results("rl_cartpole_quick" if args.quick else "rl_cartpole", rows)
+        return write_results(name, rows, commands=[*commands, invoked_command()])
 
     ceiling = dict(zip(RATES, env_only_ceiling()))
     for metric, value in ceiling.items():
@@ -229,7 +281,15 @@ def main() -> None:
             run("PPO", lib, fn, seed, args.ppo_budget)
     for metric in RATES:  # medians over seeds; ratios of medians
         median = {
-            m: float(np.median([r["value"] for r in rows if r["method"] == m and r["metric"] == metric]))
+            m: float(
+                np.median(
+                    [
+                        r["value"]
+                        for r in rows
+                        if (r["method"], r["metric"], r["setting"]) == (m, metric, "CartPole-v1")
+                    ]
+                )
+            )
             for m in ("leyden.PPO", "sb3.PPO")
         }
         ratio, fraction = median["leyden.PPO"] / median["sb3.PPO"], median["leyden.PPO"] / ceiling[metric]
@@ -251,19 +311,20 @@ def main() -> None:
 
 def run_other(
     algos: list[str],
-    seeds: int,
+    seeds: range,
     budget: int,
     skip_sb3: bool,
     env_id: str = "CartPole-v1",
     quick: bool = False,
 ) -> None:
     """TRPO, A2C and RecurrentPPO (also PPO/DQN when named): steps to 475 and env steps per (CPU-)second, per seed."""
-    rows = []
     libs = (("leyden", run_leyden),) if skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
-    name = "rl_cartpole_" + ("novel_" if "NoVel" in env_id else "") + "_".join(a.lower() for a in algos)
-    name += "_quick" if quick else ""
+    rerun = {f"{lib}.{algo}" for lib, _ in libs for algo in algos} | {f"leyden.{a}/sb3.{a}" for a in algos}
+    name, rows, commands = earlier_rows(
+        quick, lambda row: row["setting"] == env_id and row["method"] in rerun
+    )
     for algo in algos:
-        for seed in range(seeds):
+        for seed in seeds:
             for lib, fn in libs:
                 reached, steps, wall, cpu = fn(algo, seed, budget, env_id)
                 for metric, value in (
@@ -272,7 +333,9 @@ def run_other(
                     rows.append(result_row(f"{lib}.{algo}", env_id, seed, metric, value))
                 print(f"{lib}.{algo} seed {seed}: steps_to_475={reached} env_steps/s={steps / wall:,.0f} "
                       f"per CPU-s={steps / cpu:,.0f} ({steps} steps)", flush=True)  # fmt: skip
-                write_results(name, rows)  # after every run
+                write_results(name, rows, commands=[*commands, invoked_command()])  # after every run
+        rows += median_ratios(rows, algo, env_id)
+        write_results(name, rows, commands=[*commands, invoked_command()])
 
 
 if __name__ == "__main__":

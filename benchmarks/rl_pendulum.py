@@ -8,7 +8,10 @@ return (10 episodes) of the policy at that point, and env steps per wall- and pe
 
     python benchmarks/rl_pendulum.py --quick        # 1 seed, 8k steps
     python benchmarks/rl_pendulum.py --seeds 5      # the full benchmark, 20k steps
-    python benchmarks/rl_pendulum.py --algos TD3,DDPG --seeds 5   # -> results/rl_pendulum_td3_ddpg.json
+    python benchmarks/rl_pendulum.py --algos TD3,DDPG --seeds 5   # replaces only the TD3 and DDPG rows
+
+Every run writes results/rl_pendulum.json (``--quick``: rl_pendulum_quick.json): the rows of the methods
+it ran replace theirs, the other methods' rows and the commands that measured them are kept.
 
 TD3's and DDPG's settings are rl-zoo's, read from examples/rl/td3_pendulum.yaml and ddpg_pendulum.yaml.
 """
@@ -26,7 +29,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from leyden_core.benchmarking import Clock, result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import (  # noqa: E402
+    Clock,
+    invoked_command,
+    kept_results,
+    result_row,
+    write_results,
+)
 from leyden_rl.envs import episode_returns  # noqa: E402
 
 THRESHOLD, WINDOW = -200.0, 10
@@ -123,10 +132,13 @@ def main() -> None:
     parser.add_argument("--algos", default="SAC", help="any of SAC,TD3,DDPG")
     args = parser.parse_args()
     algos = args.algos.split(",")
-    name = "rl_pendulum" + ("" if algos == ["SAC"] else "_" + "_".join(a.lower() for a in algos))
+    name = "rl_pendulum_quick" if args.quick else "rl_pendulum"
     torch.set_num_threads(1)
     seeds, budget = (1, 8_000) if args.quick else (args.seeds, args.budget)
-    rows = []
+    rerun = {f"{lib}.{algo}" for lib in ("leyden", "sb3") for algo in algos}
+    _, rows, commands = kept_results(
+        Path(__file__).parent / "results" / f"{name}.json", lambda row: row["method"] in rerun
+    )
     libs = (("leyden", run_leyden),) if args.skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
     for algo, seed in ((a, s) for a in algos for s in range(seeds)):
         for lib, fn in libs:
@@ -143,7 +155,7 @@ def main() -> None:
                 f"per CPU-s={per_cpu_s:.0f}",
                 flush=True,
             )
-            write_results(name + "_quick" if args.quick else name, rows)  # after every run
+            write_results(name, rows, commands=[*commands, invoked_command()])  # after every run
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from leyden_core.errors import LeydenConfigError
-from leyden_rl.envs import make_env, make_vector_env
+from leyden_rl.envs import make_env
 from leyden_rl.recurrent_actor_critic import RecurrentActorCritic, sequence_segments
 from leyden_rl.recurrent_ppo import RecurrentPPO
+from tests.rl.conftest import started_without_trainer
 
 
 def _model(**kw) -> RecurrentPPO:
@@ -17,14 +18,6 @@ def _model(**kw) -> RecurrentPPO:
         num_envs=3, num_steps=48, batch_size=48, memory_size=8, hidden_sizes=(8,), total_env_steps=10**6
     )
     return RecurrentPPO(**{**args, **kw})
-
-
-def _started(model: RecurrentPPO) -> RecurrentPPO:
-    """The model as a Trainer leaves it at the start of fit, without a Trainer: envs made and reset."""
-    model.setup("collect")
-    model.envs = make_vector_env(model.env_id, model.num_envs, model.seed)
-    model.on_train_start()
-    return model
 
 
 def test_no_velocity_cartpole_zeroes_the_velocities_and_keeps_the_positions():
@@ -66,7 +59,7 @@ def test_sequence_forward_equals_stepping_with_resets(cell, shared):
 
 
 def test_memory_resets_at_episode_starts_and_carries_elsewhere_and_across_rollouts():
-    model = _started(_model())
+    model = started_without_trainer(_model())
     policy, trace = model.policy, model.memory_trace
     first_carry = None
     for rollout in range(2):
@@ -95,7 +88,7 @@ def test_memory_resets_at_episode_starts_and_carries_elsewhere_and_across_rollou
 
 def test_replayed_sequences_give_the_rollouts_log_probs_and_values():
     """Before the first update, every minibatch's replay reproduces collection exactly: ratio = 1."""
-    model = _started(_model(num_envs=4, batch_size=96))
+    model = started_without_trainer(_model(num_envs=4, batch_size=96))
     model.collect_rollout()  # the second rollout starts from a carried, non-zero memory
     data = model.rollout_with_advantages(0.98, 0.8)
     assert data["episode_starts"][1:].any() and data["memory"].abs().sum() > 0
@@ -134,3 +127,12 @@ def test_bad_settings_are_config_errors():
         _model(batch_size=50)
     with pytest.raises(LeydenConfigError, match="cell"):
         _model(cell="transformer")
+
+
+def test_orthogonal_init_can_be_left_to_pytorch_defaults():
+    """rl-zoo's CartPoleNoVel-v1 settings use ``ortho_init=False``; the option gives PyTorch's defaults."""
+    ortho, default = _model().policy, _model(orthogonal_init=False).policy
+    assert all(torch.count_nonzero(b) == 0 for n, b in ortho.cells.named_parameters() if "bias" in n)
+    assert all(torch.count_nonzero(b) > 0 for n, b in default.cells.named_parameters() if "bias" in n)
+    assert ortho.actor_head[-1].weight.abs().max() <= 0.01 + 1e-6  # gain 0.01: a near-uniform first policy
+    assert default.actor_head[-1].weight.abs().max() > 0.01

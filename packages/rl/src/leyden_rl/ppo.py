@@ -107,6 +107,8 @@ class PPO(PPOUpdate, OnPolicyModule):
         ent_coef, vf_coef, max_grad_norm, normalize_advantage: the usual loss weights and switches.
         anneal_ent: decay the entropy bonus linearly to 0 over training, as the learning rate.
         hidden_sizes, activation: MLP shape (ignored for image observations).
+        normalize_observations, normalize_rewards: standardise observations, scale rewards by the
+            discounted return's running std (as Stable-Baselines3's ``VecNormalize``; :mod:`leyden_rl.on_policy`).
         seed: base seed; envs get ``seed + 1000·rank + i``.
         vectorization: "sync" or "async" vector env.
     """
@@ -133,6 +135,8 @@ class PPO(PPOUpdate, OnPolicyModule):
         normalize_advantage: bool = True,
         hidden_sizes: tuple[int, ...] = (64, 64),
         activation: str = "tanh",
+        normalize_observations: bool = False,
+        normalize_rewards: bool = False,
         seed: int = 0,
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
@@ -158,7 +162,7 @@ class PPO(PPOUpdate, OnPolicyModule):
             )
         super().__init__(
             env_id, num_envs, num_steps, total_env_steps, seed, vectorization, env_kwargs,
-            hidden_sizes, activation,
+            hidden_sizes, activation, normalize_observations, normalize_rewards,
         )  # fmt: skip
         self.save_hyperparameters()
 

@@ -46,6 +46,8 @@ class RecurrentActorCritic(nn.Module):
         cell: "lstm" or "gru"; memory_size: its width.
         shared_memory: one cell read by both heads (True), or one for the actor and one for the critic.
         hidden_sizes, activation: the heads' MLP layers after the memory.
+        orthogonal_init: orthogonal weights (gain √2, the actor's last layer 0.01, the critic's 1) and zero
+            biases, as CleanRL; False keeps PyTorch's default initialisation (rl-zoo's ``ortho_init=False``).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class RecurrentActorCritic(nn.Module):
         shared_memory: bool = False,
         hidden_sizes: tuple[int, ...] = (64,),
         activation: str = "relu",
+        orthogonal_init: bool = True,
     ) -> None:
         check_choice("cell", cell, tuple(CELLS))
         check_count("memory_size", memory_size)
@@ -69,6 +72,15 @@ class RecurrentActorCritic(nn.Module):
         )
         self.actor_head = mlp(memory_size, tuple(hidden_sizes), n_act, activation)
         self.critic_head = mlp(memory_size, tuple(hidden_sizes), 1, activation)
+        if orthogonal_init:
+            self._orthogonal_init()
+        if not self.discrete:
+            self.log_std = nn.Parameter(torch.zeros(n_act))
+        self.lstm = cell == "lstm"
+        self.memory_size = memory_size
+        self.memory_width = len(self.cells) * (2 if self.lstm else 1) * memory_size
+
+    def _orthogonal_init(self) -> None:
         _orthogonal(self.encoder, math.sqrt(2))
         _orthogonal(self.actor_head, math.sqrt(2))
         _orthogonal(self.critic_head, math.sqrt(2))
@@ -79,11 +91,6 @@ class RecurrentActorCritic(nn.Module):
                 nn.init.orthogonal_(param)
             else:
                 nn.init.zeros_(param)
-        if not self.discrete:
-            self.log_std = nn.Parameter(torch.zeros(n_act))
-        self.lstm = cell == "lstm"
-        self.memory_size = memory_size
-        self.memory_width = len(self.cells) * (2 if self.lstm else 1) * memory_size
 
     @property
     def action_log_std(self) -> torch.Tensor | None:

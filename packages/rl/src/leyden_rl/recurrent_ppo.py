@@ -34,17 +34,21 @@ from leyden_rl.recurrent_actor_critic import RecurrentActorCritic
 class RecurrentPPO(PPO):
     """PPO with a recurrent actor-critic (:class:`~leyden_rl.recurrent_actor_critic.RecurrentActorCritic`).
 
-    Defaults are rl-zoo's for ``CartPoleNoVel-v1`` (CartPole with its velocities masked).
+    Defaults are rl-zoo's for ``CartPoleNoVel-v1`` (CartPole with its velocities masked), except that rl-zoo
+    also normalizes observations and rewards and keeps PyTorch's initialisation; the example config
+    ``examples/rl/recurrent_ppo_cartpole_novel.yaml`` sets all of them.
 
     Args:
         env_id, num_envs, num_steps, total_env_steps, update_epochs, learning_rate, anneal_lr, clip_range,
             anneal_clip, clip_range_vf, gamma, gae_lambda, ent_coef, anneal_ent, vf_coef, max_grad_norm,
-            normalize_advantage, seed, vectorization, env_kwargs: as for :class:`~leyden_rl.ppo.PPO`.
+            normalize_advantage, normalize_observations, normalize_rewards, seed, vectorization, env_kwargs:
+            as for :class:`~leyden_rl.ppo.PPO`.
         batch_size: env steps per minibatch, a multiple of ``num_steps``: each minibatch holds the whole
             rollouts of ``batch_size / num_steps`` envs.
         cell: "lstm" or "gru"; memory_size: its width; shared_memory: one memory for actor and critic
             (else one each).
         hidden_sizes, activation: the MLP layers of the actor and critic heads after the memory.
+        orthogonal_init: orthogonal initialisation (CleanRL's), or PyTorch's default (rl-zoo's ``ortho_init=False``).
     """
 
     def __init__(
@@ -72,18 +76,25 @@ class RecurrentPPO(PPO):
         shared_memory: bool = False,
         hidden_sizes: tuple[int, ...] = (64,),
         activation: str = "relu",
+        orthogonal_init: bool = True,
+        normalize_observations: bool = False,
+        normalize_rewards: bool = False,
         seed: int = 0,
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
     ) -> None:
-        self.memory_options = {"cell": cell, "memory_size": memory_size, "shared_memory": shared_memory}
+        self.memory_options = {
+            "cell": cell, "memory_size": memory_size, "shared_memory": shared_memory,
+            "orthogonal_init": orthogonal_init,
+        }  # fmt: skip
         super().__init__(
             env_id=env_id, num_envs=num_envs, num_steps=num_steps, total_env_steps=total_env_steps,
             batch_size=batch_size, update_epochs=update_epochs, learning_rate=learning_rate, anneal_lr=anneal_lr,
             clip_range=clip_range, anneal_clip=anneal_clip, clip_range_vf=clip_range_vf, gamma=gamma,
             gae_lambda=gae_lambda, ent_coef=ent_coef, anneal_ent=anneal_ent, vf_coef=vf_coef,
             max_grad_norm=max_grad_norm, normalize_advantage=normalize_advantage, hidden_sizes=hidden_sizes,
-            activation=activation, seed=seed, vectorization=vectorization, env_kwargs=env_kwargs,
+            activation=activation, normalize_observations=normalize_observations,
+            normalize_rewards=normalize_rewards, seed=seed, vectorization=vectorization, env_kwargs=env_kwargs,
         )  # fmt: skip
         if batch_size % num_steps:
             raise LeydenConfigError(
@@ -180,7 +191,7 @@ class RecurrentPPO(PPO):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(actions, memory)`` for a batch of observations, given each env's memory before this step
         (start from ``policy.initial_memory(batch)``) and whether its observation starts an episode."""
-        out, _, memory = self.policy(obs[None], memory, episode_starts[None])
+        out, _, memory = self.policy(self.policy_observations(obs)[None], memory, episode_starts[None])
         action = sample_actions(out[0], self.policy.action_log_std, deterministic)[0]
         return self.clip_to_bounds(action), memory
 

@@ -84,13 +84,17 @@ def play(family: RandomMazes, trials: int, policy: torch.nn.Module | None) -> di
 
 
 def summary(success: np.ndarray, length: np.ndarray) -> dict[str, float]:
-    """Per episode: the success rate and the mean length of the successful episodes (None: none succeeded)."""
+    """Per episode: the success rate and the mean length of the successful episodes (None: none succeeded);
+    and how much shorter the second episode is than the first (the target's measure, 1 − length2 / length1)."""
     out = {}
     for e in range(success.shape[1]):
         out[f"success_episode{e + 1}"] = float(success[:, e].mean())
         out[f"mean_length_episode{e + 1}"] = (
             float(length[success[:, e], e].mean()) if success[:, e].any() else None
         )
+    first, second = out.get("mean_length_episode1"), out.get("mean_length_episode2")
+    if first and second is not None:
+        out["episode2_shorter_by"] = 1 - second / first
     return out
 
 

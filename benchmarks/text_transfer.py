@@ -278,6 +278,7 @@ def main() -> None:
     parser.add_argument(
         "--no-speed", action="store_true", help="skip the tokens/s comparison (keep the recorded one)"
     )
+    parser.add_argument("--out", type=Path, help="default: results/text_transfer[_quick].json")
     args = parser.parse_args()
     seeds = args.seeds or (1 if args.quick else 3)
     epochs = args.pretrain_epochs
@@ -294,7 +295,8 @@ def main() -> None:
         speed = row["metric"] in ("tokens_per_s", "throughput_ratio")
         return not args.no_speed if speed else row["seed"] in new_seeds
 
-    earlier, rows, commands = kept_results(Path(__file__).parent / "results" / f"{name}.json", rerun)
+    out = args.out or Path(__file__).parent / "results" / f"{name}.json"
+    earlier, rows, commands = kept_results(out, rerun)
     details = defaultdict(
         dict, {key: dict(earlier.get(key, {})) for key in ("kneser_ney_discount", "val_accuracy")}
     )
@@ -366,7 +368,7 @@ def main() -> None:
     earlier_load = earlier.get("load_average_1min", []) if commands else []
     load = [*([earlier_load] if isinstance(earlier_load, dict) else earlier_load),
             {"start": load_at_start, "end": os.getloadavg()[0]}]  # fmt: skip
-    write_results(name, rows, commands=[*commands, invoked_command()], load_average_1min=load,
+    write_results(out.stem, rows, results_dir=out.parent, commands=[*commands, invoked_command()], load_average_1min=load,
                   mode="quick" if args.quick else "full",
                   pretrain_epochs=epochs or "recipe", pretrain_steps=pretrain_steps, finetune_steps=finetune_steps, **details)  # fmt: skip
 

@@ -16,6 +16,10 @@
     python benchmarks/alphazero.py --quick              # 1 seed: tic-tac-toe, short Connect Four and Go runs
     python benchmarks/alphazero.py --seeds 3            # the full benchmark (Connect Four: 2 h per seed)
     python benchmarks/alphazero.py --games tic_tac_toe --seeds 3   # rewrites the tic-tac-toe rows of results/alphazero.json
+    python benchmarks/alphazero.py --games connect_four --seeds 1 --first-seed 1   # one seed's rows
+
+A Connect Four run keeps ``last.ckpt`` under ``--run-dir`` (with its clock and curve so far): stopped
+by SIGTERM or Ctrl-C, the same command continues it.
 
 One torch thread (OMP_NUM_THREADS=1), W&B off.
 """
@@ -34,6 +38,8 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results  # noqa: E402
+from leyden_core.callbacks import LastCheckpointOnException  # noqa: E402
+from leyden_core.checkpointing import LeydenCheckpoint  # noqa: E402
 from leyden_rl.alphazero import AlphaZero  # noqa: E402
 from leyden_rl.alphazero.players import (  # noqa: E402
     MinimaxPlayer,
@@ -61,6 +67,14 @@ class TimedEvaluation(pl.Callback):
         self.every_s, self.budget_s, self.next_s = every_s, budget_s, every_s
         self.cpu_s, self.wall_s = 0.0, 0.0
         self.curve: list[tuple[float, float, int, str, int, int, int]] = []
+
+    def state_dict(self) -> dict:
+        # the clock and the curve so far travel in the checkpoint: a resumed run continues both
+        return {"cpu_s": self.cpu_s, "wall_s": self.wall_s, "next_s": self.next_s, "curve": self.curve}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.cpu_s, self.wall_s, self.next_s = state["cpu_s"], state["wall_s"], state["next_s"]
+        self.curve = [tuple(point) for point in state["curve"]]
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._cpu, self._wall = time.process_time(), time.perf_counter()
@@ -92,11 +106,25 @@ def build(config: str, seed: int, **overrides) -> AlphaZero:
     return AlphaZero(**{**args, **overrides, "seed": seed})
 
 
-def train(config: str, seed: int, callbacks: list[pl.Callback], **overrides) -> AlphaZero:
+def train(config: str, seed: int, callbacks: list[pl.Callback], run_dir: Path | None = None,
+          **overrides) -> AlphaZero:  # fmt: skip
+    """Train with the config's settings; with ``run_dir``, keep ``last.ckpt`` there and resume from it.
+
+    The checkpoint is written every 50,000 self-play moves and on SIGTERM or Ctrl-C, and holds the
+    callbacks' state (the evaluation clock and curve), so a long run can be stopped and continued.
+    """
     model = build(config, seed, **overrides)
-    trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, accelerator="cpu", callbacks=callbacks)  # fmt: skip
-    trainer.fit(model)
+    resume = None
+    if run_dir is not None:
+        callbacks = [*callbacks, LeydenCheckpoint(dirpath=run_dir, every_n_env_steps=50_000),
+                     LastCheckpointOnException(run_dir)]  # fmt: skip
+        if (run_dir / "last.ckpt").exists():
+            resume = run_dir / "last.ckpt"
+            print(f"  resuming from {resume}", flush=True)
+    trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=run_dir is not None,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                         callbacks=callbacks)  # fmt: skip
+    trainer.fit(model, ckpt_path=resume)
     model.network.eval()
     return model
 
@@ -168,12 +196,13 @@ def tic_tac_toe(seed: int, every_s: float, games_per_colour: int) -> list[dict]:
 
 
 def connect_four(
-    seed: int, budget_s: float, every_s: float, rollouts: int, games_per_colour: int
+    seed: int, budget_s: float, every_s: float, rollouts: int, games_per_colour: int, run_dir: Path | None
 ) -> list[dict]:
     setting = "connect_four"
     opponent = {f"mcts_{rollouts}": pure_mcts_player(rollouts, np.random.default_rng(seed))}
     clock = TimedEvaluation(opponent, games_per_colour, every_s, budget_s, seed)
-    model = train("alphazero_connect4.yaml", seed, [clock], total_env_steps=10**9)
+    run = run_dir / f"{setting}_seed{seed}" if run_dir else None  # a quick run starts afresh
+    model = train("alphazero_connect4.yaml", seed, [clock], run, total_env_steps=10**9)
     rows = training_rows(clock, model, setting, seed) + curve_rows(clock, setting, seed)
     return rows + final_rows(clock, setting, seed) + speed_rows(model, clock, setting, seed)
 
@@ -196,12 +225,17 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="1 seed, short training budgets")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--games", default=GAMES, help="a comma-separated selection of " + GAMES)
     parser.add_argument("--ttt-eval-every-s", type=float, default=60.0)
     parser.add_argument("--c4-budget-s", type=float, default=7200.0)
     parser.add_argument("--eval-every-s", type=float, default=600.0)
     parser.add_argument("--mcts-rollouts", type=int, default=1000)
     parser.add_argument("--go-budget-s", type=float, default=1800.0)
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/alphazero"),
+                        help="Connect Four's last.ckpt per seed (full runs): an interrupted run resumes from it")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
     games = args.games.split(",")
@@ -211,9 +245,12 @@ def main() -> None:
     # one results file: a run of some games replaces those games' rows and keeps the others' (and their commands)
     name = "alphazero_quick" if args.quick else "alphazero"
     path = Path(__file__).parent / "results" / f"{name}.json"
-    _, kept, commands = kept_results(path, lambda row: row["setting"].split("/")[0] in games)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    _, kept, commands = kept_results(
+        path, lambda row: row["setting"].split("/")[0] in games and row["seed"] in seeds
+    )
     rows: list[dict] = []
-    for seed in range(args.seeds):
+    for seed in seeds:
         started = time.perf_counter()
         if "tic_tac_toe" in games:
             print(f"tic-tac-toe, seed {seed}", flush=True)
@@ -221,7 +258,7 @@ def main() -> None:
         if "connect_four" in games:
             print(f"Connect Four, seed {seed}", flush=True)
             rows += connect_four(seed, args.c4_budget_s, args.eval_every_s, args.mcts_rollouts,
-                                 5 if args.quick else 10)  # fmt: skip
+                                 5 if args.quick else 10, None if args.quick else args.run_dir)  # fmt: skip
         if "go_7x7" in games:
             print(f"Go 7x7, seed {seed}", flush=True)
             rows += go(seed, args.go_budget_s, 100 if args.quick else 400, 2 if args.quick else 5)

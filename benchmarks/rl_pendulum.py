@@ -60,8 +60,12 @@ def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
     return None
 
 
-def evaluate(act, episodes: int = 10, seed: int = 10_000) -> float:
-    return float(np.mean(episode_returns(gym.make("Pendulum-v1"), act, episodes, seed)))
+def last_mean(log: list[tuple[int, float]]) -> float:
+    return float(np.mean([r for _, r in log[-WINDOW:]])) if log else float("nan")
+
+
+def evaluate(act, env_id: str, episodes: int = 10, seed: int = 10_000) -> float:
+    return float(np.mean(episode_returns(gym.make(env_id), act, episodes, seed)))
 
 
 class StopAtThreshold(pl.Callback):
@@ -70,24 +74,34 @@ class StopAtThreshold(pl.Callback):
             trainer.should_stop = True
 
 
-def run_leyden(algo: str, seed: int, budget: int) -> tuple[int | None, float, float, float]:
+def run_leyden(
+    algo: str, seed: int, budget: int, env_id: str = "Pendulum-v1", hp: dict | None = None, stop: bool = True
+) -> tuple[int | None, float, float, float, float]:
+    """Train Leyden's ``algo`` for ``budget`` env steps (``stop``: until the threshold is reached).
+
+    Returns (steps to the threshold or None, deterministic evaluation return, env steps per wall-second,
+    env steps per CPU-second, mean return of the last ``WINDOW`` training episodes).
+    """
     from leyden_rl.sac import SAC
     from leyden_rl.td3 import DDPG, TD3
 
     pl.seed_everything(seed, verbose=False)
     cls = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG}[algo]
-    model = cls(env_id="Pendulum-v1", total_env_steps=budget, seed=seed, **HP[algo])
+    model = cls(env_id=env_id, total_env_steps=budget, seed=seed, **(hp or HP[algo]))
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, callbacks=[StopAtThreshold()])  # fmt: skip
+                         enable_model_summary=False, callbacks=[StopAtThreshold()] if stop else [])  # fmt: skip
     clock = Clock()
     trainer.fit(model)
     wall, cpu = clock.read()
-    final = evaluate(lambda o: model.act(torch.as_tensor(o)[None]).numpy()[0])
-    reached = steps_to_threshold([(s, r) for s, r, _ in model.episode_log])
-    return reached, final, model.env_steps / wall, model.env_steps / cpu
+    final = evaluate(lambda o: model.act(torch.as_tensor(o)[None]).numpy()[0], env_id)
+    log = [(s, r) for s, r, _ in model.episode_log]
+    return steps_to_threshold(log), final, model.env_steps / wall, model.env_steps / cpu, last_mean(log)
 
 
-def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, float, float, float]:
+def run_sb3(
+    algo: str, seed: int, budget: int, env_id: str = "Pendulum-v1", hp: dict | None = None, stop: bool = True
+) -> tuple[int | None, float, float, float, float]:
+    """SB3's ``algo`` with the same settings; returns what :func:`run_leyden` does."""
     from stable_baselines3 import DDPG, SAC, TD3
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -100,16 +114,17 @@ def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, float, float
             for info in self.locals["infos"]:
                 if "episode" in info:
                     log.append((self.num_timesteps, float(info["episode"]["r"])))
-            return steps_to_threshold(log[-WINDOW:]) is None
+            return not stop or steps_to_threshold(log[-WINDOW:]) is None
 
-    hp = HP[algo]
-    env = make_vec_env("Pendulum-v1", n_envs=1, seed=seed)
+    hp = hp or HP[algo]
+    env = make_vec_env(env_id, n_envs=1, seed=seed)
     common = dict(learning_rate=hp["learning_rate"], batch_size=hp["batch_size"], learning_starts=hp["learning_starts"],
                   gamma=hp["gamma"], tau=hp["tau"], train_freq=1, gradient_steps=1, seed=seed, device="cpu")  # fmt: skip
     if algo == "SAC":
         model = SAC("MlpPolicy", env, **common)
     else:  # both add exploration noise in units of the action half-range (SB3: to the action in [-1, 1])
-        noise = NormalActionNoise(np.zeros(1), hp["exploration_noise"] * np.ones(1))
+        dims = env.action_space.shape[0]
+        noise = NormalActionNoise(np.zeros(dims), hp["exploration_noise"] * np.ones(dims))
         model = {"TD3": TD3, "DDPG": DDPG}[algo](
             "MlpPolicy", env, buffer_size=hp["buffer_size"], action_noise=noise,
             policy_kwargs=dict(net_arch=list(hp["hidden_sizes"])), **common,
@@ -117,8 +132,14 @@ def run_sb3(algo: str, seed: int, budget: int) -> tuple[int | None, float, float
     clock = Clock()
     model.learn(budget, callback=Record())
     wall, cpu = clock.read()
-    final = evaluate(lambda o: model.predict(o, deterministic=True)[0])
-    return steps_to_threshold(log), final, model.num_timesteps / wall, model.num_timesteps / cpu
+    final = evaluate(lambda o: model.predict(o, deterministic=True)[0], env_id)
+    return (
+        steps_to_threshold(log),
+        final,
+        model.num_timesteps / wall,
+        model.num_timesteps / cpu,
+        last_mean(log),
+    )
 
 
 def main() -> None:
@@ -142,7 +163,7 @@ def main() -> None:
     libs = (("leyden", run_leyden),) if args.skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
     for algo, seed in ((a, s) for a in algos for s in range(seeds)):
         for lib, fn in libs:
-            reached, final, sps, per_cpu_s = fn(algo, seed, budget)
+            reached, final, sps, per_cpu_s, _ = fn(algo, seed, budget)
             for metric, value in (
                 ("steps_to_-200", reached),
                 ("final_eval_return", final),

@@ -139,12 +139,13 @@ class ParallelMLP(nn.Module):
     PPO's separate actor and critic, and SAC's twin critics, are pairs of small MLPs; running
     them as one ``baddbmm`` per layer halves the number of kernel launches, which is what costs
     time at these sizes. Output ``(k, B, max(out_dims))``; net ``i`` uses its first ``out_dims[i]``
-    columns. Each net is orthogonally initialised (gain √2, last layer ``out_gains[i]``).
+    columns. ``init="orthogonal"``: each net orthogonally initialised (gain √2, last layer
+    ``out_gains[i]``), PPO's convention; ``init="linear"``: ``nn.Linear``'s default, U(±1/√fan_in).
     """
 
     def __init__(
         self, k: int, in_dim: int, hidden: tuple[int, ...], out_dims: tuple[int, ...],
-        activation: str, out_gains: tuple[float, ...] | None = None,
+        activation: str, out_gains: tuple[float, ...] | None = None, init: str = "orthogonal",
     ) -> None:  # fmt: skip
         super().__init__()
         dims = [in_dim, *hidden, max(out_dims)]
@@ -152,12 +153,16 @@ class ParallelMLP(nn.Module):
         self.biases = nn.ParameterList()
         out_gains = out_gains or (1.0,) * k
         for layer, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
-            w = torch.empty(k, d_in, d_out)
-            for i in range(k):
-                gain = out_gains[i] if layer == len(dims) - 2 else math.sqrt(2)
-                nn.init.orthogonal_(w[i].T, gain)  # orthogonal rows of the (out, in) matrix
+            w, b = torch.empty(k, d_in, d_out), torch.zeros(k, 1, d_out)
+            if init == "linear":
+                bound = 1 / math.sqrt(d_in)
+                w.uniform_(-bound, bound), b.uniform_(-bound, bound)
+            else:
+                for i in range(k):
+                    gain = out_gains[i] if layer == len(dims) - 2 else math.sqrt(2)
+                    nn.init.orthogonal_(w[i].T, gain)  # orthogonal rows of the (out, in) matrix
             self.weights.append(nn.Parameter(w))
-            self.biases.append(nn.Parameter(torch.zeros(k, 1, d_out)))
+            self.biases.append(nn.Parameter(b))
         self.act = _activation(activation)()
         self.k = k
 
@@ -322,11 +327,12 @@ class SquashedGaussianActor(nn.Module):
 
 class TwinQ(nn.Module):
     """Independent Q(s, a) critics for continuous actions: two for clipped double-Q (Fujimoto et al.,
-    2018; SAC, TD3), one for DDPG. ``forward`` returns one (B,) tensor per critic."""
+    2018; SAC, TD3), one for DDPG. ``forward`` returns one (B,) tensor per critic. ``init`` is
+    :class:`ParallelMLP`'s."""
 
     def __init__(
         self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str,
-        num_critics: int = 2,
+        num_critics: int = 2, init: str = "orthogonal",
     ):  # fmt: skip
         super().__init__()
         n = action_dim(action_space)
@@ -336,7 +342,7 @@ class TwinQ(nn.Module):
                 "use a vector-observation env (e.g. Pendulum-v1, HalfCheetah-v5)",
             )
         d = math.prod(obs_space.shape) + n
-        self.nets = ParallelMLP(num_critics, d, hidden, (1,) * num_critics, activation)
+        self.nets = ParallelMLP(num_critics, d, hidden, (1,) * num_critics, activation, init=init)
 
     def forward(
         self, obs: torch.Tensor, actions: torch.Tensor, first: int | None = None

@@ -105,6 +105,30 @@ def run_leyden(
     return (steps_to_threshold([(s, r) for s, r, _ in model.episode_log]), model.env_steps, *clock.read())
 
 
+def sb3_trpo(env_id: str, hp: dict, seed: int):
+    """sb3-contrib's TRPO with the settings of a Leyden TRPO recipe (``hp``: its ``init_args``)."""
+    from sb3_contrib import TRPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
+    return TRPO("MlpPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
+                n_critic_updates=hp["critic_epochs"], learning_rate=hp["learning_rate"], target_kl=hp["target_kl"],
+                cg_damping=hp["cg_damping"], gamma=hp["gamma"], gae_lambda=hp["gae_lambda"], seed=seed,
+                device="cpu")  # fmt: skip
+
+
+def sb3_a2c(env_id: str, hp: dict, seed: int):
+    """SB3's A2C with the settings of a Leyden A2C recipe (``hp``: its ``init_args``)."""
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
+    return A2C("MlpPolicy", env, n_steps=hp["num_steps"], learning_rate=hp["learning_rate"], gamma=hp["gamma"],
+               gae_lambda=hp["gae_lambda"], ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"],
+               max_grad_norm=hp["max_grad_norm"], rms_prop_eps=hp["rms_prop_eps"], seed=seed,
+               device="cpu")  # fmt: skip
+
+
 def run_sb3(
     algo: str, seed: int, budget: int, env_id: str = "CartPole-v1"
 ) -> tuple[int | None, int, float, float]:
@@ -148,23 +172,9 @@ def run_sb3(
                              clip_range=lambda f: f * hp["clip_range"], policy_kwargs=policy_kwargs, seed=seed,
                              device="cpu")  # fmt: skip
     elif algo == "TRPO":
-        from sb3_contrib import TRPO
-
-        hp = TRPO_HP
-        env = make_vec_env("CartPole-v1", n_envs=hp["num_envs"], seed=seed)
-        model = TRPO("MlpPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
-                     n_critic_updates=hp["critic_epochs"], learning_rate=hp["learning_rate"], target_kl=hp["target_kl"],
-                     cg_damping=hp["cg_damping"], gamma=hp["gamma"], gae_lambda=hp["gae_lambda"], seed=seed,
-                     device="cpu")  # fmt: skip
+        model = sb3_trpo(env_id, TRPO_HP, seed)
     elif algo == "A2C":
-        from stable_baselines3 import A2C
-
-        hp = A2C_HP
-        env = make_vec_env("CartPole-v1", n_envs=hp["num_envs"], seed=seed)
-        model = A2C("MlpPolicy", env, n_steps=hp["num_steps"], learning_rate=hp["learning_rate"], gamma=hp["gamma"],
-                    gae_lambda=hp["gae_lambda"], ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"],
-                    max_grad_norm=hp["max_grad_norm"], rms_prop_eps=hp["rms_prop_eps"], seed=seed,
-                    device="cpu")  # fmt: skip
+        model = sb3_a2c(env_id, A2C_HP, seed)
     else:
         hp = DQN_HP
         env = make_vec_env("CartPole-v1", n_envs=1, seed=seed)

@@ -1,4 +1,4 @@
-"""SAC, TD3 and DDPG on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters,
+"""SAC, TD3, DDPG and TRPO on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters,
 1 torch thread).
 
 Per seed: env steps until the mean return of the last 10 training episodes reaches −200 (null if
@@ -28,6 +28,7 @@ import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
+from rl_cartpole import sb3_trpo  # noqa: E402
 
 from leyden_core.benchmarking import (  # noqa: E402
     Clock,
@@ -50,7 +51,8 @@ def recipe(config: str) -> dict:
     return {k: v for k, v in args.items() if k not in ("env_id", "total_env_steps")}
 
 
-HP = {"SAC": SAC_ZOO, "TD3": recipe("td3_pendulum.yaml"), "DDPG": recipe("ddpg_pendulum.yaml")}
+HP = {"SAC": SAC_ZOO, "TD3": recipe("td3_pendulum.yaml"), "DDPG": recipe("ddpg_pendulum.yaml"),
+      "TRPO": recipe("trpo_pendulum.yaml")}  # fmt: skip
 
 
 def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
@@ -84,9 +86,10 @@ def run_leyden(
     """
     from leyden_rl.sac import SAC
     from leyden_rl.td3 import DDPG, TD3
+    from leyden_rl.trpo import TRPO
 
     pl.seed_everything(seed, verbose=False)
-    cls = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG}[algo]
+    cls = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG, "TRPO": TRPO}[algo]
     model = cls(env_id=env_id, total_env_steps=budget, seed=seed, **(hp or HP[algo]))
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[StopAtThreshold()] if stop else [])  # fmt: skip
@@ -98,14 +101,31 @@ def run_leyden(
     return steps_to_threshold(log), final, model.env_steps / wall, model.env_steps / cpu, last_mean(log)
 
 
+def sb3_off_policy(algo: str, env_id: str, hp: dict, seed: int):
+    """SB3's SAC, TD3 or DDPG with the settings ``hp`` (a Leyden recipe's names)."""
+    from stable_baselines3 import DDPG, SAC, TD3
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    env = make_vec_env(env_id, n_envs=1, seed=seed)
+    common = dict(learning_rate=hp["learning_rate"], batch_size=hp["batch_size"], learning_starts=hp["learning_starts"],
+                  gamma=hp["gamma"], tau=hp["tau"], train_freq=1, gradient_steps=1, seed=seed, device="cpu")  # fmt: skip
+    if algo == "SAC":
+        return SAC("MlpPolicy", env, **common)
+    # both add exploration noise in units of the action half-range (SB3: to the action in [-1, 1])
+    dims = env.action_space.shape[0]
+    noise = NormalActionNoise(np.zeros(dims), hp["exploration_noise"] * np.ones(dims))
+    return {"TD3": TD3, "DDPG": DDPG}[algo](
+        "MlpPolicy", env, buffer_size=hp["buffer_size"], action_noise=noise,
+        policy_kwargs=dict(net_arch=list(hp["hidden_sizes"])), **common,
+    )  # fmt: skip
+
+
 def run_sb3(
     algo: str, seed: int, budget: int, env_id: str = "Pendulum-v1", hp: dict | None = None, stop: bool = True
 ) -> tuple[int | None, float, float, float, float]:
     """SB3's ``algo`` with the same settings; returns what :func:`run_leyden` does."""
-    from stable_baselines3 import DDPG, SAC, TD3
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.noise import NormalActionNoise
 
     log: list[tuple[int, float]] = []
 
@@ -117,19 +137,14 @@ def run_sb3(
             return not stop or steps_to_threshold(log[-WINDOW:]) is None
 
     hp = hp or HP[algo]
-    env = make_vec_env(env_id, n_envs=1, seed=seed)
-    common = dict(learning_rate=hp["learning_rate"], batch_size=hp["batch_size"], learning_starts=hp["learning_starts"],
-                  gamma=hp["gamma"], tau=hp["tau"], train_freq=1, gradient_steps=1, seed=seed, device="cpu")  # fmt: skip
-    if algo == "SAC":
-        model = SAC("MlpPolicy", env, **common)
-    else:  # both add exploration noise in units of the action half-range (SB3: to the action in [-1, 1])
-        dims = env.action_space.shape[0]
-        noise = NormalActionNoise(np.zeros(dims), hp["exploration_noise"] * np.ones(dims))
-        model = {"TD3": TD3, "DDPG": DDPG}[algo](
-            "MlpPolicy", env, buffer_size=hp["buffer_size"], action_noise=noise,
-            policy_kwargs=dict(net_arch=list(hp["hidden_sizes"])), **common,
-        )  # fmt: skip
-    clock = Clock()
+    if algo == "TRPO":
+        model = sb3_trpo(env_id, hp, seed)
+    else:
+        model = sb3_off_policy(algo, env_id, hp, seed)
+    clock = (
+        Clock()
+    )  # both add exploration noise in units of the action half-range (SB3: to the action in [-1, 1])
+
     model.learn(budget, callback=Record())
     wall, cpu = clock.read()
     final = evaluate(lambda o: model.predict(o, deterministic=True)[0], env_id)
@@ -150,7 +165,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=20_000)
     parser.add_argument("--skip-sb3", action="store_true")
-    parser.add_argument("--algos", default="SAC", help="any of SAC,TD3,DDPG")
+    parser.add_argument("--algos", default="SAC", help="any of SAC,TD3,DDPG,TRPO")
     args = parser.parse_args()
     algos = args.algos.split(",")
     name = "rl_pendulum_quick" if args.quick else "rl_pendulum"

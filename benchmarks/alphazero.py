@@ -152,14 +152,15 @@ def training_rows(clock: TimedEvaluation, model: AlphaZero, setting: str, seed: 
 
 
 def curve_rows(clock: TimedEvaluation, setting: str, seed: int) -> list[dict]:
-    """The learning curve: win and score rates against each opponent at each evaluation (CPU-s of training)."""
+    """The learning curve: win and loss rates against each opponent at each evaluation, named by its
+    scheduled time (a multiple of ``every_s`` CPU-seconds; evaluations start at the first step past it),
+    so every seed has the same points."""
     rows = []
     for cpu_s, _, _, name, wins, draws, losses in clock.curve:
-        n = wins + draws + losses
-        rows.append(result_row(METHOD, f"{setting}/{name}", seed, f"win_rate_at_{cpu_s:.0f}_cpu_s", wins / n))
-        rows.append(
-            result_row(METHOD, f"{setting}/{name}", seed, f"loss_rate_at_{cpu_s:.0f}_cpu_s", losses / n)
-        )
+        n, mark = wins + draws + losses, clock.every_s * round(cpu_s / clock.every_s)
+        at = f"{mark:.0f}" if abs(cpu_s - mark) < 0.1 * clock.every_s else f"{cpu_s:.0f}"
+        rows.append(result_row(METHOD, f"{setting}/{name}", seed, f"win_rate_at_{at}_cpu_s", wins / n))
+        rows.append(result_row(METHOD, f"{setting}/{name}", seed, f"loss_rate_at_{at}_cpu_s", losses / n))
     return rows
 
 

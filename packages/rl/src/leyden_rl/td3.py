@@ -132,6 +132,12 @@ class TD3(OffPolicyModule):
         low, high = self.actor.bias - scale, self.actor.bias + scale
         return torch.maximum(torch.minimum(actions + noise * scale, high), low)
 
+    def unit(self, actions: torch.Tensor) -> torch.Tensor:
+        """Env actions rescaled to [-1, 1], what the critics see (as in SB3): in the env's units an
+        action range of ±3 (InvertedPendulum-v5) steepens the critics' initial slope in the action
+        threefold, and the actor went into tanh saturation in some seeds."""
+        return (actions - self.actor.bias) / self.actor.scale
+
     # ---------------------------------------------------------------------------- 1. collect
     def explore(self, obs: torch.Tensor) -> torch.Tensor:
         return self.noisy(self.actor(obs), self.config.exploration_noise)
@@ -151,13 +157,14 @@ class TD3(OffPolicyModule):
                 next_actions = self.actor_target(next_obs)
                 if hp.target_policy_noise > 0:
                     next_actions = self.noisy(next_actions, hp.target_policy_noise, hp.target_noise_clip)
-                next_q = torch.stack(self.critic_target(next_obs, next_actions)).min(0).values
+                next_q = torch.stack(self.critic_target(next_obs, self.unit(next_actions))).min(0).values
                 target = rewards + discount * next_q
-            critic_loss = sum(0.5 * (q - target).pow(2).mean() for q in self.critic(obs, actions))
+            critic_loss = sum(0.5 * (q - target).pow(2).mean() for q in self.critic(obs, self.unit(actions)))
             self.updates += 1
             policy_step = self.updates % hp.policy_delay == 0
             if policy_step:  # ascend Q_1(s, μ(s)) through the frozen critic
-                actor_loss = -functional_call(self.critic, frozen_critic, (obs, self.actor(obs), 1))[0].mean()
+                q_input = (obs, self.unit(self.actor(obs)), 1)
+                actor_loss = -functional_call(self.critic, frozen_critic, q_input)[0].mean()
                 loss = critic_loss + actor_loss
             else:  # DDP all-reduces every parameter's gradient in each backward: give the actor zeros
                 loss = critic_loss + 0.0 * sum(p.sum() for p in self.actor.parameters())

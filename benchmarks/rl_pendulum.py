@@ -27,8 +27,7 @@ import gymnasium as gym  # noqa: E402
 import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import yaml  # noqa: E402
-from rl_cartpole import sb3_trpo  # noqa: E402
+from rl_cartpole import recipe, sb3_trpo  # noqa: E402
 
 from leyden_core.benchmarking import (  # noqa: E402
     Clock,
@@ -42,13 +41,6 @@ from leyden_rl.envs import episode_returns  # noqa: E402
 THRESHOLD, WINDOW = -200.0, 10
 SAC_ZOO = dict(learning_rate=1e-3, batch_size=256, learning_starts=100, gamma=0.99, tau=0.005,
                train_freq=1, gradient_steps=1, hidden_sizes=(256, 256))  # fmt: skip
-EXAMPLES = Path(__file__).parents[1] / "examples" / "rl"
-
-
-def recipe(config: str) -> dict:
-    """A method's settings for this benchmark: the ``init_args`` of its example config."""
-    args = yaml.safe_load((EXAMPLES / config).read_text())["model"]["init_args"]
-    return {k: v for k, v in args.items() if k not in ("env_id", "total_env_steps")}
 
 
 HP = {"SAC": SAC_ZOO, "TD3": recipe("td3_pendulum.yaml"), "DDPG": recipe("ddpg_pendulum.yaml"),

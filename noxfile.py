@@ -135,11 +135,12 @@ def docs(session: nox.Session) -> None:
 def slow(session: nox.Session) -> None:
     """What the per-plugin sessions leave out: ``-m slow`` (2-process DDP through the CLI, two simulated
     nodes with torchrun) and the tests that need two plugins side by side (rl's one-shot imitation
-    driven by leyden-sim's physics randomization, the block world under it), with every plugin and extra installed."""
+    driven by leyden-sim's physics randomization, the block world under it and under ADR), with every plugin and extra installed."""
     _install(session, "core", *PLUGINS)
     _pytest(session, "tests", "-m", "slow")
     cross_plugin = (
         "tests/rl/test_imitation_one_shot.py",
         "tests/rl/test_blocks_env.py::test_physics_parameters_reach_the_model",
+        "tests/rl/test_blocks_policy.py::test_dagger_episodes_play_in_wrapped_envs_and_score_adr",
     )
     _pytest(session, *cross_plugin, "-rs")

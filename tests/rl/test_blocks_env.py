@@ -25,7 +25,8 @@ def test_env_checker_passes_and_make_by_id():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"num_blocks": 9}, {"num_blocks": 1}, {"obs_type": "rgb"}, {"tasks": ["ae"]}]
+    "kwargs",
+    [{"num_blocks": 9}, {"num_blocks": 1}, {"obs_type": "rgb"}, {"tasks": ["ae"]}, {"block_mass": 0.0}],
 )
 def test_bad_arguments_are_config_errors(kwargs):
     with pytest.raises(LeydenConfigError):
@@ -93,6 +94,11 @@ def test_physics_parameters_reach_the_model():
     assert np.allclose(env.model.body_mass[env._block_bodies], 0.2)
     assert np.allclose(env.model.geom_friction[env._block_geoms, 0], 0.6)
     assert np.allclose(env.model.actuator_gainprm[3:5, 0], 450.0)
+    assert np.allclose(env.model.actuator_biasprm[3:5, 1:3], [-450.0, -12.0])  # damping scales too
+    built = BlockStackingEnv(num_blocks=3, block_mass=0.2, block_friction=0.6, gripper_gain=1.5)
+    built.reset(seed=0)
+    assert np.allclose(built.model.actuator_gainprm[3:5, 0], 450.0)
+    assert np.allclose(built.model.body_mass[built._block_bodies], 0.2)
     physics = pytest.importorskip("leyden_sim.physics")
     wrapped = physics.PhysicsRandomization(
         BlockStackingEnv(num_blocks=3), {"block_mass": physics.PhysicsRange(0.5, 2.0)}

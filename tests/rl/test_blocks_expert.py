@@ -22,6 +22,15 @@ def test_expert_solves_tasks_of_one_and_two_stages(stages):
     assert all(len(e.observations) == envs[0].steps_per_stage * stages + 20 for e in episodes)
 
 
+@pytest.mark.parametrize("physics", [{"gripper_gain": 3.0}, {"block_mass": 0.2, "gripper_gain": 2.0}])
+def test_expert_holds_its_grasp_off_nominal_physics(physics):
+    """A stiffer gripper squeezes harder but closes no faster: its fingers used to pass through the block."""
+    tasks = all_tasks(4, 1)[::3][:4]
+    envs = [BlockStackingEnv(4, tasks=tasks, **physics) for _ in tasks]
+    episodes = run_episodes(envs, tasks, seeds=range(200, 200 + len(tasks)))
+    assert all(e.success for e in episodes), [(e.task, e.stages_done) for e in episodes]
+
+
 def test_noisy_execution_keeps_clean_labels():
     env = BlockStackingEnv(3)
     (episode,) = run_episodes([env], ["ab"], [0], action_noise=0.1, rng=np.random.default_rng(0))

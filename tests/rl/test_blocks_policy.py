@@ -74,6 +74,30 @@ def test_fit_with_dagger_adds_expert_labelled_episodes_and_validates():
     assert [e.task for e in episodes] == data.held_out_tasks[:2]
 
 
+def test_dagger_episodes_play_in_wrapped_envs_and_score_adr():
+    """ADR over the block world's physics: every DAgger episode is a boundary episode that reports its
+    final fraction of stages in place, and the widened ranges reach the next round's physics."""
+    adr_module = pytest.importorskip("leyden_sim.adr")
+    physics = pytest.importorskip("leyden_sim.physics")
+    adr = adr_module.ADR({"block_mass": adr_module.ADRParam(delta=0.25, limits=(0.5, 2.0))}, boundary_prob=1.0,
+                         buffer_size=1, threshold_low=-2.0, threshold_high=-1.0)  # fmt: skip
+    seen = []
+
+    def wrapper(env):
+        seen.append(env)
+        return physics.PhysicsRandomization(env, adr=adr, score="final_reward")
+
+    torch.manual_seed(0)
+    data = OneShotBlocksDataModule(num_blocks=3, stage_counts=(1,), num_train_pairs=4, num_val_pairs=1,
+                                   steps_per_task=8, batch_size=4, dagger_episodes=2, dagger_wrapper=wrapper)  # fmt: skip
+    trainer = quiet_trainer(max_epochs=3, reload_dataloaders_every_n_epochs=1, enable_checkpointing=False,
+                            limit_val_batches=0)  # fmt: skip
+    trainer.fit(OneShotBlockStacking(width=16), data)
+    assert len(seen) == 4 and adr.counts["widen"] == 4  # scores in [0, 1] ≥ threshold_high
+    assert adr.high["block_mass"] > 1.0 or adr.low["block_mass"] < 1.0
+    assert "dagger_wrapper" not in data.hparams
+
+
 def test_behaviour_cloning_fits_expert_pairs():
     data = OneShotBlocksDataModule(
         num_blocks=3, stage_counts=(1,), num_train_pairs=4, num_val_pairs=1, steps_per_task=32

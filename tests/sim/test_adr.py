@@ -116,6 +116,38 @@ def test_wrapper_reports_boundary_episodes_to_adr():
         ADR({"x": ADRParam()}, threshold_low=5, threshold_high=1)
 
 
+class _Progress(gym.Env):
+    """Three steps whose rewards are the fraction of a task done: 1, 1, then 0.25 (undone at the end)."""
+
+    physics_parameters = ("mass",)
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.mass, self.t = 1.0, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(1, np.float32), (0.25 if self.t == 3 else 1.0), False, self.t == 3, {}
+
+
+@pytest.mark.parametrize(("score", "expected"), [("return", 2.25), ("final_reward", 0.25)])
+def test_wrapper_scores_by_return_or_final_reward(score, expected):
+    adr = ADR({"mass": ADRParam()}, 1.0, 5, threshold_low=0.5, threshold_high=2.0)
+    env = PhysicsRandomization(_Progress(), adr=adr, score=score)
+    _, info = env.reset(seed=0)
+    for _ in range(3):
+        env.step(0)
+    assert adr.buffers[info["adr_boundary"]] == [expected]
+    with pytest.raises(LeydenConfigError, match="unknown score"):
+        PhysicsRandomization(_Progress(), adr=adr, score="success")
+
+
 @pytest.mark.parametrize("mode", [gym.vector.AutoresetMode.SAME_STEP, gym.vector.AutoresetMode.NEXT_STEP])
 def test_vector_env_autoreset_reports_every_boundary_episode(mode):
     """Envs sharing one ADR inside a vector env (as an RL learner steps them): every finished episode's

@@ -37,6 +37,7 @@ ACROBOT = (
 )
 MUJOCO = ("body_mass", "geom_friction", "dof_damping")
 PHYSICS_PARAMETERS = "physics_parameters"  # the generic protocol's attribute name
+SCORES = ("return", "final_reward")  # what an ADR boundary episode reports
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,11 @@ def _set(env: gym.Env, name: str, value: Any) -> None:
 class PhysicsRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Resample physics on every ``reset`` from ``ranges`` and/or an ``adr`` controller.
 
-    With ADR, the return of an episode whose parameter was pinned at a boundary is reported to
-    the controller when the episode ends. ``reset(seed=s)`` also seeds the physics draws.
+    With ADR, the score of an episode whose parameter was pinned at a boundary is reported to the
+    controller when the episode ends: its return (``score="return"``), or its last reward
+    (``score="final_reward"``) for tasks whose reward measures progress, such as the fraction of a
+    task done, where the return would mostly count how long the episode lasted. ``reset(seed=s)``
+    also seeds the physics draws.
     """
 
     def __init__(
@@ -128,9 +132,13 @@ class PhysicsRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         ranges: dict[str, PhysicsRange] | None = None,
         adr: ADR | None = None,
         seed: int | None = None,
+        score: str = "return",
     ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, ranges=ranges, adr=adr, seed=seed)
+        gym.utils.RecordConstructorArgs.__init__(self, ranges=ranges, adr=adr, seed=seed, score=score)
         super().__init__(env)
+        if score not in SCORES:
+            raise LeydenConfigError(f"unknown score {score!r}", f"use one of {SCORES}")
+        self.score = score
         self.ranges = dict(ranges or {})
         self.adr = adr
         names = list(self.ranges) + (list(adr.params) if adr is not None else [])
@@ -176,6 +184,7 @@ class PhysicsRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._episode_return += float(reward)
         if (terminated or truncated) and self.adr is not None and self._boundary is not None:
-            self.adr.record(self._boundary, self._episode_return, self._boundary_value)  # drops stale scores
+            score = self._episode_return if self.score == "return" else float(reward)
+            self.adr.record(self._boundary, score, self._boundary_value)  # drops stale scores
             self._boundary = None
         return obs, reward, terminated, truncated, info

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -38,23 +39,27 @@ class Episode:
 
 
 def run_episodes(
-    envs: Sequence[BlockStackingEnv], tasks: Sequence[str], seeds: Sequence[int], learner: Learner | None = None,
+    envs: Sequence[gym.Env], tasks: Sequence[str], seeds: Sequence[int], learner: Learner | None = None,
     beta: float = 0.0, action_noise: float = 0.0, rng: np.random.Generator | None = None,
 ) -> list[Episode]:  # fmt: skip
     """Play one episode per env (``envs[i]`` reset with ``seeds[i]`` on ``tasks[i]``), all in lockstep.
+
+    An env may be a wrapped :class:`BlockStackingEnv` (e.g. physics randomization): episodes step
+    through the wrappers, the expert reads the world under them.
 
     Executed action: the learner's, or with probability ``beta`` per step (always without a learner)
     the expert's plus N(0, ``action_noise``²) on the hand motion. Every state is labelled with the
     expert's clean action. Success and stages in place are read on each episode's last step.
     """
     rng = rng or np.random.default_rng(0)
+    worlds: list[BlockStackingEnv] = [env.unwrapped for env in envs]
     obs = [env.reset(seed=int(s), options={"task": t})[0] for env, t, s in zip(envs, tasks, seeds)]
     rows: list[list[tuple[np.ndarray, np.ndarray, tuple[int, int]]]] = [[] for _ in envs]
     infos: list[dict] = [{} for _ in envs]
     active = np.ones(len(envs), dtype=bool)
     while active.any():
         idx = np.flatnonzero(active)
-        labels = np.stack([expert_action(envs[i]) for i in idx])
+        labels = np.stack([expert_action(worlds[i]) for i in idx])
         actions = labels.copy()
         if action_noise:
             actions[:, :3] += action_noise * rng.standard_normal((len(idx), 3))
@@ -63,7 +68,7 @@ def run_episodes(
             if use_learner.any():
                 actions[use_learner] = learner(np.stack([obs[i] for i in idx[use_learner]]), idx[use_learner])
         for k, i in enumerate(idx):
-            rows[i].append((obs[i], labels[k], current_stage(envs[i])))
+            rows[i].append((obs[i], labels[k], current_stage(worlds[i])))
             obs[i], _, terminated, truncated, infos[i] = envs[i].step(actions[k])
             active[i] = not (terminated or truncated)
     return [

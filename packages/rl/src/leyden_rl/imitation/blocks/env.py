@@ -22,9 +22,12 @@ overlapping. ``info``: ``task`` (index in ``env.tasks``, −1 for a task given b
 stages in place. Episodes are truncated after ``steps_per_stage · stages + 20`` steps (or ``horizon``);
 success is judged on the last step.
 
-``physics_parameters`` (block mass in kg, block friction coefficient, finger gain as a multiple of
-nominal): float attributes applied to the compiled model at every reset, so leyden-sim's
-``PhysicsRandomization`` may set them before ``reset``.
+``physics_parameters`` (``block_mass`` in kg, ``block_friction`` coefficient, ``gripper_gain``: the
+fingers' stiffness and damping as a multiple of nominal, so the squeeze scales and the closing speed
+does not): constructor arguments, and float attributes applied to the compiled model at every reset,
+so leyden-sim's ``PhysicsRandomization`` may set them before ``reset``. A grasp holds while the
+block's weight is small against squeeze × friction: the scripted expert stacks reliably from 0.05 to
+0.2 kg with friction 0.6–2 at gain 2, but at nominal gain 0.2 kg blocks or friction 0.6 slip.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ FINGER_OPEN, FINGER_CLOSED = 0.03, -0.01  # finger joint targets; 0 = finger pad
 WORKSPACE_LOW = np.array([-0.3, -0.3, 0.015])
 WORKSPACE_HIGH = np.array([0.3, 0.3, 0.35])
 LAYOUT_HALF_WIDTH, MIN_SEPARATION = 0.18, 0.11  # block centres in [−0.18, 0.18]², ≥ 11 cm apart
-HAND_KP, FINGER_KP = 2000.0, 300.0
+HAND_KP, FINGER_KP, FINGER_KV = 2000.0, 300.0, 8.0
 NOMINAL_BLOCK_MASS, NOMINAL_BLOCK_FRICTION = 0.1, 1.0
 COLOURS = (
     (0.90, 0.20, 0.20), (0.20, 0.60, 0.95), (0.25, 0.80, 0.30), (0.95, 0.80, 0.15),
@@ -107,8 +110,8 @@ def block_world_xml(num_blocks: int, timestep: float = 0.005) -> str:
     <position name="hand_x" joint="hand_x" kp="{HAND_KP}" kv="80"/>
     <position name="hand_y" joint="hand_y" kp="{HAND_KP}" kv="80"/>
     <position name="hand_z" joint="hand_z" kp="{HAND_KP}" kv="80"/>
-    <position name="finger_left" joint="finger_left" kp="{FINGER_KP}" kv="8"/>
-    <position name="finger_right" joint="finger_right" kp="{FINGER_KP}" kv="8"/>
+    <position name="finger_left" joint="finger_left" kp="{FINGER_KP}" kv="{FINGER_KV}"/>
+    <position name="finger_right" joint="finger_right" kp="{FINGER_KP}" kv="{FINGER_KV}"/>
   </actuator>
 </mujoco>
 """
@@ -137,7 +140,8 @@ class BlockStackingEnv(gym.Env):
         self, num_blocks: int = 4, tasks: Sequence[str] | None = None, stage_counts: Sequence[int] = (1, 2, 3),
         steps_per_stage: int = 45, horizon: int | None = None, obs_type: str = "state", image_size: int = 84,
         timestep: float = 0.005, substeps: int = 10, render_mode: str | None = None,
-        render_size: tuple[int, int] = (480, 640),
+        render_size: tuple[int, int] = (480, 640), block_mass: float = NOMINAL_BLOCK_MASS,
+        block_friction: float = NOMINAL_BLOCK_FRICTION, gripper_gain: float = 1.0,
     ) -> None:  # fmt: skip
         check_num_blocks(num_blocks)
         if obs_type not in ("state", "pixels"):
@@ -168,9 +172,15 @@ class BlockStackingEnv(gym.Env):
         self._block_qpos = self.model.jnt_qposadr[self.model.body_jntadr[self._block_bodies]]
         self._block_qvel = self.model.jnt_dofadr[self.model.body_jntadr[self._block_bodies]]
         self._nominal_inertia = self.model.body_inertia[self._block_bodies].copy()
-        self.block_mass = NOMINAL_BLOCK_MASS  # the physics_parameters, applied at every reset
-        self.block_friction = NOMINAL_BLOCK_FRICTION
-        self.gripper_gain = 1.0
+        if min(block_mass, block_friction, gripper_gain) <= 0:
+            raise LeydenConfigError(
+                f"physics must be positive, got block_mass={block_mass}, block_friction={block_friction}, "
+                f"gripper_gain={gripper_gain}", f"e.g. block_mass={NOMINAL_BLOCK_MASS} (kg), block_friction="
+                f"{NOMINAL_BLOCK_FRICTION}, gripper_gain=1.0",
+            )  # fmt: skip
+        self.block_mass = block_mass  # the physics_parameters, applied at every reset
+        self.block_friction = block_friction
+        self.gripper_gain = gripper_gain
         self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         if obs_type == "pixels":
             self.observation_space = gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
@@ -267,9 +277,11 @@ class BlockStackingEnv(gym.Env):
         m.body_mass[self._block_bodies] = self.block_mass
         m.body_inertia[self._block_bodies] = self._nominal_inertia * (self.block_mass / NOMINAL_BLOCK_MASS)
         m.geom_friction[self._block_geoms, 0] = self.block_friction
-        kp = FINGER_KP * self.gripper_gain
+        # The gain scales the squeeze (stiffness) and the damping together, so the fingers close at the
+        # same speed: a stiffer, equally damped finger would close fast enough to pass through a block.
+        kp, kv = FINGER_KP * self.gripper_gain, FINGER_KV * self.gripper_gain
         m.actuator_gainprm[3:5, 0] = kp
-        m.actuator_biasprm[3:5, 1] = -kp
+        m.actuator_biasprm[3:5, 1:3] = -kp, -kv
 
     def _observe(self) -> np.ndarray:
         if self.obs_type == "pixels":

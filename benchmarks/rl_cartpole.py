@@ -105,28 +105,46 @@ def run_leyden(
     return (steps_to_threshold([(s, r) for s, r, _ in model.episode_log]), model.env_steps, *clock.read())
 
 
+def sb3_on_policy_env(env_id: str, hp: dict, seed: int):
+    """The vector env for SB3's on-policy methods: ``VecNormalize`` where the recipe normalizes."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
+    obs, reward = hp.get("normalize_observations", False), hp.get("normalize_rewards", False)
+    return VecNormalize(env, norm_obs=obs, norm_reward=reward, gamma=hp["gamma"]) if obs or reward else env
+
+
+def sb3_on_policy_options(hp: dict) -> dict:
+    """SB3's names for a Leyden recipe's policy options: gSDE, initial log-std, orthogonal init and a
+    linearly decaying step size (``anneal_lr``)."""
+    lr = hp["learning_rate"]
+    return dict(
+        use_sde=hp.get("use_sde", False), sde_sample_freq=hp.get("sde_sample_freq", -1),
+        learning_rate=(lambda f: f * lr) if hp.get("anneal_lr", False) else lr,
+        policy_kwargs=dict(log_std_init=hp.get("log_std_init", 0.0), ortho_init=hp.get("orthogonal_init", True)),
+    )  # fmt: skip
+
+
 def sb3_trpo(env_id: str, hp: dict, seed: int):
     """sb3-contrib's TRPO with the settings of a Leyden TRPO recipe (``hp``: its ``init_args``)."""
     from sb3_contrib import TRPO
-    from stable_baselines3.common.env_util import make_vec_env
 
-    env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
-    return TRPO("MlpPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
-                n_critic_updates=hp["critic_epochs"], learning_rate=hp["learning_rate"], target_kl=hp["target_kl"],
-                cg_damping=hp["cg_damping"], gamma=hp["gamma"], gae_lambda=hp["gae_lambda"], seed=seed,
-                device="cpu")  # fmt: skip
+    return TRPO("MlpPolicy", sb3_on_policy_env(env_id, hp, seed), n_steps=hp["num_steps"], batch_size=hp["batch_size"],
+                n_critic_updates=hp["critic_epochs"], target_kl=hp["target_kl"], cg_damping=hp["cg_damping"],
+                gamma=hp["gamma"], gae_lambda=hp["gae_lambda"], seed=seed, device="cpu",
+                **sb3_on_policy_options(hp))  # fmt: skip
 
 
 def sb3_a2c(env_id: str, hp: dict, seed: int):
     """SB3's A2C with the settings of a Leyden A2C recipe (``hp``: its ``init_args``)."""
     from stable_baselines3 import A2C
-    from stable_baselines3.common.env_util import make_vec_env
 
-    env = make_vec_env(env_id, n_envs=hp["num_envs"], seed=seed)
-    return A2C("MlpPolicy", env, n_steps=hp["num_steps"], learning_rate=hp["learning_rate"], gamma=hp["gamma"],
+    return A2C("MlpPolicy", sb3_on_policy_env(env_id, hp, seed), n_steps=hp["num_steps"], gamma=hp["gamma"],
                gae_lambda=hp["gae_lambda"], ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"],
-               max_grad_norm=hp["max_grad_norm"], rms_prop_eps=hp["rms_prop_eps"], seed=seed,
-               device="cpu")  # fmt: skip
+               max_grad_norm=hp["max_grad_norm"], rms_prop_eps=hp["rms_prop_eps"],
+               normalize_advantage=hp.get("normalize_advantage", False), seed=seed, device="cpu",
+               **sb3_on_policy_options(hp))  # fmt: skip
 
 
 def run_sb3(
@@ -165,7 +183,7 @@ def run_sb3(
         )  # fmt: skip
         policy_kwargs = dict(lstm_hidden_size=hp["memory_size"], enable_critic_lstm=not hp["shared_memory"],
                              shared_lstm=hp["shared_memory"], net_arch=dict(pi=hp["hidden_sizes"], vf=hp["hidden_sizes"]),
-                             activation_fn=torch.nn.ReLU, ortho_init=hp.get("orthogonal_init", True))  # fmt: skip
+                             activation_fn=torch.nn.ReLU, orthogonal_init=hp.get("orthogonal_init", True))  # fmt: skip
         model = RecurrentPPO("MlpLstmPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
                              n_epochs=hp["update_epochs"], gae_lambda=hp["gae_lambda"], gamma=hp["gamma"],
                              ent_coef=hp["ent_coef"], learning_rate=lambda f: f * hp["learning_rate"],

@@ -1,4 +1,4 @@
-"""SAC, TD3, DDPG and TRPO on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters,
+"""SAC, TD3, DDPG, TRPO and A2C on Pendulum-v1: Leyden vs Stable-Baselines3 side by side (rl-zoo hyperparameters,
 1 torch thread).
 
 Per seed: env steps until the mean return of the last 10 training episodes reaches −200 (null if
@@ -13,7 +13,8 @@ return (10 episodes) of the policy at that point, and env steps per wall- and pe
 Every run writes results/rl_pendulum.json (``--quick``: rl_pendulum_quick.json): the rows of the methods
 it ran replace theirs, the other methods' rows and the commands that measured them are kept.
 
-TD3's and DDPG's settings are rl-zoo's, read from examples/rl/td3_pendulum.yaml and ddpg_pendulum.yaml.
+TD3's, DDPG's, TRPO's and A2C's settings are rl-zoo's, read from examples/rl/td3_pendulum.yaml,
+ddpg_pendulum.yaml, trpo_pendulum.yaml and a2c_pendulum.yaml (A2C needs a longer budget: ``--budget 1000000``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import gymnasium as gym  # noqa: E402
 import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from rl_cartpole import recipe, sb3_trpo  # noqa: E402
+from rl_cartpole import recipe, sb3_a2c, sb3_trpo  # noqa: E402
 
 from leyden_core.benchmarking import (  # noqa: E402
     Clock,
@@ -44,7 +45,7 @@ SAC_ZOO = dict(learning_rate=1e-3, batch_size=256, learning_starts=100, gamma=0.
 
 
 HP = {"SAC": SAC_ZOO, "TD3": recipe("td3_pendulum.yaml"), "DDPG": recipe("ddpg_pendulum.yaml"),
-      "TRPO": recipe("trpo_pendulum.yaml")}  # fmt: skip
+      "TRPO": recipe("trpo_pendulum.yaml"), "A2C": recipe("a2c_pendulum.yaml")}  # fmt: skip
 
 
 def steps_to_threshold(log: list[tuple[int, float]]) -> int | None:
@@ -76,12 +77,13 @@ def run_leyden(
     Returns (steps to the threshold or None, deterministic evaluation return, env steps per wall-second,
     env steps per CPU-second, mean return of the last ``WINDOW`` training episodes).
     """
+    from leyden_rl.a2c import A2C
     from leyden_rl.sac import SAC
     from leyden_rl.td3 import DDPG, TD3
     from leyden_rl.trpo import TRPO
 
     pl.seed_everything(seed, verbose=False)
-    cls = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG, "TRPO": TRPO}[algo]
+    cls = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG, "TRPO": TRPO, "A2C": A2C}[algo]
     model = cls(env_id=env_id, total_env_steps=budget, seed=seed, **(hp or HP[algo]))
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[StopAtThreshold()] if stop else [])  # fmt: skip
@@ -129,17 +131,16 @@ def run_sb3(
             return not stop or steps_to_threshold(log[-WINDOW:]) is None
 
     hp = hp or HP[algo]
-    if algo == "TRPO":
-        model = sb3_trpo(env_id, hp, seed)
+    if algo in ("TRPO", "A2C"):
+        model = (sb3_trpo if algo == "TRPO" else sb3_a2c)(env_id, hp, seed)
     else:
         model = sb3_off_policy(algo, env_id, hp, seed)
-    clock = (
-        Clock()
-    )  # both add exploration noise in units of the action half-range (SB3: to the action in [-1, 1])
-
+    clock = Clock()
     model.learn(budget, callback=Record())
     wall, cpu = clock.read()
-    final = evaluate(lambda o: model.predict(o, deterministic=True)[0], env_id)
+    normalizer = model.get_vec_normalize_env()  # the policy acts on normalized observations
+    scale = (lambda o: o) if normalizer is None else normalizer.normalize_obs
+    final = evaluate(lambda o: model.predict(scale(o), deterministic=True)[0], env_id)
     return (
         steps_to_threshold(log),
         final,
@@ -157,7 +158,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=20_000)
     parser.add_argument("--skip-sb3", action="store_true")
-    parser.add_argument("--algos", default="SAC", help="any of SAC,TD3,DDPG,TRPO")
+    parser.add_argument("--algos", default="SAC", help="any of SAC,TD3,DDPG,TRPO,A2C")
     args = parser.parse_args()
     algos = args.algos.split(",")
     name = "rl_pendulum_quick" if args.quick else "rl_pendulum"

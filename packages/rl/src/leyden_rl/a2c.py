@@ -34,6 +34,10 @@ class A2C(PPOUpdate, OnPolicyModule):
         gamma, gae_lambda: discount and GAE λ (1 = n-step returns, as in A3C).
         ent_coef, vf_coef, max_grad_norm, normalize_advantage: loss weights and switches.
         hidden_sizes, activation: MLP shape (ignored for image observations).
+        normalize_observations, normalize_rewards: standardise observations, scale rewards by the
+            discounted return's running std (as Stable-Baselines3's ``VecNormalize``).
+        log_std_init, orthogonal_init, use_sde, sde_sample_freq: the Gaussian's initial log-std, orthogonal
+            initialisation, and gSDE exploration (:class:`~leyden_rl.on_policy.OnPolicyModule`).
     """
 
     def __init__(
@@ -54,6 +58,12 @@ class A2C(PPOUpdate, OnPolicyModule):
         normalize_advantage: bool = False,
         hidden_sizes: tuple[int, ...] = (64, 64),
         activation: str = "tanh",
+        normalize_observations: bool = False,
+        normalize_rewards: bool = False,
+        log_std_init: float = 0.0,
+        orthogonal_init: bool = True,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
         seed: int = 0,
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
@@ -71,7 +81,8 @@ class A2C(PPOUpdate, OnPolicyModule):
         check_count("num_steps", num_steps)
         super().__init__(
             env_id, num_envs, num_steps, total_env_steps, seed, vectorization, env_kwargs,
-            hidden_sizes, activation,
+            hidden_sizes, activation, normalize_observations, normalize_rewards,
+            log_std_init, orthogonal_init, use_sde, sde_sample_freq,
         )  # fmt: skip
         self.save_hyperparameters()
 

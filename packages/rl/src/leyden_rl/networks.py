@@ -126,6 +126,9 @@ def action_dim(space: gym.Space) -> int:
     )
 
 
+SDE_EPSILON = 1e-6  # added to gSDE's variance, so a zero feature vector still has a finite log-prob
+
+
 def _orthogonal(module: nn.Module, gain: float) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
@@ -168,14 +171,23 @@ class ParallelMLP(nn.Module):
 
     def forward(self, x: torch.Tensor, first: int | None = None) -> torch.Tensor:
         """``x``: (B, in) shared by all nets, or (k, B, in); ``first``: evaluate only the first nets."""
+        return self.features_and_output(x, first)[1]
+
+    def features_and_output(
+        self, x: torch.Tensor, first: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(last hidden layer's activations (k, B, hidden[-1]), output)``; see :meth:`forward`."""
         k = self.k if first is None else first
         h = x.expand(k, *x.shape) if x.ndim == 2 else x
+        features = h
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if i == last:
+                features = h
             h = torch.baddbmm(b, h, w) if first is None else torch.baddbmm(b[:k], h, w[:k])
             if i < last:
                 h = self.act(h)
-        return h
+        return features, h
 
 
 class ActorCritic(nn.Module):
@@ -183,66 +195,106 @@ class ActorCritic(nn.Module):
 
     Vector observations get separate actor and critic MLPs (as in SB3/CleanRL: sharing hurts on
     small control tasks), run together as a :class:`ParallelMLP`; image observations share one
-    NatureCNN encoder between two linear heads.
+    NatureCNN encoder between two linear heads. ``orthogonal_init``: orthogonal initialisation (gain √2,
+    actor head 0.01, critic head 1), else ``nn.Linear``'s default.
+
+    Box actions: a Gaussian around the actor's output with a learned log-std (initially
+    ``log_std_init``), or with ``use_sde`` generalized state-dependent exploration (gSDE, Raffin et
+    al. 2022): the noise is ``φ(s)·W``, linear in the actor's last hidden features φ(s), with
+    ``W ~ N(0, σ²)`` per env held fixed between :meth:`resample_exploration` calls, so consecutive
+    steps explore coherently (smooth actions) instead of jittering. Then π(a|s) is a Gaussian with
+    variance ``Σ_i φ_i(s)² σ_ij²`` per action j, φ detached (the features learn from the mean only),
+    and σ (features × actions) is learned from ``log_std_init``.
     """
 
     def __init__(
-        self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str
-    ):
+        self, obs_space: gym.Space, action_space: gym.Space, hidden: tuple[int, ...], activation: str,
+        log_std_init: float = 0.0, orthogonal_init: bool = True, use_sde: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        if use_sde and self.discrete:
+            raise LeydenConfigError(
+                "use_sde explores continuous actions; this action space is Discrete", "set use_sde: false"
+            )
         self.n_act = n_act = action_dim(action_space)
         self.image = is_image_space(obs_space)
+        self.use_sde = use_sde
         if self.image:
             self.encoder = make_encoder(obs_space, hidden, activation)
             self.actor_head = nn.Linear(self.encoder.num_features, n_act)
             self.critic_head = nn.Linear(self.encoder.num_features, 1)
-            _orthogonal(self.encoder, math.sqrt(2))
-            _orthogonal(self.actor_head, 0.01)
-            _orthogonal(self.critic_head, 1.0)
+            if orthogonal_init:
+                _orthogonal(self.encoder, math.sqrt(2))
+                _orthogonal(self.actor_head, 0.01)
+                _orthogonal(self.critic_head, 1.0)
+            num_features = self.encoder.num_features
         else:
             self.nets = ParallelMLP(
-                2, math.prod(obs_space.shape), hidden, (n_act, 1), activation, (0.01, 1.0)
-            )
+                2, math.prod(obs_space.shape), hidden, (n_act, 1), activation, (0.01, 1.0),
+                init="orthogonal" if orthogonal_init else "linear",
+            )  # fmt: skip
+            num_features = hidden[-1] if hidden else math.prod(obs_space.shape)
         if not self.discrete:
-            self.log_std = nn.Parameter(torch.zeros(n_act))
+            shape = (num_features, n_act) if use_sde else (n_act,)
+            self.log_std = nn.Parameter(torch.full(shape, float(log_std_init)))
+        # gSDE's exploration matrices W, one (features, actions) per env: not learned, not checkpointed
+        self.register_buffer("exploration", torch.zeros(0, num_features, n_act), persistent=False)
 
-    def _heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(actor output, value, actor features φ(s))``."""
         if self.image:
             h = self.encoder(obs)
-            return self.actor_head(h), self.critic_head(h).squeeze(-1)
-        out = self.nets(obs.flatten(1).float())
-        return out[0, :, : self.n_act], out[1, :, 0]
+            return self.actor_head(h), self.critic_head(h).squeeze(-1), h
+        features, out = self.nets.features_and_output(obs.flatten(1).float())
+        return out[0, :, : self.n_act], out[1, :, 0], features[0]
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self._heads(obs)[1]
 
-    @property
-    def action_log_std(self) -> torch.Tensor | None:
-        """The Gaussian's log-std for Box actions; None for a categorical over Discrete actions."""
-        return None if self.discrete else self.log_std
+    def _log_std(self, features: torch.Tensor, like: torch.Tensor) -> torch.Tensor | None:
+        """The Gaussian's log-std per sample, shaped like the mean; None for a categorical."""
+        if self.discrete:
+            return None
+        if not self.use_sde:
+            return self.log_std.expand_as(like)
+        variance = features.detach().pow(2) @ self.log_std.exp().pow(2)
+        return 0.5 * torch.log(variance + SDE_EPSILON)
+
+    def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """π(·|s): ``(logits, None)`` for Discrete actions, ``(mean, log-std)`` (B, A) each for Box."""
+        out, _, features = self._heads(obs)
+        return out, self._log_std(features, out)
 
     def actor_output(self, obs: torch.Tensor) -> torch.Tensor:
-        """π's parameters besides ``log_std``: logits (Discrete) or the Gaussian mean (Box)."""
+        """π's logits (Discrete) or the Gaussian mean (Box)."""
         return self._heads(obs)[0]
 
-    def log_prob(self, actor_output: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """log π(a|s) of ``actions`` given :meth:`actor_output` of their observations."""
-        return log_prob_entropy(actor_output, actions, self.action_log_std)[0]
+    def resample_exploration(self, num_envs: int) -> None:
+        """gSDE: draw each env's exploration matrix W ~ N(0, σ²) afresh."""
+        std = self.log_std.detach().exp()
+        self.exploration = torch.randn(num_envs, *std.shape, device=std.device) * std
 
     def act(
         self, obs: torch.Tensor, deterministic: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample (or take the mode of) π; returns ``(action, log_prob, value)``."""
-        out, value = self._heads(obs)
-        return *sample_actions(out, self.action_log_std, deterministic), value
+        """Sample (or take the mode of) π; returns ``(action, log_prob, value)``. With gSDE, row i of
+        ``obs`` explores with env i's matrix (drawn here if there are none for this many envs)."""
+        out, value, features = self._heads(obs)
+        log_std = self._log_std(features, out)
+        if not self.use_sde or deterministic:
+            return *sample_actions(out, log_std, deterministic), value
+        if len(self.exploration) != len(obs):
+            self.resample_exploration(len(obs))
+        action = out + torch.bmm(features.detach().unsqueeze(1), self.exploration).squeeze(1)
+        return action, log_prob_entropy(out, action, log_std)[0], value
 
     def evaluate(
         self, obs: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(log_prob, entropy, value)`` of given actions under the current parameters."""
-        out, value = self._heads(obs)
-        log_prob, entropy = log_prob_entropy(out, actions, self.action_log_std)
+        out, value, features = self._heads(obs)
+        log_prob, entropy = log_prob_entropy(out, actions, self._log_std(features, out))
         return log_prob, entropy, value
 
 

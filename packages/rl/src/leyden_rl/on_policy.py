@@ -68,6 +68,9 @@ class OnPolicyModule(OnlineRLModule):
         hidden_sizes, activation: the actor's and the critic's MLP shape (ignored for image observations).
         normalize_observations: standardise the policy's observations by their running statistics.
         normalize_rewards: divide rewards by the running std of the discounted return (``hparams.gamma``).
+        log_std_init, orthogonal_init, use_sde: the policy's options (:class:`~leyden_rl.networks.ActorCritic`).
+        sde_sample_freq: with ``use_sde``, draw new exploration matrices every this many steps of a
+            rollout (−1: once per rollout, at its start).
         The others: :class:`~leyden_rl.base.OnlineRLModule`.
     """
 
@@ -84,8 +87,19 @@ class OnPolicyModule(OnlineRLModule):
         activation: str,
         normalize_observations: bool = False,
         normalize_rewards: bool = False,
+        log_std_init: float = 0.0,
+        orthogonal_init: bool = True,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
     ) -> None:
         check_count("num_steps", num_steps)
+        if sde_sample_freq == 0 or sde_sample_freq < -1:
+            raise LeydenConfigError(
+                f"sde_sample_freq must be -1 (once per rollout) or a number of steps >= 1, got {sde_sample_freq}",
+                "e.g. sde_sample_freq: 4, or -1",
+            )
+        self.sde_sample_freq = sde_sample_freq
+        self.policy_options = {"log_std_init": log_std_init, "orthogonal_init": orthogonal_init, "use_sde": use_sde}
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
         if normalize_observations and is_image_space(self.observation_space):
             raise LeydenConfigError(
@@ -108,7 +122,9 @@ class OnPolicyModule(OnlineRLModule):
 
     def make_policy(self, hidden_sizes: tuple[int, ...], activation: str) -> nn.Module:
         """The actor-critic (feed-forward: :class:`~leyden_rl.networks.ActorCritic`); it has ``discrete``."""
-        return ActorCritic(self.observation_space, self.action_space, hidden_sizes, activation)
+        return ActorCritic(
+            self.observation_space, self.action_space, hidden_sizes, activation, **self.policy_options
+        )
 
     @property
     def steps_per_iteration(self) -> int:
@@ -181,6 +197,10 @@ class OnPolicyModule(OnlineRLModule):
 
         The hook a recurrent policy overrides to carry its memory from step to step.
         """
+        if self.policy_options["use_sde"] and (
+            t == 0 or (self.sde_sample_freq > 0 and t % self.sde_sample_freq == 0)
+        ):
+            self.policy.resample_exploration(len(obs))
         return self.policy.act(obs)
 
     def bootstrap_values(self, obs: torch.Tensor, steps: list[tuple[int, int]] | None = None) -> torch.Tensor:

@@ -109,6 +109,8 @@ class PPO(PPOUpdate, OnPolicyModule):
         hidden_sizes, activation: MLP shape (ignored for image observations).
         normalize_observations, normalize_rewards: standardise observations, scale rewards by the
             discounted return's running std (as Stable-Baselines3's ``VecNormalize``; :mod:`leyden_rl.on_policy`).
+        log_std_init, orthogonal_init, use_sde, sde_sample_freq: the Gaussian's initial log-std, orthogonal
+            initialisation, and gSDE exploration (:class:`~leyden_rl.on_policy.OnPolicyModule`).
         seed: base seed; envs get ``seed + 1000·rank + i``.
         vectorization: "sync" or "async" vector env.
     """
@@ -137,6 +139,10 @@ class PPO(PPOUpdate, OnPolicyModule):
         activation: str = "tanh",
         normalize_observations: bool = False,
         normalize_rewards: bool = False,
+        log_std_init: float = 0.0,
+        orthogonal_init: bool = True,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
         seed: int = 0,
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
@@ -163,6 +169,7 @@ class PPO(PPOUpdate, OnPolicyModule):
         super().__init__(
             env_id, num_envs, num_steps, total_env_steps, seed, vectorization, env_kwargs,
             hidden_sizes, activation, normalize_observations, normalize_rewards,
+            log_std_init, orthogonal_init, use_sde, sde_sample_freq,
         )  # fmt: skip
         self.save_hyperparameters()
 

@@ -35,7 +35,10 @@ from leyden_rl.natural_gradient import (
     flat,
     natural_step,
 )
+from leyden_rl.networks import log_prob_entropy
 from leyden_rl.on_policy import OnPolicyModule
+
+Distribution = tuple[torch.Tensor, torch.Tensor | None]  # ActorCritic.distribution: (logits or mean, log-std)
 
 
 class TRPO(OnPolicyModule):
@@ -50,6 +53,8 @@ class TRPO(OnPolicyModule):
             over each rollout and minibatch size.
         gamma, gae_lambda: discount and GAE λ; normalize_advantage: standardise A over the rollout.
         hidden_sizes, activation: MLP shape (ignored for image observations).
+        log_std_init, orthogonal_init, use_sde, sde_sample_freq: the Gaussian's initial log-std, orthogonal
+            initialisation, and gSDE exploration (:class:`~leyden_rl.on_policy.OnPolicyModule`).
     """
 
     def __init__(
@@ -71,6 +76,10 @@ class TRPO(OnPolicyModule):
         normalize_advantage: bool = True,
         hidden_sizes: tuple[int, ...] = (64, 64),
         activation: str = "tanh",
+        log_std_init: float = 0.0,
+        orthogonal_init: bool = True,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
         seed: int = 0,
         vectorization: str = "sync",
         env_kwargs: dict | None = None,
@@ -96,7 +105,8 @@ class TRPO(OnPolicyModule):
             )
         super().__init__(
             env_id, num_envs, num_steps, total_env_steps, seed, vectorization, env_kwargs,
-            hidden_sizes, activation,
+            hidden_sizes, activation, log_std_init=log_std_init, orthogonal_init=orthogonal_init, use_sde=use_sde,
+            sde_sample_freq=sde_sample_freq,
         )  # fmt: skip
         self.save_hyperparameters()
 
@@ -112,15 +122,12 @@ class TRPO(OnPolicyModule):
         self.end_iteration(metrics)
 
     # ---------------------------------------------------------------------------- 2. policy
-    def mean_kl(
-        self, obs: torch.Tensor, old_output: torch.Tensor, old_log_std: torch.Tensor | None
-    ) -> torch.Tensor:
-        """This rank's mean KL(π_old ‖ π_θ) over ``obs``, from the old policy's detached outputs."""
-        output = self.policy.actor_output(obs)
+    def mean_kl(self, obs: torch.Tensor, old: Distribution) -> torch.Tensor:
+        """This rank's mean KL(π_old ‖ π_θ) over ``obs``, from the old policy's detached distribution."""
+        output, log_std = self.policy.distribution(obs)
         if self.policy.discrete:
-            return categorical_kl(old_output, output).mean()
-        log_std = self.policy.log_std.expand_as(output)
-        return diagonal_gaussian_kl(old_output, old_log_std.expand_as(output), output, log_std).mean()
+            return categorical_kl(old[0], output).mean()
+        return diagonal_gaussian_kl(old[0], old[1], output, log_std).mean()
 
     def policy_step(self, data: dict[str, torch.Tensor]) -> dict[str, float]:
         hp = self.hparams
@@ -128,16 +135,16 @@ class TRPO(OnPolicyModule):
         obs, actions, old_log_prob = data["obs"], data["actions"], data["log_probs"]
         adv = normalize_advantages(data["advantages"]) if hp.normalize_advantage else data["advantages"]
         with torch.no_grad():
-            old_output = self.policy.actor_output(obs)
-            old_log_std = None if self.policy.discrete else self.policy.log_std.detach().clone()
+            old = self.policy.distribution(obs)
 
-        def surrogate(output: torch.Tensor) -> torch.Tensor:
-            return ((self.policy.log_prob(output, actions) - old_log_prob).exp() * adv).mean()
+        def surrogate(dist: Distribution) -> torch.Tensor:
+            return ((log_prob_entropy(dist[0], actions, dist[1])[0] - old_log_prob).exp() * adv).mean()
 
-        output = self.policy.actor_output(obs)
-        g = flat(torch.autograd.grad(surrogate(output), params, materialize_grads=True))
+        g = flat(
+            torch.autograd.grad(surrogate(self.policy.distribution(obs)), params, materialize_grads=True)
+        )
         g = all_reduce_mean(g)
-        kl = self.mean_kl(obs, old_output, old_log_std)
+        kl = self.mean_kl(obs, old)
         fvp = fisher_vector_product(kl, params, hp.cg_damping, all_reduce_mean)
         direction = conjugate_gradient(fvp, g, hp.cg_steps)
         with torch.enable_grad():
@@ -145,8 +152,7 @@ class TRPO(OnPolicyModule):
 
         @torch.no_grad()
         def evaluate() -> tuple[float, float]:
-            out = self.policy.actor_output(obs)
-            both = torch.stack([surrogate(out), self.mean_kl(obs, old_output, old_log_std)])
+            both = torch.stack([surrogate(self.policy.distribution(obs)), self.mean_kl(obs, old)])
             objective, new_kl = all_reduce_mean(both).tolist()  # every rank decides alike
             return objective, new_kl
 

@@ -89,11 +89,13 @@ def test_dagger_episodes_play_in_wrapped_envs_and_score_adr():
 
     torch.manual_seed(0)
     data = OneShotBlocksDataModule(num_blocks=3, stage_counts=(1,), num_train_pairs=4, num_val_pairs=1,
-                                   steps_per_task=8, batch_size=4, dagger_episodes=2, dagger_wrapper=wrapper)  # fmt: skip
+                                   steps_per_task=8, batch_size=4, dagger_episodes=2, dagger_wrapper=wrapper,
+                                   env_kwargs={"timestep": 0.0025, "substeps": 20})  # fmt: skip
     trainer = quiet_trainer(max_epochs=3, reload_dataloaders_every_n_epochs=1, enable_checkpointing=False,
                             limit_val_batches=0)  # fmt: skip
     trainer.fit(OneShotBlockStacking(width=16), data)
     assert len(seen) == 4 and adr.counts["widen"] == 4  # scores in [0, 1] ≥ threshold_high
+    assert all(env.substeps == 20 and env.model.opt.timestep == 0.0025 for env in seen)  # env_kwargs reach them
     assert adr.high["block_mass"] > 1.0 or adr.low["block_mass"] < 1.0
     assert "dagger_wrapper" not in data.hparams
 

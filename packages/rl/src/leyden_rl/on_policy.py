@@ -99,7 +99,11 @@ class OnPolicyModule(OnlineRLModule):
                 "e.g. sde_sample_freq: 4, or -1",
             )
         self.sde_sample_freq = sde_sample_freq
-        self.policy_options = {"log_std_init": log_std_init, "orthogonal_init": orthogonal_init, "use_sde": use_sde}
+        self.policy_options = {
+            "log_std_init": log_std_init,
+            "orthogonal_init": orthogonal_init,
+            "use_sde": use_sde,
+        }
         super().__init__(env_id, num_envs, total_env_steps, seed, vectorization, env_kwargs)
         if normalize_observations and is_image_space(self.observation_space):
             raise LeydenConfigError(

@@ -77,6 +77,7 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         steps_per_task: target-episode steps per item; batch_size: items per batch.
         dagger_episodes, dagger_beta: DAgger episodes added per epoch and the expert-mixture base.
         dagger_wrapper: applied to each DAgger env (a :class:`BlockStackingEnv`), e.g. physics randomization.
+        env_kwargs: further :class:`BlockStackingEnv` arguments for every env (e.g. ``timestep``, physics).
         seed: the data's random streams (training, validation and DAgger differ).
     """
 
@@ -85,7 +86,7 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         split_seed: int = 0, num_train_pairs: int = 600, num_val_pairs: int = 48, demo_stride: int = 4,
         action_noise: float = 0.1, steps_per_task: int = 48, batch_size: int = 16, dagger_episodes: int = 0,
         dagger_beta: float = 0.5, dagger_wrapper: Callable[[BlockStackingEnv], gym.Env] | None = None,
-        seed: int = 0,
+        env_kwargs: dict | None = None, seed: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
         self.save_hyperparameters(ignore=["dagger_wrapper"])
@@ -102,10 +103,15 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         hp = self.hparams
         if not self.train_demos:
             self.train_demos, self.train_targets = expert_pairs(
-                self.train_tasks, hp.num_blocks, hp.num_train_pairs, hp.seed * 3, hp.action_noise
-            )
+                self.train_tasks, hp.num_blocks, hp.num_train_pairs, hp.seed * 3, hp.action_noise,
+                env_kwargs=hp.env_kwargs,
+            )  # fmt: skip
             demos, targets = expert_pairs(
-                self.held_out_tasks, hp.num_blocks, hp.num_val_pairs, hp.seed * 3 + 1
+                self.held_out_tasks,
+                hp.num_blocks,
+                hp.num_val_pairs,
+                hp.seed * 3 + 1,
+                env_kwargs=hp.env_kwargs,
             )
             self.val_set = _Pairs(demos, targets, hp.demo_stride, hp.steps_per_task, fixed=True)
 
@@ -127,7 +133,9 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         rng = np.random.default_rng([hp.seed, 2, self.dagger_rounds])
         chosen = rng.integers(len(self.train_demos), size=hp.dagger_episodes)
         demos = [self.train_demos[i] for i in chosen]
-        envs: list[gym.Env] = [BlockStackingEnv(hp.num_blocks, tasks=self.train_tasks) for _ in chosen]
+        envs: list[gym.Env] = [
+            BlockStackingEnv(hp.num_blocks, tasks=self.train_tasks, **(hp.env_kwargs or {})) for _ in chosen
+        ]
         if self.dagger_wrapper is not None:
             envs = [self.dagger_wrapper(env) for env in envs]
         seeds = rng.integers(2**31, size=len(chosen))
@@ -196,7 +204,7 @@ class OneShotBlockStacking(pl.LightningModule):
         tasks = data.held_out_tasks
         chosen = [tasks[i % len(tasks)] for i in range(self.hparams.val_episodes)]
         episodes = evaluate(self, chosen, data.hparams.num_blocks, seed=10_000 + self.current_epoch,
-                            demo_stride=data.hparams.demo_stride)  # fmt: skip
+                            demo_stride=data.hparams.demo_stride, env_kwargs=data.hparams.env_kwargs)  # fmt: skip
         self.val_success.update(torch.tensor([float(e.success) for e in episodes], device=self.device))
         self.log("val/success", self.val_success.compute(), prog_bar=True)  # compute() syncs ranks
         self.val_success.reset()

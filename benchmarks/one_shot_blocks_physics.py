@@ -1,22 +1,24 @@
-"""One-shot block stacking under held-out physics: DAgger at nominal physics, with fixed randomization, with ADR.
+"""One-shot block stacking under held-out physics: training data at nominal physics, with fixed randomization, with ADR.
 
 The demonstration-conditioned :class:`OneShotBlockStacking` policy of ``one_shot_blocks.py`` (same
-data, network and budget) is trained by behaviour cloning plus DAgger: before every epoch after the
-first, ``--dagger-episodes`` training tasks are played by the policy (β-mixed with the expert) and
-relabelled by the scripted expert. The three methods differ only in the physics of those episodes:
+network and initial data: 400 scripted-expert pairs at nominal physics, 24 epochs) is trained by
+behaviour cloning while its data grows: after every epoch, ``--pairs-per-epoch`` new expert pairs
+(demonstration and noisy target episode of a training task) are added. The three methods differ only
+in the physics of those new episodes:
 
 * ``nominal``: the nominal block world;
 * ``fixed_dr``: leyden-sim's ``PhysicsRandomization`` with fixed ranges, block mass ×U[0.5, 2],
   block friction ×U[0.6, 2], gripper gain ×U[1, 3];
-* ``adr``: the same parameters under ADR (OpenAI et al. 2019), starting at nominal with those ranges
-  as hard limits; a boundary episode scores the fraction of its stages in place at the end.
+* ``adr``: ADR (OpenAI et al. 2019) over the same parameters, from nominal out to those ranges' ends.
+  After every epoch the *policy* plays ``--probes`` training tasks, each with one parameter pinned at
+  a boundary of its current range, and ADR scores each by the fraction of its stages in place at the
+  end; the new expert pairs then draw their physics from ADR's current ranges.
 
-Demonstrations are always recorded at nominal physics. Every env steps its physics at 2.5 ms (the
-default 5 ms diverges with the heavier blocks). Each policy then plays held-out arrangements
-(2 and 3 stages) in held-out physics cells, the demonstration shown at that cell's physics; the
-scripted expert acting directly is the reference (a grasp slips when the block is heavy against
-squeeze × friction, see ``BlockStackingEnv``). Rows: full success rate and mean fraction of stages in
-place per cell and size; ADR's final ranges; training minutes.
+Each policy then plays held-out arrangements (2 and 3 stages) in held-out physics cells, the
+demonstration shown at that cell's physics; the scripted expert acting directly is the reference.
+Every env steps its physics at 2.5 ms (the default 5 ms diverges with the heavier blocks). Rows: full
+success rate and mean fraction of stages in place per cell and size; ADR's ranges after every epoch;
+training minutes.
 
     python benchmarks/one_shot_blocks_physics.py --quick          # 1 seed, 150 pairs x 8 epochs
     python benchmarks/one_shot_blocks_physics.py --seeds 1 --first-seed 0   # one seed of the full run
@@ -35,13 +37,20 @@ from pathlib import Path
 
 import gymnasium as gym
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from one_shot_blocks import EVAL_SEED, NUM_BLOCKS, STAGES, add_rows, test_tasks
 
 from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
 from leyden_core.testing import quiet_trainer
-from leyden_rl.imitation.blocks.env import NOMINAL_BLOCK_FRICTION, NOMINAL_BLOCK_MASS
-from leyden_rl.imitation.blocks.one_shot import OneShotBlocksDataModule, OneShotBlockStacking, evaluate
+from leyden_rl.imitation.blocks.data import expert_pairs, run_episodes
+from leyden_rl.imitation.blocks.env import NOMINAL_BLOCK_FRICTION, NOMINAL_BLOCK_MASS, BlockStackingEnv
+from leyden_rl.imitation.blocks.one_shot import (
+    OneShotBlocksDataModule,
+    OneShotBlockStacking,
+    evaluate,
+    learner,
+)
 from leyden_rl.imitation.blocks.tasks import num_stages
 from leyden_sim.adr import ADR, ADRParam
 from leyden_sim.physics import PhysicsRandomization, PhysicsRange
@@ -53,7 +62,7 @@ FIXED = {
     "gripper_gain": PhysicsRange(1.0, 3.0),
 }
 # Held-out physics (block mass kg, block friction, gripper gain): nominal, and the corners of light/heavy
-# × slippery/grippy blocks with a gripper twice as stiff (where the scripted expert's grasp holds).
+# × slippery/grippy blocks with a gripper twice as stiff.
 CELLS = [
     (NOMINAL_BLOCK_MASS, NOMINAL_BLOCK_FRICTION, 1.0),
     (0.05, 0.6, 2.0),
@@ -67,35 +76,63 @@ FINE_STEP = {"timestep": 0.0025, "substeps": 20}  # stable with heavy blocks (se
 
 def make_adr() -> ADR:
     """ADR over the three parameters, each from nominal out to the fixed ranges' ends (its hard limits).
-    A boundary moves after 8 of its episodes: out when they place ≥ 75% of their stages, back at ≤ 40%."""
+    Every probe episode is pinned at a boundary; a boundary moves after 4 of them: out when they place
+    ≥ 75% of their stages, back at ≤ 40%."""
     params = {
         "block_mass": ADRParam(delta=0.25, limits=(0.5, 2.0)),
         "block_friction": ADRParam(delta=0.2, limits=(0.6, 2.0)),
         "gripper_gain": ADRParam(delta=0.5, limits=(1.0, 3.0)),
     }
-    return ADR(params, boundary_prob=0.5, buffer_size=8, threshold_low=0.4, threshold_high=0.75)
+    return ADR(params, boundary_prob=1.0, buffer_size=4, threshold_low=0.4, threshold_high=0.75)
 
 
-def dagger_wrapper(method: str, adr: ADR | None) -> Callable[[gym.Env], gym.Env] | None:
-    """The physics of the DAgger episodes: nominal (no wrapper), fixed ranges, or ``adr``'s ranges."""
-    if method == "fixed_dr":
-        return lambda env: PhysicsRandomization(env, ranges=FIXED)
-    if method == "adr":
-        return lambda env: PhysicsRandomization(env, adr=adr, score="final_reward")
-    return None
+class GrowingPhysicsData(pl.Callback):
+    """After every epoch: (ADR only) the policy plays ``probes`` boundary episodes that move ADR's ranges,
+    then ``pairs`` new expert pairs are added to the data in the method's physics."""
 
+    def __init__(self, data: OneShotBlocksDataModule, method: str, adr: ADR | None, pairs: int, probes: int,
+                 seed: int, label: str, rows: list[dict]) -> None:  # fmt: skip
+        self.data, self.method, self.adr, self.pairs, self.probes = data, method, adr, pairs, probes
+        self.seed, self.label, self.rows = seed, label, rows
 
-class RangesPerEpoch(pl.Callback):
-    """ADR's ranges after every epoch as rows (setting ``<param>,epoch=<e>``): how fast they grew."""
+    def physics(self) -> Callable[[BlockStackingEnv], gym.Env] | None:
+        """The wrapper of the new pairs' envs: none, the fixed ranges, or ADR's current ranges (not scored)."""
+        if self.method == "fixed_dr":
+            return lambda env: PhysicsRandomization(env, ranges=FIXED)
+        if self.method == "adr":
+            ranges = {p: PhysicsRange(self.adr.low[p], self.adr.high[p]) for p in self.adr.params}
+            return lambda env: PhysicsRandomization(env, ranges=ranges)
+        return None
 
-    def __init__(self, adr: ADR, label: str, seed: int, rows: list[dict]) -> None:
-        self.adr, self.label, self.seed, self.rows = adr, label, seed, rows
+    def probe(self, model: OneShotBlockStacking, epoch: int) -> None:
+        rng = np.random.default_rng([self.seed, 5, epoch])
+        chosen = rng.integers(len(self.data.train_demos), size=self.probes)
+        demos = [self.data.train_demos[i] for i in chosen]
+        envs = [
+            PhysicsRandomization(
+                BlockStackingEnv(NUM_BLOCKS, **FINE_STEP), adr=self.adr, score="final_reward"
+            )
+            for _ in demos
+        ]
+        model.eval()
+        act = learner(model, demos, self.data.hparams.demo_stride)
+        run_episodes(envs, [d.task for d in demos], rng.integers(2**31, size=len(demos)), act)
+        model.train()
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        for param in self.adr.params:
-            setting = f"{param},epoch={trainer.current_epoch}"
-            self.rows.append(result_row(self.label, setting, self.seed, "adr_low", self.adr.low[param]))
-            self.rows.append(result_row(self.label, setting, self.seed, "adr_high", self.adr.high[param]))
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: OneShotBlockStacking) -> None:
+        epoch = trainer.current_epoch
+        if self.adr is not None:
+            self.probe(pl_module, epoch)
+            for param in self.adr.params:
+                setting = f"{param},epoch={epoch}"
+                self.rows.append(result_row(self.label, setting, self.seed, "adr_low", self.adr.low[param]))
+                self.rows.append(result_row(self.label, setting, self.seed, "adr_high", self.adr.high[param]))
+        hp = self.data.hparams
+        stream = int(np.random.default_rng([self.seed, 9, epoch]).integers(2**31))
+        demos, targets = expert_pairs(self.data.train_tasks, NUM_BLOCKS, self.pairs, stream, hp.action_noise,
+                                      env_kwargs=FINE_STEP, wrapper=self.physics())  # fmt: skip
+        self.data.train_demos += demos
+        self.data.train_targets += targets
 
 
 def cell_name(cell: tuple[float, float, float]) -> str:
@@ -107,7 +144,7 @@ def run_seed(
     seed: int, methods: list[str], args: argparse.Namespace, rows: list[dict], save: Callable[[], None]
 ) -> None:
     data = OneShotBlocksDataModule(NUM_BLOCKS, STAGES, num_train_pairs=args.pairs, num_val_pairs=8, seed=seed,
-                                   dagger_episodes=args.dagger_episodes, env_kwargs=FINE_STEP)  # fmt: skip
+                                   env_kwargs=FINE_STEP)  # fmt: skip
     data.setup("fit")
     expert_data = list(data.train_demos), list(data.train_targets)
     tasks = [t for t in test_tasks(data.held_out_tasks, args.eval) if num_stages(t) in EVAL_STAGES]
@@ -120,22 +157,17 @@ def run_seed(
         add_rows(rows, "scripted_expert", f"held_out@{name}", seed, episodes)
     for method in methods:
         data.train_demos, data.train_targets = list(expert_data[0]), list(expert_data[1])
-        data.dagger_rounds = 0
         adr = make_adr() if method == "adr" else None
-        data.dagger_wrapper = dagger_wrapper(method, adr)
+        label = f"leyden.OneShotBlockStacking[demo]+{method}"
+        grow = GrowingPhysicsData(data, method, adr, args.pairs_per_epoch, args.probes, seed, label, rows)
         pl.seed_everything(seed, verbose=False)
         model = OneShotBlockStacking("demo", width=args.width, learning_rate=args.lr)
         start = time.perf_counter()
-        label = f"leyden.OneShotBlockStacking[demo]+dagger+{method}"
-        callbacks = [] if adr is None else [RangesPerEpoch(adr, label, seed, rows)]
         trainer = quiet_trainer(max_epochs=args.epochs, enable_checkpointing=False, num_sanity_val_steps=0,
-                                limit_val_batches=0, reload_dataloaders_every_n_epochs=1, callbacks=callbacks)  # fmt: skip
+                                limit_val_batches=0, reload_dataloaders_every_n_epochs=1, callbacks=[grow])  # fmt: skip
         trainer.fit(model, data)
         rows.append(result_row(label, "train", seed, "train_minutes", (time.perf_counter() - start) / 60))
         if adr is not None:
-            for param in adr.params:
-                rows.append(result_row(label, param, seed, "adr_low", adr.low[param]))
-                rows.append(result_row(label, param, seed, "adr_high", adr.high[param]))
             print(f"seed {seed} ADR ranges: " + ", ".join(
                 f"{p} x[{adr.low[p]:.2f}, {adr.high[p]:.2f}]" for p in adr.params) + f"; {adr.counts}", flush=True)  # fmt: skip
         for name, physics in cells.items():
@@ -154,14 +186,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="default: 1 with --quick, else 3")
     parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--dagger-episodes", type=int, default=32, help="DAgger episodes per epoch")
+    parser.add_argument(
+        "--pairs-per-epoch", type=int, default=16, help="expert pairs added after every epoch"
+    )
+    parser.add_argument("--probes", type=int, default=16, help="ADR's boundary episodes after every epoch")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = range(args.first_seed, args.first_seed + (args.seeds or (1 if args.quick else 3)))
     args.pairs, args.epochs, args.eval = (150, 8, 4) if args.quick else (400, 24, 12)
     args.width, args.lr = 64, 1e-3
     name = "one_shot_blocks_physics" + ("_quick" if args.quick else "")
-    labels = {f"leyden.OneShotBlockStacking[demo]+dagger+{m}" for m in args.methods} | {"scripted_expert"}
+    labels = {f"leyden.OneShotBlockStacking[demo]+{m}" for m in args.methods} | {"scripted_expert"}
     _, rows, commands = kept_results(
         Path(__file__).parent / "results" / f"{name}.json",
         lambda row: row["method"] in labels and row["seed"] in seeds,
@@ -171,8 +206,8 @@ def main() -> None:
     def save() -> None:
         write_results(
             name, rows, commands=[*commands, invoked_command()], wall_minutes=(time.perf_counter() - start) / 60,
-            budget={"train_pairs": args.pairs, "epochs": args.epochs, "eval_episodes_per_size": args.eval,
-                    "dagger_episodes_per_epoch": args.dagger_episodes},
+            budget={"initial_pairs": args.pairs, "epochs": args.epochs, "pairs_per_epoch": args.pairs_per_epoch,
+                    "adr_probes_per_epoch": args.probes, "eval_episodes_per_size": args.eval},
         )  # fmt: skip
 
     for seed in seeds:

@@ -119,13 +119,18 @@ def episode_tensors(episodes: Sequence[Episode]) -> dict[str, torch.Tensor]:
 
 def expert_pairs(
     tasks: Sequence[str], num_blocks: int, num_pairs: int, seed: int, action_noise: float = 0.0,
-    batch: int = 32, env_kwargs: dict | None = None,
+    batch: int = 32, env_kwargs: dict | None = None, wrapper: Callable[[BlockStackingEnv], gym.Env] | None = None,
 ) -> tuple[list[Episode], list[Episode]]:  # fmt: skip
     """``num_pairs`` (demonstration, target episode) pairs; tasks cycle through ``tasks`` in a seeded
     order (so every task is used about equally). Only pairs whose demonstration succeeded are kept
-    (a failed demonstration would teach the wrong task); the rest are replaced."""
+    (a failed demonstration would teach the wrong task); the rest are replaced. ``wrapper`` wraps every
+    env (e.g. physics randomization: each episode then draws its own physics)."""
     rng = np.random.default_rng(seed)
-    envs = [BlockStackingEnv(num_blocks, tasks=tasks, **(env_kwargs or {})) for _ in range(batch)]
+    envs: list[gym.Env] = [
+        BlockStackingEnv(num_blocks, tasks=tasks, **(env_kwargs or {})) for _ in range(batch)
+    ]
+    if wrapper is not None:
+        envs = [wrapper(env) for env in envs]
     demos: list[Episode] = []
     targets: list[Episode] = []
     order: list[int] = []

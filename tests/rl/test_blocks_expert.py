@@ -1,12 +1,13 @@
 """The scripted block-stacking expert solves 1- and 2-stage tasks; its demonstrations go through the recorder."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 pytest.importorskip("mujoco")
 
 from leyden_rl.imitation.blocks import ENV_ID  # noqa: E402
-from leyden_rl.imitation.blocks.data import run_episodes  # noqa: E402
+from leyden_rl.imitation.blocks.data import expert_pairs, run_episodes  # noqa: E402
 from leyden_rl.imitation.blocks.env import BlockStackingEnv  # noqa: E402
 from leyden_rl.imitation.blocks.tasks import all_tasks  # noqa: E402
 from leyden_rl.imitation.demonstrations import load_demonstrations, record_demonstrations  # noqa: E402
@@ -29,6 +30,18 @@ def test_expert_holds_its_grasp_off_nominal_physics(physics):
     envs = [BlockStackingEnv(4, tasks=tasks, **physics) for _ in tasks]
     episodes = run_episodes(envs, tasks, seeds=range(200, 200 + len(tasks)))
     assert all(e.success for e in episodes), [(e.task, e.stages_done) for e in episodes]
+
+
+def test_expert_pairs_play_in_wrapped_envs():
+    wrapped = []
+
+    def wrapper(env):
+        wrapped.append(env)
+        return gym.wrappers.RecordEpisodeStatistics(env)
+
+    demos, targets = expert_pairs(["ab", "ba"], 3, num_pairs=2, seed=0, batch=2, wrapper=wrapper)
+    assert len(wrapped) == 2 and [d.task for d in demos] == [t.task for t in targets]
+    assert all(d.success for d in demos)
 
 
 def test_noisy_execution_keeps_clean_labels():

@@ -141,6 +141,6 @@ def slow(session: nox.Session) -> None:
     cross_plugin = (
         "tests/rl/test_imitation_one_shot.py",
         "tests/rl/test_blocks_env.py::test_physics_parameters_reach_the_model",
-        "tests/rl/test_blocks_policy.py::test_dagger_episodes_play_in_wrapped_envs_and_score_adr",
+        "tests/rl/test_blocks_policy.py::test_learner_episodes_in_adr_physics_score_the_final_fraction_of_stages",
     )
     _pytest(session, *cross_plugin, "-rs")

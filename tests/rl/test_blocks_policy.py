@@ -8,6 +8,7 @@ pytest.importorskip("mujoco")
 
 from leyden_core.errors import LeydenConfigError  # noqa: E402
 from leyden_core.testing import quiet_trainer  # noqa: E402
+from leyden_rl.imitation.blocks.data import run_episodes  # noqa: E402
 from leyden_rl.imitation.blocks.env import BlockStackingEnv  # noqa: E402
 from leyden_rl.imitation.blocks.one_shot import OneShotBlocksDataModule, OneShotBlockStacking, evaluate  # noqa: E402
 from leyden_rl.imitation.blocks.policy import (  # noqa: E402
@@ -74,30 +75,33 @@ def test_fit_with_dagger_adds_expert_labelled_episodes_and_validates():
     assert [e.task for e in episodes] == data.held_out_tasks[:2]
 
 
-def test_dagger_episodes_play_in_wrapped_envs_and_score_adr():
-    """ADR over the block world's physics: every DAgger episode is a boundary episode that reports its
-    final fraction of stages in place, and the widened ranges reach the next round's physics."""
+def test_learner_episodes_in_adr_physics_score_the_final_fraction_of_stages():
+    """ADR over the block world's physics: a learner's episodes played through PhysicsRandomization report
+    their final fraction of stages in place, and the moved range reaches the next episodes' physics."""
     adr_module = pytest.importorskip("leyden_sim.adr")
     physics = pytest.importorskip("leyden_sim.physics")
     adr = adr_module.ADR({"block_mass": adr_module.ADRParam(delta=0.25, limits=(0.5, 2.0))}, boundary_prob=1.0,
                          buffer_size=1, threshold_low=-2.0, threshold_high=-1.0)  # fmt: skip
-    seen = []
-
-    def wrapper(env):
-        seen.append(env)
-        return physics.PhysicsRandomization(env, adr=adr, score="final_reward")
-
-    torch.manual_seed(0)
-    data = OneShotBlocksDataModule(num_blocks=3, stage_counts=(1,), num_train_pairs=4, num_val_pairs=1,
-                                   steps_per_task=8, batch_size=4, dagger_episodes=2, dagger_wrapper=wrapper,
-                                   env_kwargs={"timestep": 0.0025, "substeps": 20})  # fmt: skip
-    trainer = quiet_trainer(max_epochs=3, reload_dataloaders_every_n_epochs=1, enable_checkpointing=False,
-                            limit_val_batches=0)  # fmt: skip
-    trainer.fit(OneShotBlockStacking(width=16), data)
-    assert len(seen) == 4 and adr.counts["widen"] == 4  # scores in [0, 1] ≥ threshold_high
-    assert all(env.substeps == 20 and env.model.opt.timestep == 0.0025 for env in seen)  # env_kwargs reach them
+    envs = [
+        physics.PhysicsRandomization(BlockStackingEnv(3, horizon=5), adr=adr, score="final_reward")
+        for _ in range(3)
+    ]
+    still = lambda obs, idx: np.zeros((len(idx), 4), np.float32)  # noqa: E731  (a learner that does nothing)
+    episodes = run_episodes(envs, ["ab", "ba", "ca"], [0, 1, 2], still)
+    assert [len(e.observations) for e in episodes] == [5, 5, 5] and not any(e.success for e in episodes)
+    # every episode scored 0 ≥ threshold_high = −1; one that ended at a boundary another had just moved is stale
+    assert adr.counts["widen"] >= 1 and adr.counts["widen"] + adr.counts["stale"] == 3
     assert adr.high["block_mass"] > 1.0 or adr.low["block_mass"] < 1.0
-    assert "dagger_wrapper" not in data.hparams
+    masses = {round(float(env.unwrapped.block_mass), 4) for env in envs}
+    run_episodes(envs, ["ab", "ba", "ca"], [3, 4, 5], still)
+    assert {round(float(env.unwrapped.block_mass), 4) for env in envs} != masses
+
+
+def test_env_kwargs_reach_every_env_of_the_data():
+    data = OneShotBlocksDataModule(num_blocks=3, stage_counts=(1,), num_train_pairs=2, num_val_pairs=1,
+                                   env_kwargs={"horizon": 12})  # fmt: skip
+    data.setup("fit")
+    assert {len(e.observations) for e in data.train_targets + data.train_demos} == {12}
 
 
 def test_behaviour_cloning_fits_expert_pairs():

@@ -6,11 +6,7 @@ expert episodes of the same task in different layouts: a clean demonstration and
 with action noise whose states carry the expert's clean labels (DART). With ``dagger_episodes`` it
 adds, before every epoch after the first, that many episodes *played by the current policy*
 (mixed with the expert with probability ``dagger_beta ** epoch``) and relabelled by the expert —
-DAgger on the learner's own states. ``dagger_wrapper`` wraps the envs those episodes are played in:
-with leyden-sim's ``PhysicsRandomization`` the learner meets new physics there (fixed ranges, or ADR
-ranges that its own episodes widen, scored by ``score="final_reward"``: the fraction of stages in
-place at the end). Demonstrations stay at nominal physics. Validation pairs come from the held-out
-tasks only.
+DAgger on the learner's own states. Validation pairs come from the held-out tasks only.
 
 :class:`OneShotBlockStacking` logs ``train/loss``, ``val/loss`` and, with ``val_episodes > 0``,
 ``val/success``: closed-loop full success on that many held-out tasks (a torchmetrics mean).
@@ -18,9 +14,8 @@ tasks only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import gymnasium as gym
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -76,7 +71,6 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         action_noise: std of the noise on the executed hand motion of training target episodes.
         steps_per_task: target-episode steps per item; batch_size: items per batch.
         dagger_episodes, dagger_beta: DAgger episodes added per epoch and the expert-mixture base.
-        dagger_wrapper: applied to each DAgger env (a :class:`BlockStackingEnv`), e.g. physics randomization.
         env_kwargs: further :class:`BlockStackingEnv` arguments for every env (e.g. ``timestep``, physics).
         seed: the data's random streams (training, validation and DAgger differ).
     """
@@ -85,12 +79,10 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         self, num_blocks: int = 4, stage_counts: tuple[int, ...] = (1, 2, 3), held_out_fraction: float = 0.25,
         split_seed: int = 0, num_train_pairs: int = 600, num_val_pairs: int = 48, demo_stride: int = 4,
         action_noise: float = 0.1, steps_per_task: int = 48, batch_size: int = 16, dagger_episodes: int = 0,
-        dagger_beta: float = 0.5, dagger_wrapper: Callable[[BlockStackingEnv], gym.Env] | None = None,
-        env_kwargs: dict | None = None, seed: int = 0,
+        dagger_beta: float = 0.5, env_kwargs: dict | None = None, seed: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
-        self.save_hyperparameters(ignore=["dagger_wrapper"])
-        self.dagger_wrapper = dagger_wrapper
+        self.save_hyperparameters()
         self.train_tasks, self.held_out_tasks = split_tasks(
             num_blocks, tuple(stage_counts), held_out_fraction, split_seed
         )
@@ -133,11 +125,9 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         rng = np.random.default_rng([hp.seed, 2, self.dagger_rounds])
         chosen = rng.integers(len(self.train_demos), size=hp.dagger_episodes)
         demos = [self.train_demos[i] for i in chosen]
-        envs: list[gym.Env] = [
+        envs = [
             BlockStackingEnv(hp.num_blocks, tasks=self.train_tasks, **(hp.env_kwargs or {})) for _ in chosen
         ]
-        if self.dagger_wrapper is not None:
-            envs = [self.dagger_wrapper(env) for env in envs]
         seeds = rng.integers(2**31, size=len(chosen))
         beta = hp.dagger_beta**self.dagger_rounds
         played = run_episodes(

@@ -140,8 +140,9 @@ def sb3_a2c(env_id: str, hp: dict, seed: int):
     """SB3's A2C with the settings of a Leyden A2C recipe (``hp``: its ``init_args``)."""
     from stable_baselines3 import A2C
 
+    # SB3's value loss is the mean squared error, Leyden's half of it (CleanRL's): the same loss takes half the coefficient
     return A2C("MlpPolicy", sb3_on_policy_env(env_id, hp, seed), n_steps=hp["num_steps"], gamma=hp["gamma"],
-               gae_lambda=hp["gae_lambda"], ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"],
+               gae_lambda=hp["gae_lambda"], ent_coef=hp["ent_coef"], vf_coef=hp["vf_coef"] / 2,
                max_grad_norm=hp["max_grad_norm"], rms_prop_eps=hp["rms_prop_eps"],
                normalize_advantage=hp.get("normalize_advantage", False), seed=seed, device="cpu",
                **sb3_on_policy_options(hp))  # fmt: skip

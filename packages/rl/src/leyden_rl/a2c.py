@@ -8,7 +8,8 @@ That update is PPO's update (:class:`~leyden_rl.ppo.PPOUpdate`) with one epoch o
 minibatch holding the whole rollout: the ratio π_θ/π_old is then 1 at the only gradient step, where
 the clipped surrogate's gradient is exactly the policy gradient ``A·∇log π``. So A2C reuses it with
 those knobs fixed rather than keeping a second copy of the loss, schedules and gradient clipping.
-Defaults are Stable-Baselines3's (RMSprop with α = 0.99, ε = 1e-5, lr 7e-4, max-grad-norm 0.5).
+Defaults are Stable-Baselines3's (RMSprop with α = 0.99, ε = 1e-5, lr 7e-4, max-grad-norm 0.5; the value
+weight c_v = 1 on ½(V − R)² is SB3's 0.5 on (V − R)²).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class A2C(PPOUpdate, OnPolicyModule):
         gamma: float = 0.99,
         gae_lambda: float = 1.0,
         ent_coef: float = 0.0,
-        vf_coef: float = 0.5,
+        vf_coef: float = 1.0,
         max_grad_norm: float = 0.5,
         normalize_advantage: bool = False,
         hidden_sizes: tuple[int, ...] = (64, 64),
@@ -76,7 +77,7 @@ class A2C(PPOUpdate, OnPolicyModule):
         ):  # fmt: skip
             check_fraction(name, value, example)
         check_non_negative("ent_coef", ent_coef, 0.0)
-        check_non_negative("vf_coef", vf_coef, 0.5)
+        check_non_negative("vf_coef", vf_coef, 1.0)
         check_count("num_envs", num_envs)
         check_count("num_steps", num_steps)
         super().__init__(

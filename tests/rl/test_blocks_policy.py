@@ -99,9 +99,12 @@ def test_learner_episodes_in_adr_physics_score_the_final_fraction_of_stages():
 
 def test_env_kwargs_reach_every_env_of_the_data():
     data = OneShotBlocksDataModule(num_blocks=3, stage_counts=(1,), num_train_pairs=2, num_val_pairs=1,
-                                   env_kwargs={"horizon": 12})  # fmt: skip
+                                   env_kwargs={"steps_per_stage": 50})  # fmt: skip
     data.setup("fit")
-    assert {len(e.observations) for e in data.train_targets + data.train_demos} == {12}
+    assert {len(e.observations) for e in data.train_targets + data.train_demos} == {50 + 20}
+    with pytest.raises(LeydenConfigError, match="no demonstration succeeded"):
+        OneShotBlocksDataModule(num_blocks=3, stage_counts=(1,), num_train_pairs=2, num_val_pairs=1,
+                                env_kwargs={"horizon": 5}).setup("fit")  # fmt: skip
 
 
 def test_behaviour_cloning_fits_expert_pairs():

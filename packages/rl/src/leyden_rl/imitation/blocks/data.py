@@ -16,9 +16,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from leyden_core.errors import LeydenConfigError
 from leyden_rl.imitation.blocks.env import BlockStackingEnv
 from leyden_rl.imitation.blocks.expert import current_stage, expert_action
 from leyden_rl.imitation.blocks.tasks import num_stages
+
+MAX_FRUITLESS_BATCHES = 5  # expert_pairs gives up after this many batches without a successful demonstration
 
 # A learner for run_episodes: (observations (M, D), indices of those envs in the batch) -> actions (M, 4)
 Learner = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -134,13 +137,20 @@ def expert_pairs(
     demos: list[Episode] = []
     targets: list[Episode] = []
     order: list[int] = []
+    fruitless = 0  # batches in a row without a successful demonstration
     while len(demos) < num_pairs:
+        if fruitless == MAX_FRUITLESS_BATCHES:
+            raise LeydenConfigError(
+                f"no demonstration succeeded in {fruitless * batch} scripted-expert episodes",
+                "give the episodes time (steps_per_stage, horizon) and physics the grasp holds in",
+            )
         while len(order) < batch:
             order += list(rng.permutation(len(tasks)))
         chosen, order = [tasks[i] for i in order[:batch]], order[batch:]
         seeds = rng.integers(2**31, size=(2, len(chosen)))
         shown = run_episodes(envs[: len(chosen)], chosen, seeds[0], rng=rng)
         played = run_episodes(envs[: len(chosen)], chosen, seeds[1], action_noise=action_noise, rng=rng)
+        fruitless = 0 if any(d.success for d in shown) else fruitless + 1
         for d, p in zip(shown, played):
             if d.success and len(demos) < num_pairs:
                 demos.append(d)

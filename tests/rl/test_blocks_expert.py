@@ -25,7 +25,7 @@ def test_expert_solves_tasks_of_one_and_two_stages(stages):
 
 @pytest.mark.parametrize("physics", [{"gripper_gain": 3.0}, {"block_mass": 0.2, "gripper_gain": 2.0}])
 def test_expert_holds_its_grasp_off_nominal_physics(physics):
-    """A stiffer gripper squeezes harder but closes no faster: its fingers used to pass through the block."""
+    """A stiffer gripper squeezes harder but closes no faster, so its fingers stop at the block's faces."""
     tasks = all_tasks(4, 1)[::3][:4]
     envs = [BlockStackingEnv(4, tasks=tasks, **physics) for _ in tasks]
     episodes = run_episodes(envs, tasks, seeds=range(200, 200 + len(tasks)))

@@ -184,7 +184,7 @@ def run_sb3(
         )  # fmt: skip
         policy_kwargs = dict(lstm_hidden_size=hp["memory_size"], enable_critic_lstm=not hp["shared_memory"],
                              shared_lstm=hp["shared_memory"], net_arch=dict(pi=hp["hidden_sizes"], vf=hp["hidden_sizes"]),
-                             activation_fn=torch.nn.ReLU, orthogonal_init=hp.get("orthogonal_init", True))  # fmt: skip
+                             activation_fn=torch.nn.ReLU, ortho_init=hp.get("orthogonal_init", True))  # fmt: skip
         model = RecurrentPPO("MlpLstmPolicy", env, n_steps=hp["num_steps"], batch_size=hp["batch_size"],
                              n_epochs=hp["update_epochs"], gae_lambda=hp["gae_lambda"], gamma=hp["gamma"],
                              ent_coef=hp["ent_coef"], learning_rate=lambda f: f * hp["learning_rate"],

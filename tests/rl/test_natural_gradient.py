@@ -103,7 +103,7 @@ def test_trpo_policy_step_stays_in_the_trust_region(env_id):
     obs = torch.randn(64, *model.observation_space.shape, generator=g)
     with torch.no_grad():
         actions, log_probs, _ = model.policy.act(obs)
-        before = model.policy.actor_output(obs)
+        before = model.policy.distribution(obs)[0]
     data = {
         "obs": obs,
         "actions": actions,
@@ -113,4 +113,4 @@ def test_trpo_policy_step_stays_in_the_trust_region(env_id):
     metrics = model.policy_step(data)
     assert metrics["train/line_search_accepted"] == 1.0
     assert 0.0 < metrics["train/kl"] <= 0.005 and metrics["train/surrogate"] > 0.0
-    assert not torch.allclose(model.policy.actor_output(obs), before)
+    assert not torch.allclose(model.policy.distribution(obs)[0], before)

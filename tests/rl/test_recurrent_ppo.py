@@ -130,7 +130,7 @@ def test_bad_settings_are_config_errors():
 
 
 def test_orthogonal_init_can_be_left_to_pytorch_defaults():
-    """rl-zoo's CartPoleNoVel-v1 settings use ``orthogonal_init=False``; the option gives PyTorch's defaults."""
+    """rl-zoo's CartPoleNoVel-v1 settings use ``ortho_init=False``; the option gives PyTorch's defaults."""
     ortho, default = _model().policy, _model(orthogonal_init=False).policy
     assert all(torch.count_nonzero(b) == 0 for n, b in ortho.cells.named_parameters() if "bias" in n)
     assert all(torch.count_nonzero(b) > 0 for n, b in default.cells.named_parameters() if "bias" in n)

@@ -179,7 +179,6 @@ class ParallelMLP(nn.Module):
         """``(last hidden layer's activations (k, B, hidden[-1]), output)``; see :meth:`forward`."""
         k = self.k if first is None else first
         h = x.expand(k, *x.shape) if x.ndim == 2 else x
-        features = h
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             if i == last:
@@ -265,10 +264,6 @@ class ActorCritic(nn.Module):
         """π(·|s): ``(logits, None)`` for Discrete actions, ``(mean, log-std)`` (B, A) each for Box."""
         out, _, features = self._heads(obs)
         return out, self._log_std(features, out)
-
-    def actor_output(self, obs: torch.Tensor) -> torch.Tensor:
-        """π's logits (Discrete) or the Gaussian mean (Box)."""
-        return self._heads(obs)[0]
 
     def resample_exploration(self, num_envs: int) -> None:
         """gSDE: draw each env's exploration matrix W ~ N(0, σ²) afresh."""

@@ -47,7 +47,7 @@ class RecurrentActorCritic(nn.Module):
         shared_memory: one cell read by both heads (True), or one for the actor and one for the critic.
         hidden_sizes, activation: the heads' MLP layers after the memory.
         orthogonal_init: orthogonal weights (gain √2, the actor's last layer 0.01, the critic's 1) and zero
-            biases, as CleanRL; False keeps PyTorch's default initialisation (rl-zoo's ``orthogonal_init=False``).
+            biases, as CleanRL; False keeps PyTorch's default initialisation (rl-zoo's ``ortho_init=False``).
     """
 
     def __init__(

@@ -48,7 +48,7 @@ class RecurrentPPO(PPO):
         cell: "lstm" or "gru"; memory_size: its width; shared_memory: one memory for actor and critic
             (else one each).
         hidden_sizes, activation: the MLP layers of the actor and critic heads after the memory.
-        orthogonal_init: orthogonal initialisation (CleanRL's), or PyTorch's default (rl-zoo's ``orthogonal_init=False``).
+        orthogonal_init: orthogonal initialisation (CleanRL's), or PyTorch's default (rl-zoo's ``ortho_init=False``).
     """
 
     def __init__(

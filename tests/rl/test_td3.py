@@ -48,6 +48,22 @@ def test_ddpg_is_td3_with_one_critic_no_smoothing_and_no_delay(tmp_path):
         assert not torch.equal(a0, a1), "DDPG's actor moves at every update"
 
 
+@pytest.mark.parametrize("cls", [TD3, DDPG])
+def test_the_actor_ascends_the_critic_updated_on_the_same_batch(cls, tmp_path):
+    """The papers' order: critic step first, then the actor's gradient through that updated critic."""
+    model = cls(total_env_steps=10, seed=0, **({"policy_delay": 1} if cls is TD3 else {}), **TINY)
+    critic_seen_by_actor = []
+
+    def record(module, args):
+        if len(args) == 3 and args[2] == 1:  # Q_1 only: the actor's loss
+            critic_seen_by_actor.append(_flat(module))
+
+    model.critic.register_forward_pre_hook(record)
+    seen = _fit_recording(model, tmp_path)
+    assert len(critic_seen_by_actor) == seen[-1][0] > 0
+    assert torch.equal(critic_seen_by_actor[-1], seen[-1][2]), "the actor saw the critic after its step"
+
+
 def test_smoothed_and_exploration_actions_stay_in_bounds():
     model = TD3(**TINY)
     actions = torch.full((1000, 1), 1.9)

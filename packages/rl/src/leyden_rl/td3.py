@@ -8,15 +8,18 @@ Each ``training_step``:
 2. take ``gradient_steps`` updates. The critics regress to ``r + γ min_i Q'_i(s', ã')`` with the
    *smoothed* target action ``ã' = clip(μ'(s') + clip(ε, −c, c))``, ε ~ N(0, σ̃²) (target policy
    smoothing; with two critics the min is clipped double-Q). Every ``policy_delay``-th update the
-   actor ascends ``Q_1(s, μ(s))`` through the frozen critic and the target actor and critics are
-   Polyak-averaged with ``tau`` (delayed policy updates).
+   actor then ascends ``Q_1(s, μ(s))`` through the critic *just updated*, and the target actor and
+   critics are Polyak-averaged with ``tau`` (delayed policy updates).
 
 DDPG is the special case of one critic, no target smoothing and no delay (as in Stable-Baselines3).
 Noise scales are fractions of the action half-range, so they mean the same in every env.
 
-Every update is one backward pass (critic and, on policy steps, actor loss together). Under DDP
-that pass must give every parameter a gradient for the all-reduce, so between two policy steps the
-actor gets a zero one (a product with 0, no forward pass), dropped again before the optimizer step.
+The order is the papers' (and their reference code's): critic step, then actor step on the same
+batch. Stepping the actor against the critic from before that update's critic step saves a backward
+pass but learns later: on InvertedPendulum-v5 (seed 1) DDPG's deterministic policy first balanced the
+pole at 21,000 env steps in that order, at 20,250 in this one. Under DDP each backward must give every
+parameter a gradient for the all-reduce, so the network a step does not train gets a zero one (a
+product with 0, no forward pass), dropped again before the optimizer step.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ class TD3(OffPolicyModule):
         self.updates = 0
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        # One optimizer, one backward per update (see the module docstring).
+        # One optimizer; each backward trains the actor or the critics (see the module docstring).
         params = [*self.actor.parameters(), *self.critic.parameters()]
         return torch.optim.Adam(params, lr=self.config.learning_rate, fused=True)
 
@@ -145,8 +148,6 @@ class TD3(OffPolicyModule):
     # ---------------------------------------------------------------------------- 2. update
     def update(self) -> dict[str, float]:
         hp = self.config
-        opt = self.optimizers()
-        frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
         metrics: dict[str, float] = {}
         for _ in range(hp.gradient_steps):
             b = self.buffer.sample(hp.batch_size, hp.gamma)
@@ -160,26 +161,28 @@ class TD3(OffPolicyModule):
                 next_q = torch.stack(self.critic_target(next_obs, self.unit(next_actions))).min(0).values
                 target = rewards + discount * next_q
             critic_loss = sum(0.5 * (q - target).pow(2).mean() for q in self.critic(obs, self.unit(actions)))
+            self.step_only(self.critic, critic_loss, idle=self.actor)
             self.updates += 1
-            policy_step = self.updates % hp.policy_delay == 0
-            if policy_step:  # ascend Q_1(s, μ(s)) through the frozen critic
+            if self.updates % hp.policy_delay == 0:  # ascend Q_1(s, μ(s)) through the updated, frozen critic
+                frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
                 q_input = (obs, self.unit(self.actor(obs)), 1)
                 actor_loss = -functional_call(self.critic, frozen_critic, q_input)[0].mean()
-                loss = critic_loss + actor_loss
-            else:  # DDP all-reduces every parameter's gradient in each backward: give the actor zeros
-                loss = critic_loss + 0.0 * sum(p.sum() for p in self.actor.parameters())
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            if not policy_step:
-                for p in self.actor.parameters():
-                    p.grad = None  # Adam leaves a parameter without a gradient untouched
-            opt.step()
-            if policy_step:
+                self.step_only(self.actor, actor_loss, idle=self.critic)
                 polyak_update(self.critic_target, self.critic, hp.tau)
                 polyak_update(self.actor_target, self.actor, hp.tau)
                 metrics["train/actor_loss"] = float(actor_loss.detach())
         metrics["train/critic_loss"] = float(critic_loss.detach())
         return metrics
+
+    def step_only(self, trained: torch.nn.Module, loss: torch.Tensor, idle: torch.nn.Module) -> None:
+        """One optimizer step of ``trained`` on ``loss``; ``idle`` gets a zero gradient for DDP's
+        all-reduce (see the module docstring), dropped so that Adam leaves it untouched."""
+        opt = self.optimizers()
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss + 0.0 * sum(p.sum() for p in idle.parameters()))
+        for p in idle.parameters():
+            p.grad = None
+        opt.step()
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:

@@ -86,11 +86,11 @@ def per_seed(rows: Iterable[dict], scale: float = 1.0) -> dict[Any, float | None
     }
 
 
-def commands_of(result: dict, rows: Iterable[dict], chosen: str | None = None) -> list[str]:
+def commands_of(result: dict, rows: Iterable[dict], chosen: str | list[str] | None = None) -> list[str]:
     """The commands that measured these rows (a row's own ``command``, else the file's).
 
-    ``chosen`` (a claim's or table's ``command``) picks one of the commands the file records, for a
-    file built up by several runs (its ``commands``) whose last ``command`` covers only part of it.
+    ``chosen`` (a claim's or table's ``command``, or a list of them) picks commands the file records,
+    for a file built up by several runs (its ``commands``) whose last ``command`` covers only part of it.
     """
     recorded = [
         result["command"],
@@ -98,9 +98,11 @@ def commands_of(result: dict, rows: Iterable[dict], chosen: str | None = None) -
         *(r["command"] for r in rows if "command" in r),
     ]
     if chosen is not None:
-        if chosen not in recorded:
-            raise ValueError(f"{result['benchmark']}: {chosen!r} is not a command recorded in its JSON")
-        return [chosen]
+        picked = [chosen] if isinstance(chosen, str) else list(chosen)
+        for command in picked:
+            if command not in recorded:
+                raise ValueError(f"{result['benchmark']}: {command!r} is not a command recorded in its JSON")
+        return picked
     seen: list[str] = []
     for row in rows:
         command = row.get("command", result["command"])

@@ -63,6 +63,24 @@ def evaluate(act, env_id: str, episodes: int = 10, seed: int = 10_000) -> float:
     return float(np.mean(episode_returns(gym.make(env_id), act, episodes, seed)))
 
 
+class Curve:
+    """Deterministic evaluation returns (3 episodes) every ``every`` env steps from ``start`` on, for
+    either library; the time they take is kept apart, so the training rates exclude it."""
+
+    def __init__(self, env_id: str, every: int = 0, start: int = 0) -> None:
+        self.env_id, self.every, self.start = env_id, every, start
+        self.returns: dict[int, float] = {}
+        self.wall = self.cpu = 0.0
+
+    def __call__(self, env_steps: int, act) -> None:
+        due = self.every and env_steps >= self.start and env_steps % self.every == 0
+        if due and env_steps not in self.returns:
+            clock = Clock()
+            self.returns[env_steps] = evaluate(act, self.env_id, episodes=3, seed=20_000)
+            wall, cpu = clock.read()
+            self.wall, self.cpu = self.wall + wall, self.cpu + cpu
+
+
 class StopAtThreshold(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if steps_to_threshold([(s, r) for s, r, _ in pl_module.episode_log[-WINDOW:]]) is not None:
@@ -70,9 +88,11 @@ class StopAtThreshold(pl.Callback):
 
 
 def run_leyden(
-    algo: str, seed: int, budget: int, env_id: str = "Pendulum-v1", hp: dict | None = None, stop: bool = True
-) -> tuple[int | None, float, float, float, float]:
-    """Train Leyden's ``algo`` for ``budget`` env steps (``stop``: until the threshold is reached).
+    algo: str, seed: int, budget: int, env_id: str = "Pendulum-v1", hp: dict | None = None, stop: bool = True,
+    curve: Curve | None = None,
+) -> tuple[int | None, float, float, float, float]:  # fmt: skip
+    """Train Leyden's ``algo`` for ``budget`` env steps (``stop``: until the threshold is reached);
+    ``curve`` evaluates the policy along the way.
 
     Returns (steps to the threshold or None, deterministic evaluation return, env steps per wall-second,
     env steps per CPU-second, mean return of the last ``WINDOW`` training episodes).
@@ -85,12 +105,22 @@ def run_leyden(
     pl.seed_everything(seed, verbose=False)
     cls = {"SAC": SAC, "TD3": TD3, "DDPG": DDPG, "TRPO": TRPO, "A2C": A2C}[algo]
     model = cls(env_id=env_id, total_env_steps=budget, seed=seed, **(hp or HP[algo]))
+    curve = curve or Curve(env_id)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return model.act(torch.as_tensor(obs)[None]).numpy()[0]
+
+    class Evaluate(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+            curve(pl_module.env_steps, act)
+
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, callbacks=[StopAtThreshold()] if stop else [])  # fmt: skip
+                         enable_model_summary=False, callbacks=[Evaluate(), *([StopAtThreshold()] if stop else [])])  # fmt: skip
     clock = Clock()
     trainer.fit(model)
     wall, cpu = clock.read()
-    final = evaluate(lambda o: model.act(torch.as_tensor(o)[None]).numpy()[0], env_id)
+    wall, cpu = wall - curve.wall, cpu - curve.cpu
+    final = evaluate(act, env_id)
     log = [(s, r) for s, r, _ in model.episode_log]
     return steps_to_threshold(log), final, model.env_steps / wall, model.env_steps / cpu, last_mean(log)
 
@@ -116,9 +146,10 @@ def sb3_off_policy(algo: str, env_id: str, hp: dict, seed: int):
 
 
 def run_sb3(
-    algo: str, seed: int, budget: int, env_id: str = "Pendulum-v1", hp: dict | None = None, stop: bool = True
-) -> tuple[int | None, float, float, float, float]:
-    """SB3's ``algo`` with the same settings; returns what :func:`run_leyden` does."""
+    algo: str, seed: int, budget: int, env_id: str = "Pendulum-v1", hp: dict | None = None, stop: bool = True,
+    curve: Curve | None = None,
+) -> tuple[int | None, float, float, float, float]:  # fmt: skip
+    """SB3's ``algo`` with the same settings; takes and returns what :func:`run_leyden` does."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     log: list[tuple[int, float]] = []
@@ -128,6 +159,7 @@ def run_sb3(
             for info in self.locals["infos"]:
                 if "episode" in info:
                     log.append((self.num_timesteps, float(info["episode"]["r"])))
+            curve(self.num_timesteps, act)
             return not stop or steps_to_threshold(log[-WINDOW:]) is None
 
     hp = hp or HP[algo]
@@ -135,12 +167,18 @@ def run_sb3(
         model = (sb3_trpo if algo == "TRPO" else sb3_a2c)(env_id, hp, seed)
     else:
         model = sb3_off_policy(algo, env_id, hp, seed)
+    curve = curve or Curve(env_id)
+    normalizer = model.get_vec_normalize_env()  # the policy acts on normalized observations
+    scale = (lambda o: o) if normalizer is None else normalizer.normalize_obs
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return model.predict(scale(obs), deterministic=True)[0]
+
     clock = Clock()
     model.learn(budget, callback=Record())
     wall, cpu = clock.read()
-    normalizer = model.get_vec_normalize_env()  # the policy acts on normalized observations
-    scale = (lambda o: o) if normalizer is None else normalizer.normalize_obs
-    final = evaluate(lambda o: model.predict(scale(o), deterministic=True)[0], env_id)
+    wall, cpu = wall - curve.wall, cpu - curve.cpu
+    final = evaluate(act, env_id)
     return (
         steps_to_threshold(log),
         final,

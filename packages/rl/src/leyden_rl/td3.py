@@ -149,6 +149,8 @@ class TD3(OffPolicyModule):
     # ---------------------------------------------------------------------------- 2. update
     def update(self) -> dict[str, float]:
         hp = self.config
+        # detached views of the critic's parameters: they follow its in-place optimizer steps
+        frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
         metrics: dict[str, float] = {}
         for _ in range(hp.gradient_steps):
             b = self.buffer.sample(hp.batch_size, hp.gamma)
@@ -165,7 +167,6 @@ class TD3(OffPolicyModule):
             self.optimize(critic_loss, idle=self.actor)
             self.updates += 1
             if self.updates % hp.policy_delay == 0:  # ascend Q_1(s, μ(s)) through the updated, frozen critic
-                frozen_critic = {k: v.detach() for k, v in self.critic.named_parameters()}
                 q_input = (obs, self.unit(self.actor(obs)), 1)
                 actor_loss = -functional_call(self.critic, frozen_critic, q_input)[0].mean()
                 self.optimize(actor_loss, idle=self.critic)

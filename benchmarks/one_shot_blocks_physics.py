@@ -16,7 +16,9 @@ in the physics of those new episodes:
 
 Each policy then plays held-out arrangements (2 and 3 stages) in held-out physics cells, the
 demonstration shown at that cell's physics; the scripted expert acting directly is the reference.
-Every env steps its physics at 2.5 ms (the default 5 ms diverges with the heavier blocks). Rows: full
+Every env steps its physics at 2.5 ms (the default 5 ms diverges with the heavier blocks); a pair whose
+target episode still diverged is dropped (see ``expert_pairs``), and gradients are clipped at norm 1 (the
+Trainer's ``gradient_clip_val``) so that one outlying batch cannot undo the training. Rows: full
 success rate and mean fraction of stages in place per cell and size; ADR's ranges after every epoch;
 training minutes.
 
@@ -164,7 +166,8 @@ def run_seed(
         model = OneShotBlockStacking("demo", width=args.width, learning_rate=args.lr)
         start = time.perf_counter()
         trainer = quiet_trainer(max_epochs=args.epochs, enable_checkpointing=False, num_sanity_val_steps=0,
-                                limit_val_batches=0, reload_dataloaders_every_n_epochs=1, callbacks=[grow])  # fmt: skip
+                                limit_val_batches=0, reload_dataloaders_every_n_epochs=1, callbacks=[grow],
+                                gradient_clip_val=1.0)  # fmt: skip
         trainer.fit(model, data)
         rows.append(result_row(label, "train", seed, "train_minutes", (time.perf_counter() - start) / 60))
         if adr is not None:

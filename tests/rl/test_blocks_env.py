@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env
 pytest.importorskip("mujoco")
 
 from leyden_core.errors import LeydenConfigError  # noqa: E402
-from leyden_rl.imitation.blocks.env import MIN_SEPARATION, BlockStackingEnv  # noqa: E402
+from leyden_rl.imitation.blocks.env import MAX_SPEED, MIN_SEPARATION, BlockStackingEnv  # noqa: E402
 from leyden_rl.imitation.blocks.expert import _holding, expert_action  # noqa: E402
 from leyden_rl.imitation.blocks.tasks import BLOCK_HALF  # noqa: E402
 
@@ -121,3 +121,17 @@ def test_pixel_observations_and_rgb_render():
     frame = env.render()
     assert frame.shape == (480, 640, 3) and frame.std() > 0
     env.close()
+
+
+@pytest.mark.parametrize("blow_up", ["flung_block", "mujoco_warning"])
+def test_a_diverged_simulation_ends_the_episode_as_a_failure(blow_up):
+    env = BlockStackingEnv(num_blocks=3)
+    env.reset(seed=0, options={"task": "ab"})
+    *_, truncated, info = env.step(np.zeros(4, np.float32))
+    assert not truncated and not info["diverged"]
+    # a block flung faster than any real motion here, or a state MuJoCo rejects (and resets)
+    env.data.qvel[env._block_qvel[0]] = 3 * MAX_SPEED if blow_up == "flung_block" else np.inf
+    *_, truncated, info = env.step(np.zeros(4, np.float32))
+    assert truncated and info["diverged"] and not info["success"]
+    env.reset(seed=0)  # the next episode starts clean
+    assert not env.step(np.zeros(4, np.float32))[-1]["diverged"]

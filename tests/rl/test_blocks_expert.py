@@ -44,6 +44,37 @@ def test_expert_pairs_play_in_wrapped_envs():
     assert all(d.success for d in demos)
 
 
+class _DivergingTargets(gym.Wrapper):
+    """Every second episode (the target of a pair) of every second env diverges at its third step."""
+
+    def __init__(self, env, diverge: bool):
+        super().__init__(env)
+        self.diverge, self.episodes = diverge, 0
+
+    def reset(self, **kwargs):
+        self.episodes += 1
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        world = self.env.unwrapped
+        if self.diverge and self.episodes % 2 == 0 and world.t == 2:
+            world.data.qvel[:3] = np.inf
+        return self.env.step(action)
+
+
+def test_expert_pairs_drop_diverged_target_episodes():
+    envs = []
+
+    def wrapper(env):
+        envs.append(_DivergingTargets(env, diverge=len(envs) % 2 == 1))
+        return envs[-1]
+
+    demos, targets = expert_pairs(["ab", "ba"], 3, num_pairs=4, seed=0, batch=4, wrapper=wrapper)
+    assert len(demos) == len(targets) == 4
+    assert not any(t.diverged for t in targets) and all(d.success for d in demos)
+    assert envs[1].episodes >= 2 * 2  # the diverging envs' pairs were replaced by a second batch
+
+
 def test_noisy_execution_keeps_clean_labels():
     env = BlockStackingEnv(3)
     (episode,) = run_episodes([env], ["ab"], [0], action_noise=0.1, rng=np.random.default_rng(0))

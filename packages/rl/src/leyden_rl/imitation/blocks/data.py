@@ -35,6 +35,7 @@ class Episode:
     stages: np.ndarray  # (T, 2) int64: the expert's (block, base) in each state, −1 when done
     stages_done: int
     success: bool
+    diverged: bool  # the simulation diverged and ended the episode (see BlockStackingEnv)
 
     @property
     def num_stages(self) -> int:
@@ -78,6 +79,7 @@ def run_episodes(
         Episode(
             t, np.stack([o for o, _, _ in r]), np.stack([a for _, a, _ in r]),
             np.array([s for _, _, s in r], dtype=np.int64), info["stages_done"], info["success"],
+            info["diverged"],
         )
         for t, r, info in zip(tasks, rows, infos)
     ]  # fmt: skip
@@ -125,8 +127,9 @@ def expert_pairs(
     batch: int = 32, env_kwargs: dict | None = None, wrapper: Callable[[BlockStackingEnv], gym.Env] | None = None,
 ) -> tuple[list[Episode], list[Episode]]:  # fmt: skip
     """``num_pairs`` (demonstration, target episode) pairs; tasks cycle through ``tasks`` in a seeded
-    order (so every task is used about equally). Only pairs whose demonstration succeeded are kept
-    (a failed demonstration would teach the wrong task); the rest are replaced. ``wrapper`` wraps every
+    order (so every task is used about equally). Only pairs whose demonstration succeeded and whose
+    target episode did not diverge are kept (a failed demonstration would teach the wrong task, a
+    diverged simulation absurd states); the rest are replaced. ``wrapper`` wraps every
     env (e.g. physics randomization: each episode then draws its own physics)."""
     rng = np.random.default_rng(seed)
     envs: list[gym.Env] = [
@@ -152,7 +155,7 @@ def expert_pairs(
         played = run_episodes(envs[: len(chosen)], chosen, seeds[1], action_noise=action_noise, rng=rng)
         fruitless = 0 if any(d.success for d in shown) else fruitless + 1
         for d, p in zip(shown, played):
-            if d.success and len(demos) < num_pairs:
+            if d.success and not p.diverged and len(demos) < num_pairs:
                 demos.append(d)
                 targets.append(p)
     return demos, targets

@@ -18,7 +18,7 @@ headless machine).
 A task (:mod:`~leyden_rl.imitation.blocks.tasks`) is drawn from ``tasks`` at each reset, or fixed by
 ``reset(options={"task": "ab cd"})``; the block layout and hand start are random, blocks never
 overlapping. ``info``: ``task`` (index in ``env.tasks``, −1 for a task given by name), ``task_name``,
-``stages_done``, ``num_stages``, ``success`` (every stage in place now). Reward: the fraction of
+``stages_done``, ``num_stages``, ``success`` (every stage in place now), ``diverged`` (below). Reward: the fraction of
 stages in place. Episodes are truncated after ``steps_per_stage · stages + 20`` steps (or ``horizon``);
 success is judged on the last step.
 
@@ -32,6 +32,10 @@ warns and resets the state): use ``timestep=0.0025, substeps=20`` (the same 50 m
 the speed). With it the simulation stayed stable and the scripted expert stacked two-stage tasks in
 every episode on a grid of 0.05–0.2 kg, friction 0.6–2 and gain 1–3 (8 episodes per point), except 6
 of 8 at 0.2 kg, friction 0.6 and gain 1; at 5 ms, 0.2 kg blocks diverged in up to 6 of 8 episodes.
+
+A diverged simulation ends the episode (``truncated``, ``info["diverged"]``, never a success): MuJoCo
+flagged a bad position, velocity or acceleration (and reset the state), or a hand or block moves faster
+than ``MAX_SPEED``. Such an episode's states, which can reach thousands, would otherwise be training data.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from leyden_rl.imitation.blocks.tasks import (
 )
 
 MAX_MOVE = 0.03  # metres of hand motion per step at |action| = 1
+MAX_SPEED = 10.0  # m/s; faster hands or blocks mean the simulation diverged
 FINGER_OPEN, FINGER_CLOSED = 0.03, -0.01  # finger joint targets; 0 = finger pad touching a block's face
 WORKSPACE_LOW = np.array([-0.3, -0.3, 0.015])
 WORKSPACE_HIGH = np.array([0.3, 0.3, 0.35])
@@ -254,7 +259,7 @@ class BlockStackingEnv(gym.Env):
         self.t += 1
         info = self._info()
         reward = info["stages_done"] / info["num_stages"]
-        return self._observe(), reward, False, self.t >= self.horizon, info
+        return self._observe(), reward, False, self.t >= self.horizon or info["diverged"], info
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
@@ -299,11 +304,21 @@ class BlockStackingEnv(gym.Env):
             [hand, self.data.qvel[:3], [self.finger_opening, self.data.qvel[3:5].mean()], *blocks]
         ).astype(np.float32)
 
+    def _diverged(self) -> bool:
+        warnings = self._mujoco.mjtWarning
+        flagged = sum(
+            self.data.warning[w].number
+            for w in (warnings.mjWARN_BADQPOS, warnings.mjWARN_BADQVEL, warnings.mjWARN_BADQACC)
+        )  # counts since the last reset (mj_resetData clears them)
+        linear = np.concatenate([self.data.qvel[:3], *(self.data.qvel[v : v + 3] for v in self._block_qvel)])
+        return bool(flagged) or not np.all(np.abs(linear) <= MAX_SPEED)
+
     def _info(self) -> dict:
         done = self.stages_done()
+        diverged = self._diverged()
         return {
             "task": self.task_index, "task_name": task_name(self.towers), "stages_done": int(done.sum()),
-            "num_stages": len(done), "success": bool(done.all()),
+            "num_stages": len(done), "success": bool(done.all()) and not diverged, "diverged": diverged,
         }  # fmt: skip
 
     def _render(self, height: int, width: int) -> np.ndarray:

@@ -119,7 +119,7 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
 
     def dagger_round(self, model: OneShotBlockStacking) -> None:
         """Play ``dagger_episodes`` training tasks with the β-mixture, conditioned on existing demonstrations,
-        and add the expert-labelled episodes as new pairs."""
+        and add the expert-labelled episodes (but diverged ones) as new pairs."""
         hp = self.hparams
         self.dagger_rounds += 1
         rng = np.random.default_rng([hp.seed, 2, self.dagger_rounds])
@@ -133,8 +133,9 @@ class OneShotBlocksDataModule(pl.LightningDataModule):
         played = run_episodes(
             envs, [d.task for d in demos], seeds, learner(model, demos, hp.demo_stride), beta=beta, rng=rng
         )
-        self.train_demos += demos
-        self.train_targets += played
+        kept = [i for i, episode in enumerate(played) if not episode.diverged]
+        self.train_demos += [demos[i] for i in kept]
+        self.train_targets += [played[i] for i in kept]
 
 
 class OneShotBlockStacking(pl.LightningModule):

@@ -25,7 +25,7 @@ def _play(env: BlockStackingEnv, task: str, seed: int, act, every: int) -> tuple
         if env.t % every == 0 or done:
             frames.append(env.render())
     episode = Episode(task, np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]),
-                      np.array([r[2] for r in rows]), info["stages_done"], info["success"])  # fmt: skip
+                      np.array([r[2] for r in rows]), info["stages_done"], info["success"], info["diverged"])  # fmt: skip
     return frames, episode
 
 

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import merge_results, result_row  # noqa: E402
 from leyden_core.callbacks import LastCheckpointOnException  # noqa: E402
 from leyden_core.checkpointing import LeydenCheckpoint  # noqa: E402
 from leyden_rl.alphazero import AlphaZero  # noqa: E402
@@ -243,13 +243,10 @@ def main() -> None:
     if args.quick:
         args.seeds, args.c4_budget_s, args.eval_every_s, args.go_budget_s = 1, 300.0, 100.0, 120.0
         args.mcts_rollouts = min(args.mcts_rollouts, 200)
-    # one results file: a run of some games replaces those games' rows and keeps the others' (and their commands)
+    # one results file: a run of some games and seeds replaces their rows and keeps the others' (and their
+    # commands), also those another process writes meanwhile, so seeds can run as parallel processes
     name = "alphazero_quick" if args.quick else "alphazero"
-    path = Path(__file__).parent / "results" / f"{name}.json"
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    _, kept, commands = kept_results(
-        path, lambda row: row["setting"].split("/")[0] in games and row["seed"] in seeds
-    )
     rows: list[dict] = []
     for seed in seeds:
         started = time.perf_counter()
@@ -264,7 +261,7 @@ def main() -> None:
             print(f"Go 7x7, seed {seed}", flush=True)
             rows += go(seed, args.go_budget_s, 100 if args.quick else 400, 2 if args.quick else 5)
         print(f"seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
-        write_results(name, kept + rows, commands=[*commands, invoked_command()])  # after every seed
+        merge_results(name, rows, lambda row: row["setting"].split("/")[0] in games and row["seed"] in seeds)
 
 
 if __name__ == "__main__":

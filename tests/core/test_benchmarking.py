@@ -5,7 +5,13 @@ import math
 
 import pytest
 
-from leyden_core.benchmarking import kept_results, machine_description, result_row, write_results
+from leyden_core.benchmarking import (
+    kept_results,
+    machine_description,
+    merge_results,
+    result_row,
+    write_results,
+)
 
 
 def test_write_results_tidy_shape(tmp_path, monkeypatch):
@@ -38,6 +44,20 @@ def test_a_partial_rerun_keeps_the_other_rows_and_their_commands(tmp_path, monke
     assert earlier["benchmark"] == "demo" and commands == ["python benchmarks/demo.py --seeds 2"]
     assert [(r["method"], r["seed"]) for r in kept] == [("a", 0), ("b", 0), ("b", 1)]
     assert kept_results(path, lambda row: True)[1:] == ([], [])  # nothing kept: no old command either
+
+
+def test_runs_of_disjoint_seeds_side_by_side_keep_each_others_rows(tmp_path, monkeypatch):
+    def run(seed: int, value: float) -> None:
+        monkeypatch.setattr("sys.argv", ["benchmarks/demo.py", "--first-seed", str(seed)])
+        rows = [result_row("a", "CartPole-v1", seed, "steps", value)]
+        merge_results("demo", rows, lambda row: row["seed"] == seed, results_dir=tmp_path)
+
+    run(0, 1.0)
+    run(1, 2.0)  # another process, started before seed 0 wrote: it still keeps seed 0's row
+    run(0, 3.0)  # seed 0 again: its row replaced, its command listed once
+    data = json.loads((tmp_path / "demo.json").read_text())
+    assert sorted((r["seed"], r["value"]) for r in data["rows"]) == [(0, 3.0), (1, 2.0)]
+    assert data["commands"] == [f"python benchmarks/demo.py --first-seed {s}" for s in (0, 1)]
 
 
 def test_machine_description_names_threads():

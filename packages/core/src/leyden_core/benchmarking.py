@@ -108,10 +108,8 @@ def write_results(
     bad = [r for r in rows if set(r) != {"method", "setting", "seed", "metric", "value"}]
     if bad:
         raise ValueError(f"rows must have exactly method/setting/seed/metric/value keys; got {bad[0]}")
-    directory = (
-        Path(results_dir) if results_dir is not None else Path(sys.argv[0]).resolve().parent / "results"
-    )
-    directory.mkdir(parents=True, exist_ok=True)
+    out = results_path(name, results_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": name,
         "command": invoked_command(),
@@ -120,10 +118,31 @@ def write_results(
         **extra,
         "rows": rows,
     }
-    out = directory / f"{name}.json"
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
     return out
+
+
+def results_path(name: str, results_dir: Path | str | None = None) -> Path:
+    """``<results_dir>/<name>.json``; by default ``results/`` beside the running script."""
+    directory = (
+        Path(results_dir) if results_dir is not None else Path(sys.argv[0]).resolve().parent / "results"
+    )
+    return directory / f"{name}.json"
+
+
+def merge_results(
+    name: str, rows: list[dict], rerun: Callable[[dict], bool], results_dir: Path | str | None = None, **extra: Any
+) -> Path:  # fmt: skip
+    """Write this run's ``rows`` into the benchmark's results file beside the rows there that ``rerun`` does
+    not select (and the commands that measured them), as :func:`kept_results` and :func:`write_results` do.
+
+    The file is read again at every write, so runs of disjoint seeds or settings can run side by side as
+    separate processes: each one's write keeps what the others wrote meanwhile.
+    """
+    _, kept, commands = kept_results(results_path(name, results_dir), rerun)
+    commands = list(dict.fromkeys([*commands, invoked_command()]))  # a run writing twice lists itself once
+    return write_results(name, kept + rows, results_dir=results_dir, commands=commands, **extra)
 
 
 def synchronize(device: torch.device) -> None:

@@ -1,10 +1,10 @@
 """One-shot imitation of block stacking in MuJoCo (Duan et al., 2017): success by number of stages.
 
 The block world has 4 labelled blocks (``--num-blocks``: 2–8); a task is an arrangement of towers with
-1–3 placements ("stages"; up to one fewer than the blocks). A quarter of the arrangements of each size is held out (never seen in training,
-:func:`~leyden_rl.imitation.blocks.tasks.split_tasks`). Per seed, two :class:`OneShotBlockStacking`
-networks are trained by behaviour cloning on scripted-expert demonstration pairs of the training
-tasks — ``demo`` (attention over one demonstration) and ``none`` (same network, no demonstration) —
+1–3 placements ("stages"; up to one fewer than the blocks). A quarter of the arrangements of each size
+is held out (never seen in training, :func:`~leyden_rl.imitation.blocks.tasks.split_tasks`). Per
+seed, two :class:`OneShotBlockStacking` networks are trained by behaviour cloning on scripted-expert
+demonstration pairs of the training tasks — ``demo`` (attention over one demonstration) and ``none`` (same network, no demonstration) —
 then each plays test episodes: the scripted expert demonstrates the task in one layout, the policy
 acts in another (the same layouts for every method). Rows: full success rate (every stage in place
 at the end) and the mean fraction of stages in place, by split (train / held-out) and number of
@@ -76,15 +76,17 @@ def test_tasks(tasks: list[str], per_stage: int) -> list[str]:
 
 def run_seed(seed: int, args: argparse.Namespace, rows: list[dict]) -> None:
     n = args.num_blocks
+    world = "" if n == NUM_BLOCKS else f"blocks={n}/"  # the settings' prefix
     data = OneShotBlocksDataModule(
         n, tuple(range(1, n)), num_train_pairs=args.pairs, num_val_pairs=8, seed=seed, dagger_episodes=args.dagger_episodes
     )  # fmt: skip
     start = time.perf_counter()
     data.setup("fit")
     rows.append(
-        result_row("scripted_expert", "data", seed, "data_minutes", (time.perf_counter() - start) / 60)
+        result_row(
+            "scripted_expert", f"{world}data", seed, "data_minutes", (time.perf_counter() - start) / 60
+        )
     )
-    world = "" if n == NUM_BLOCKS else f"blocks={n}/"
     splits = {
         f"{world}train": test_tasks(data.train_tasks, args.eval),
         f"{world}held_out": test_tasks(data.held_out_tasks, args.eval),

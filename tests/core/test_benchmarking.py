@@ -33,6 +33,9 @@ def test_write_results_tidy_shape(tmp_path, monkeypatch):
 def test_write_results_rejects_untidy_rows(tmp_path):
     with pytest.raises(ValueError, match="method/setting/seed/metric/value"):
         write_results("bad", [{"method": "x", "score": 1.0}], results_dir=tmp_path)
+    twice = [result_row("a", "CartPole-v1", 0, "steps", v) for v in (1.0, 2.0)]
+    with pytest.raises(ValueError, match="same method/setting/seed/metric"):
+        write_results("bad", twice, results_dir=tmp_path)
 
 
 def test_a_partial_rerun_keeps_the_other_rows_and_their_commands(tmp_path, monkeypatch):

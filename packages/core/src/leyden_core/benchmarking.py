@@ -14,6 +14,7 @@ import platform
 import shlex
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,12 @@ def write_results(
     bad = [r for r in rows if set(r) != {"method", "setting", "seed", "metric", "value"}]
     if bad:
         raise ValueError(f"rows must have exactly method/setting/seed/metric/value keys; got {bad[0]}")
+    counts = Counter((r["method"], r["setting"], r["seed"], r["metric"]) for r in rows)
+    twice = next((key for key, n in counts.items() if n > 1), None)
+    if twice is not None:  # one measurement per key, or a table would silently average or pick one
+        raise ValueError(
+            f"two rows measure the same method/setting/seed/metric {twice}: give them distinct settings"
+        )
     out = results_path(name, results_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {

@@ -18,9 +18,9 @@ headless machine).
 A task (:mod:`~leyden_rl.imitation.blocks.tasks`) is drawn from ``tasks`` at each reset, or fixed by
 ``reset(options={"task": "ab cd"})``; the block layout and hand start are random, blocks never
 overlapping. ``info``: ``task`` (index in ``env.tasks``, −1 for a task given by name), ``task_name``,
-``stages_done``, ``num_stages``, ``success`` (every stage in place now), ``diverged`` (below). Reward: the fraction of
-stages in place. Episodes are truncated after ``steps_per_stage · stages + 20`` steps (or ``horizon``);
-success is judged on the last step.
+``stages_done``, ``num_stages``, ``success`` (every stage in place now), ``diverged`` (below). Reward:
+the fraction of stages in place. Episodes are truncated after ``steps_per_stage · stages + 20`` steps
+(or ``horizon``); success is judged on the last step.
 
 ``physics_parameters`` (``block_mass`` in kg, ``block_friction`` coefficient, ``gripper_gain``: the
 fingers' stiffness and damping as a multiple of nominal, so the squeeze scales and the closing speed

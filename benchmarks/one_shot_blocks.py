@@ -4,8 +4,8 @@ The block world has 4 labelled blocks (``--num-blocks``: 2–8); a task is an ar
 1–3 placements ("stages"; up to one fewer than the blocks). A quarter of the arrangements of each size
 is held out (never seen in training, :func:`~leyden_rl.imitation.blocks.tasks.split_tasks`). Per
 seed, two :class:`OneShotBlockStacking` networks are trained by behaviour cloning on scripted-expert
-demonstration pairs of the training tasks — ``demo`` (attention over one demonstration) and ``none`` (same network, no demonstration) —
-then each plays test episodes: the scripted expert demonstrates the task in one layout, the policy
+demonstration pairs of the training tasks — ``demo`` (attention over one demonstration) and ``none``
+(same network, no demonstration) — then each plays test episodes: the scripted expert demonstrates the task in one layout, the policy
 acts in another (the same layouts for every method). Rows: full success rate (every stage in place
 at the end) and the mean fraction of stages in place, by split (train / held-out) and number of
 stages; the scripted expert acting directly is the reference row. Also measured: simulator steps
@@ -39,6 +39,11 @@ from leyden_rl.imitation.blocks.video import demonstration_and_imitation
 
 NUM_BLOCKS, STAGES = 4, (1, 2, 3)  # the default world (the physics benchmark's too)
 EVAL_SEED = 1_000_000  # test layouts come from seeds never used for training data
+
+
+def world_prefix(num_blocks: int) -> str:
+    """What the settings of a world other than the default one start with, e.g. ``blocks=5/``."""
+    return "" if num_blocks == NUM_BLOCKS else f"blocks={num_blocks}/"
 
 
 def steps_per_second(num_blocks: int, seconds: float = 3.0) -> float:
@@ -76,7 +81,7 @@ def test_tasks(tasks: list[str], per_stage: int) -> list[str]:
 
 def run_seed(seed: int, args: argparse.Namespace, rows: list[dict]) -> None:
     n = args.num_blocks
-    world = "" if n == NUM_BLOCKS else f"blocks={n}/"  # the settings' prefix
+    world = world_prefix(n)
     data = OneShotBlocksDataModule(
         n, tuple(range(1, n)), num_train_pairs=args.pairs, num_val_pairs=8, seed=seed, dagger_episodes=args.dagger_episodes
     )  # fmt: skip
@@ -160,7 +165,7 @@ def main() -> None:
         run_seed(seed, args, rows)
     minutes = (time.perf_counter() - start) / 60
     print(f"total {minutes:.1f} min")
-    world = "" if args.num_blocks == NUM_BLOCKS else f"blocks={args.num_blocks}/"
+    world = world_prefix(args.num_blocks)
 
     def rerun(row: dict) -> bool:  # this run's seeds in this world, and its simulator speed
         if row["setting"] == speed_setting:

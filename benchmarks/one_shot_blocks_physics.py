@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import gymnasium as gym
 import lightning.pytorch as pl
@@ -43,7 +42,7 @@ import numpy as np
 import torch
 from one_shot_blocks import EVAL_SEED, NUM_BLOCKS, STAGES, add_rows, test_tasks
 
-from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
+from leyden_core.benchmarking import merge_results, result_row
 from leyden_core.testing import quiet_trainer
 from leyden_rl.imitation.blocks.data import expert_pairs, run_episodes
 from leyden_rl.imitation.blocks.env import NOMINAL_BLOCK_FRICTION, NOMINAL_BLOCK_MASS, BlockStackingEnv
@@ -200,15 +199,13 @@ def main() -> None:
     args.width, args.lr = 64, 1e-3
     name = "one_shot_blocks_physics" + ("_quick" if args.quick else "")
     labels = {f"leyden.OneShotBlockStacking[demo]+{m}" for m in args.methods} | {"scripted_expert"}
-    _, rows, commands = kept_results(
-        Path(__file__).parent / "results" / f"{name}.json",
-        lambda row: row["method"] in labels and row["seed"] in seeds,
-    )
+    rows: list[dict] = []
     start = time.perf_counter()
 
-    def save() -> None:
-        write_results(
-            name, rows, commands=[*commands, invoked_command()], wall_minutes=(time.perf_counter() - start) / 60,
+    def save() -> None:  # other processes' rows (other seeds or methods) are kept
+        merge_results(
+            name, rows, lambda row: row["method"] in labels and row["seed"] in seeds,
+            wall_minutes=(time.perf_counter() - start) / 60,
             budget={"initial_pairs": args.pairs, "epochs": args.epochs, "pairs_per_epoch": args.pairs_per_epoch,
                     "adr_probes_per_epoch": args.probes, "eval_episodes_per_size": args.eval},
         )  # fmt: skip

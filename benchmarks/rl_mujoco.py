@@ -16,18 +16,18 @@ uniformly random steps, then one update per step.
     python benchmarks/rl_mujoco.py --envs HalfCheetah-v5 --algos TD3   # replaces only those rows
 
 Every run writes results/rl_mujoco.json (``--quick``: rl_mujoco_quick.json): the rows it ran replace
-theirs, the others and the commands that measured them are kept. Needs the ``mujoco`` extra.
+theirs, the others and the commands that measured them are kept (also those of a run in another
+process, so seeds can run side by side). Needs the ``mujoco`` extra.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 from rl_pendulum import Curve, recipe, run_leyden, run_sb3
 
-from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
+from leyden_core.benchmarking import merge_results, result_row
 
 BUDGETS = {"InvertedPendulum-v5": 25_000, "HalfCheetah-v5": 30_000}  # env steps, 10,000 of them random
 BALANCED = {"InvertedPendulum-v5": 1000.0}  # every evaluation episode lasts the time limit
@@ -58,12 +58,11 @@ def main() -> None:
         envs, args.seeds, args.budget = ["InvertedPendulum-v5"], 1, args.budget or 12_000
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     methods = {f"{lib}.{algo}" for lib in ("leyden", "sb3") for algo in algos}
-    _, rows, commands = kept_results(
-        Path(__file__).parent / "results" / f"{name}.json",
-        lambda row: (
-            row["method"] in methods and row["setting"].split("/")[0] in envs and row["seed"] in seeds
-        ),
-    )
+    rows: list[dict] = []
+
+    def rerun(row: dict) -> bool:
+        return row["method"] in methods and row["setting"].split("/")[0] in envs and row["seed"] in seeds
+
     for env_id, algo, seed in ((e, a, s) for e in envs for a in algos for s in seeds):
         budget = args.budget or BUDGETS[env_id]
         for lib, run in (("leyden", run_leyden), ("sb3", run_sb3)):
@@ -85,7 +84,7 @@ def main() -> None:
                 rows.append(result_row(f"{lib}.{algo}", f"{env_id}/{budget}", seed, metric, value))
             print(f"{env_id} {lib}.{algo} seed {seed}: eval {final:.1f}, last-10 training episodes {last_10:.1f}, "
                   f"{per_s:.0f} env steps/s, {per_cpu_s:.0f} per CPU-s, curve {curve.returns}", flush=True)  # fmt: skip
-            write_results(name, rows, commands=[*commands, invoked_command()])  # after every run
+            merge_results(name, rows, rerun)  # after every run; other processes' rows are kept
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ def _play(env: BlockStackingEnv, task: str, seed: int, act, every: int) -> tuple
         obs, _, _, done, info = env.step(action)
         if env.t % every == 0 or done:
             frames.append(env.render())
-    episode = Episode(task, np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]),
-                      np.array([r[2] for r in rows]), info["stages_done"], info["success"], info["diverged"])  # fmt: skip
+    episode = Episode(task, np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]), np.array([r[2] for r in rows]),
+                      info["stages_done"], info["success"], info["diverged"])  # fmt: skip
     return frames, episode
 
 

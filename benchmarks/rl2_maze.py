@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
+from leyden_core.benchmarking import merge_results, read_results, result_row
 from leyden_rl.meta.maze import DIRECTIONS, MazeTrials, RandomMazes
 from leyden_rl.meta.policy_base import feedback
 from leyden_rl.meta.rl2 import RL2
@@ -151,10 +151,9 @@ def main() -> None:
         images = [Image.fromarray(frame) for frame in frames]
         images[0].save(args.gif, save_all=True, append_images=images[1:], duration=80, loop=0)
     out = args.out or Path("benchmarks/results") / ("rl2_maze_quick.json" if args.quick else "rl2_maze.json")
-    # one results file: a run on one maze size replaces that size's rows and keeps the others'
-    earlier, kept, commands = kept_results(out, lambda row: row["setting"] == setting)
-    mazes = {**earlier.get("mazes", {}), setting: family.__dict__}
-    write_results(out.stem, kept + rows, results_dir=out.parent, commands=[*commands, invoked_command()],
+    # one results file: a run on one maze size replaces that size's rows, keeps the others' and their mazes
+    mazes = {**read_results(out.stem, out.parent).get("mazes", {}), setting: family.__dict__}
+    merge_results(out.stem, rows, lambda row: row["setting"] == setting, results_dir=out.parent,
                   trials=trials, mazes=mazes, checkpoint=str(args.ckpt) if args.ckpt else None)  # fmt: skip
 
 

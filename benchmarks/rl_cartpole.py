@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
@@ -41,13 +40,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from leyden_core.benchmarking import (  # noqa: E402
-    Clock,
-    invoked_command,
-    kept_results,
-    result_row,
-    write_results,
-)
+from leyden_core.benchmarking import Clock, merge_results, read_results, result_row  # noqa: E402
 
 THRESHOLD, WINDOW = 475.0, 20
 RATES = ("env_steps_per_s", "env_steps_per_cpu_s")  # wall-clock and CPU-time rates
@@ -208,14 +201,6 @@ def run_sb3(
     return (steps_to_threshold(log), model.num_timesteps, *clock.read())
 
 
-def earlier_rows(quick: bool, rerun: Callable[[dict], bool]) -> tuple[str, list[dict], list[str]]:
-    """The results file's name, the rows of it this run keeps (those ``rerun`` does not match) and
-    the commands that measured them."""
-    name = "rl_cartpole_quick" if quick else "rl_cartpole"
-    _, kept, commands = kept_results(Path(__file__).parent / "results" / f"{name}.json", rerun)
-    return name, kept, commands
-
-
 def median_ratios(rows: list[dict], algo: str, env_id: str) -> list[dict]:
     """``leyden.X/sb3.X`` rows: the ratio of the libraries' median env steps per second and per CPU-second."""
     ratios = []
@@ -280,16 +265,17 @@ def main() -> None:
     main_rows = {"env_only", "leyden.PPO/sb3.PPO", "leyden.PPO/env_only"} | {
         f"{lib}.{algo}" for lib in ("leyden", "sb3") for algo in ("PPO", "DQN")
     }
-    name, rows, commands = earlier_rows(
-        args.quick, lambda row: row["setting"] == "CartPole-v1" and row["method"] in main_rows
-    )
+    name = "rl_cartpole_quick" if args.quick else "rl_cartpole"
+    rows: list[dict] = []
 
     def add(method, seed, metric, value):
         rows.append(result_row(method, "CartPole-v1", seed, metric, value))
 
     def save() -> Path:
         """Write the rows so far (after every run, so an interrupted benchmark keeps what it measured)."""
-        return write_results(name, rows, commands=[*commands, invoked_command()])
+        return merge_results(
+            name, rows, lambda row: row["setting"] == "CartPole-v1" and row["method"] in main_rows
+        )
 
     ceiling = dict(zip(RATES, env_only_ceiling()))
     for metric, value in ceiling.items():
@@ -348,10 +334,13 @@ def run_other(
 ) -> None:
     """TRPO, A2C and RecurrentPPO (also PPO/DQN when named): steps to 475 and env steps per (CPU-)second, per seed."""
     libs = (("leyden", run_leyden),) if skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
-    rerun = {f"{lib}.{algo}" for lib, _ in libs for algo in algos} | {f"leyden.{a}/sb3.{a}" for a in algos}
-    name, rows, commands = earlier_rows(
-        quick, lambda row: row["setting"] == env_id and row["method"] in rerun
-    )
+    methods = {f"{lib}.{algo}" for lib, _ in libs for algo in algos} | {f"leyden.{a}/sb3.{a}" for a in algos}
+    name = "rl_cartpole_quick" if quick else "rl_cartpole"
+    rows: list[dict] = []
+
+    def rerun(row: dict) -> bool:
+        return row["setting"] == env_id and row["method"] in methods
+
     for algo in algos:
         for seed in seeds:
             for lib, fn in libs:
@@ -362,9 +351,10 @@ def run_other(
                     rows.append(result_row(f"{lib}.{algo}", env_id, seed, metric, value))
                 print(f"{lib}.{algo} seed {seed}: steps_to_475={reached} env_steps/s={steps / wall:,.0f} "
                       f"per CPU-s={steps / cpu:,.0f} ({steps} steps)", flush=True)  # fmt: skip
-                write_results(name, rows, commands=[*commands, invoked_command()])  # after every run
-        rows += median_ratios(rows, algo, env_id)
-        write_results(name, rows, commands=[*commands, invoked_command()])
+                merge_results(name, rows, rerun)  # after every run
+        # the file's rows: this run's and, with --skip-sb3, the earlier sb3 rows it keeps
+        rows += median_ratios(read_results(name)["rows"], algo, env_id)
+        merge_results(name, rows, rerun)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 import gymnasium as gym  # noqa: E402
@@ -30,13 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from rl_cartpole import recipe, sb3_a2c, sb3_trpo  # noqa: E402
 
-from leyden_core.benchmarking import (  # noqa: E402
-    Clock,
-    invoked_command,
-    kept_results,
-    result_row,
-    write_results,
-)
+from leyden_core.benchmarking import Clock, merge_results, result_row  # noqa: E402
 from leyden_rl.envs import episode_returns  # noqa: E402
 
 THRESHOLD, WINDOW = -200.0, 10
@@ -203,9 +196,7 @@ def main() -> None:
     torch.set_num_threads(1)
     seeds, budget = (1, 8_000) if args.quick else (args.seeds, args.budget)
     rerun = {f"{lib}.{algo}" for lib in ("leyden", "sb3") for algo in algos}
-    _, rows, commands = kept_results(
-        Path(__file__).parent / "results" / f"{name}.json", lambda row: row["method"] in rerun
-    )
+    rows: list[dict] = []
     libs = (("leyden", run_leyden),) if args.skip_sb3 else (("leyden", run_leyden), ("sb3", run_sb3))
     for algo, seed in ((a, s) for a in algos for s in range(seeds)):
         for lib, fn in libs:
@@ -222,7 +213,7 @@ def main() -> None:
                 f"per CPU-s={per_cpu_s:.0f}",
                 flush=True,
             )
-            write_results(name, rows, commands=[*commands, invoked_command()])  # after every run
+            merge_results(name, rows, lambda row: row["method"] in rerun)  # after every run
 
 
 if __name__ == "__main__":

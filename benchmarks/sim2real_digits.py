@@ -37,7 +37,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
+from leyden_core.benchmarking import merge_results, read_results, result_row
 from leyden_sim.adabn import AdaBN
 from leyden_sim.blended import BlendedDigitsDataModule
 from leyden_sim.content import PEN_FRACTION
@@ -202,14 +202,9 @@ def main() -> None:
         count = args.seeds if args.ablation_seeds is None or "_minus_" not in setting else args.ablation_seeds
         return range(args.first_seed, args.first_seed + count)
 
-    # one results file: a run of some settings and seeds replaces those rows and keeps the others
     planned = settings(args.only, args.target)
-    rerun = {(setting, seed) for _, setting, _ in planned for seed in seeds_of(setting)}
-    earlier, rows, commands = kept_results(args.out, lambda row: (row["setting"], row["seed"]) in rerun)
-    seconds = [
-        t for row, t in zip(earlier.get("rows", []), earlier.get("seconds_per_row", []), strict=False)
-        if (row["setting"], row["seed"]) not in rerun
-    ]  # fmt: skip
+    rows: list[dict] = []
+    seconds: list[float] = []
     for method, setting, exclude in planned:
         for seed in seeds_of(setting):
             start = time.time()
@@ -223,29 +218,38 @@ def main() -> None:
                     flush=True,
                 )
 
-    print("\nmethod                    setting                      metric         mean ± std over seeds")
-    for name, setting, metric in dict.fromkeys((r["method"], r["setting"], r["metric"]) for r in rows):
-        values = [
-            r["value"] for r in rows if (r["method"], r["setting"], r["metric"]) == (name, setting, metric)
-        ]
-        print(
-            f"{name:25s} {setting:28s} {metric:14s} {np.mean(values):.4f} ± {np.std(values):.4f}"
-            f"  (n={len(values)})"
-        )
     # the seeds are in the rows (a file may gather several runs' seeds); the rest of the budget is shared
     budget = {
         k: v
         for k, v in vars(args).items()
         if k not in ("out", "only", "seeds", "first_seed", "ablation_seeds")
     }
-    write_results(
+    # one results file: a run of some settings and seeds replaces those rows and keeps the others (and their
+    # seconds, which line up with the rows)
+    rerun = {(setting, seed) for _, setting, _ in planned for seed in seeds_of(setting)}
+    earlier = read_results(args.out.stem, args.out.parent)
+    kept_seconds = [
+        t for row, t in zip(earlier.get("rows", []), earlier.get("seconds_per_row", []), strict=False)
+        if (row["setting"], row["seed"]) not in rerun
+    ]  # fmt: skip
+    merge_results(
         args.out.stem,
         rows,
+        lambda row: (row["setting"], row["seed"]) in rerun,
         results_dir=args.out.parent,
-        commands=[*commands, invoked_command()],
         budget=budget,
-        seconds_per_row=seconds,
+        seconds_per_row=kept_seconds + seconds,
     )
+    written = read_results(args.out.stem, args.out.parent)["rows"]  # the table: every run's rows in the file
+    print("\nmethod                    setting                      metric         mean ± std over seeds")
+    for name, setting, metric in dict.fromkeys((r["method"], r["setting"], r["metric"]) for r in written):
+        values = [
+            r["value"] for r in written if (r["method"], r["setting"], r["metric"]) == (name, setting, metric)
+        ]
+        print(
+            f"{name:25s} {setting:28s} {metric:14s} {np.mean(values):.4f} ± {np.std(values):.4f}"
+            f"  (n={len(values)})"
+        )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from leyden_core.benchmarking import StepTimer, invoked_command, kept_results, result_row, write_results  # noqa: E402
+from leyden_core.benchmarking import StepTimer, merge_results, read_results, result_row  # noqa: E402
 from leyden_core.testing import quiet_trainer  # noqa: E402
 from leyden_selfsup.optim import warmup_cosine  # noqa: E402
 from leyden_selfsup.text import CausalLMPretraining, MaskedLMPretraining, TextClassifier, TextDataModule  # noqa: E402
@@ -296,10 +296,8 @@ def main() -> None:
         return not args.no_speed if speed else row["seed"] in new_seeds
 
     out = args.out or Path(__file__).parent / "results" / f"{name}.json"
-    earlier, rows, commands = kept_results(out, rerun)
-    details = defaultdict(
-        dict, {key: dict(earlier.get(key, {})) for key in ("kneser_ney_discount", "val_accuracy")}
-    )
+    rows: list[dict] = []
+    details: defaultdict[str, dict] = defaultdict(dict)
     with TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for seed in new_seeds:
@@ -365,10 +363,15 @@ def main() -> None:
             )
         )
         print(f"Leyden / plain PyTorch tokens/s: {ratio:.3f}")
-    earlier_load = earlier.get("load_average_1min", []) if commands else []
-    load = [*([earlier_load] if isinstance(earlier_load, dict) else earlier_load),
+    # the kept rows' details and load readings stay beside them (read now: other seeds may run side by side)
+    earlier = read_results(out.stem, out.parent)
+    kept_any = any(not rerun(row) for row in earlier.get("rows", []))
+    load = [*(earlier.get("load_average_1min", []) if kept_any else []),
             {"start": load_at_start, "end": os.getloadavg()[0]}]  # fmt: skip
-    write_results(out.stem, rows, results_dir=out.parent, commands=[*commands, invoked_command()], load_average_1min=load,
+    details = {
+        key: {**earlier.get(key, {}), **details[key]} for key in ("kneser_ney_discount", "val_accuracy")
+    }
+    merge_results(out.stem, rows, rerun, results_dir=out.parent, load_average_1min=load,
                   mode="quick" if args.quick else "full",
                   pretrain_epochs=epochs or "recipe", pretrain_steps=pretrain_steps, finetune_steps=finetune_steps, **details)  # fmt: skip
 

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from leyden_core.benchmarking import invoked_command, kept_results, result_row, write_results
+from leyden_core.benchmarking import merge_results, read_results, result_row
 
 REPO = Path(__file__).resolve().parents[1]
 LEYDEN = str(Path(sys.executable).parent / "leyden")
@@ -83,15 +83,13 @@ def main() -> None:
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
 
-    # one results file: a run of some examples replaces their rows and keeps the others'
+    # one results file: a run of some examples replaces their rows and keeps the others' (and their details)
     results_name = "threads_quick" if args.quick else "threads"
     results_dir = Path(args.results_dir) if args.results_dir else REPO / "benchmarks" / "results"
     rerun = {f"leyden fit {example}" for example in args.examples}
-    earlier, rows, commands = kept_results(
-        results_dir / f"{results_name}.json", lambda row: row["method"] in rerun
-    )
-    summary = {k: v for k, v in earlier.get("summary", {}).items() if k not in args.examples}
-    default_threads = {k: v for k, v in earlier.get("default_threads", {}).items() if k not in args.examples}
+    rows: list[dict] = []
+    summary: dict[str, dict] = {}
+    default_threads: dict[str, list[int | None]] = {}
     for name in args.examples:
         config, full, quick = EXAMPLES[name]
         overrides = quick if args.quick else full
@@ -111,16 +109,21 @@ def main() -> None:
             result_row(f"leyden fit {name}", "default ÷ fastest", None, "default_over_fastest", ratio)
         )
 
+    earlier = read_results(results_name, results_dir)  # at write time, as merge_results reads the rows
+    summary = {k: v for k, v in earlier.get("summary", {}).items() if k not in args.examples} | summary
+    default_threads = {
+        k: v for k, v in earlier.get("default_threads", {}).items() if k not in args.examples
+    } | default_threads
     print(f"\n{'example':28} " + " ".join(f"{s:>18}" for s in SETTINGS) + "  default/best  threads chosen")
     for name, result in summary.items():
         cells = " ".join(f"{result['median_wall_s'][s]:17.1f}s" for s in SETTINGS)
         verdict = "met" if result["met"] else "MISSED"
         print(f"{name:28} {cells}  {result['default_over_best']:8.2f}x {verdict:6}  {default_threads[name]}")
-    write_results(
+    merge_results(
         results_name,
         rows,
+        lambda row: row["method"] in rerun,
         results_dir=results_dir,
-        commands=[*commands, invoked_command()],
         target=f"default within {TARGET}x of the fastest setting in every row (median wall time)",
         summary=summary,
         default_threads=default_threads,

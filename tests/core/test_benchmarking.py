@@ -6,9 +6,9 @@ import math
 import pytest
 
 from leyden_core.benchmarking import (
-    kept_results,
     machine_description,
     merge_results,
+    read_results,
     result_row,
     write_results,
 )
@@ -39,14 +39,22 @@ def test_write_results_rejects_untidy_rows(tmp_path):
 
 
 def test_a_partial_rerun_keeps_the_other_rows_and_their_commands(tmp_path, monkeypatch):
-    assert kept_results(tmp_path / "none.json", lambda row: True) == ({}, [], [])
+    assert read_results("demo", tmp_path) == {}
     monkeypatch.setattr("sys.argv", ["benchmarks/demo.py", "--seeds", "2"])
     rows = [result_row(m, "CartPole-v1", seed, "steps", 1.0) for m in ("a", "b") for seed in (0, 1)]
-    path = write_results("demo", rows, results_dir=tmp_path)
-    earlier, kept, commands = kept_results(path, lambda row: row["method"] == "a" and row["seed"] == 1)
-    assert earlier["benchmark"] == "demo" and commands == ["python benchmarks/demo.py --seeds 2"]
-    assert [(r["method"], r["seed"]) for r in kept] == [("a", 0), ("b", 0), ("b", 1)]
-    assert kept_results(path, lambda row: True)[1:] == ([], [])  # nothing kept: no old command either
+    merge_results("demo", rows, lambda row: True, results_dir=tmp_path)
+    monkeypatch.setattr("sys.argv", ["benchmarks/demo.py", "--only", "a1"])
+    rerun = [result_row("a", "CartPole-v1", 1, "steps", 2.0)]
+    merge_results("demo", rerun, lambda row: row["method"] == "a" and row["seed"] == 1, results_dir=tmp_path)
+    data = read_results("demo", tmp_path)
+    assert [(r["method"], r["seed"], r["value"]) for r in data["rows"]] == [
+        ("a", 0, 1.0), ("b", 0, 1.0), ("b", 1, 1.0), ("a", 1, 2.0)
+    ]  # fmt: skip
+    assert data["commands"] == ["python benchmarks/demo.py --seeds 2", "python benchmarks/demo.py --only a1"]
+    merge_results(
+        "demo", rerun, lambda row: True, results_dir=tmp_path
+    )  # nothing kept: no old command either
+    assert read_results("demo", tmp_path)["commands"] == ["python benchmarks/demo.py --only a1"]
 
 
 def test_runs_of_disjoint_seeds_side_by_side_keep_each_others_rows(tmp_path, monkeypatch):

@@ -79,20 +79,6 @@ def invoked_command() -> str:
     return shlex.join(["python", str(script), *sys.argv[1:]])
 
 
-def kept_results(path: Path, rerun: Callable[[dict], bool]) -> tuple[dict, list[dict], list[str]]:
-    """What a partial rerun keeps of an earlier results file: (the file, its rows not rerun, their commands).
-
-    A benchmark run on part of its settings replaces only their rows, so one results file still holds
-    every setting; the commands that measured the kept rows stay listed beside the new one.
-    """
-    if not path.exists():
-        return {}, [], []
-    earlier = json.loads(path.read_text())
-    kept = [row for row in earlier["rows"] if not rerun(row)]
-    commands = earlier.get("commands", [earlier["command"]]) if kept else []
-    return earlier, kept, commands
-
-
 def write_results(
     name: str,
     rows: list[dict],
@@ -138,16 +124,30 @@ def results_path(name: str, results_dir: Path | str | None = None) -> Path:
     return directory / f"{name}.json"
 
 
+def read_results(name: str, results_dir: Path | str | None = None) -> dict:
+    """The benchmark's results file as it is now (``{}`` before the first write).
+
+    For a script that keeps details beside the rows (per setting or per row) or summarises the rows it
+    keeps: read just before :func:`merge_results`, as that reads the rows, so that runs side by side keep
+    each other's details too.
+    """
+    path = results_path(name, results_dir)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def merge_results(
     name: str, rows: list[dict], rerun: Callable[[dict], bool], results_dir: Path | str | None = None, **extra: Any
 ) -> Path:  # fmt: skip
-    """Write this run's ``rows`` into the benchmark's results file beside the rows there that ``rerun`` does
-    not select (and the commands that measured them), as :func:`kept_results` and :func:`write_results` do.
+    """Write this run's ``rows`` into the benchmark's results file, beside the rows there that ``rerun`` does
+    not select and the commands that measured them (:func:`write_results` writes the file).
 
-    The file is read again at every write, so runs of disjoint seeds or settings can run side by side as
-    separate processes: each one's write keeps what the others wrote meanwhile.
+    A run on part of a benchmark's settings or seeds replaces only their rows, so one results file holds
+    them all. The file is read again at every write, so runs of disjoint seeds or settings can run side by
+    side as separate processes: each one's write keeps what the others wrote meanwhile.
     """
-    _, kept, commands = kept_results(results_path(name, results_dir), rerun)
+    earlier = read_results(name, results_dir)
+    kept = [row for row in earlier.get("rows", []) if not rerun(row)]
+    commands = earlier.get("commands", [earlier.get("command")]) if kept else []
     commands = list(dict.fromkeys([*commands, invoked_command()]))  # a run writing twice lists itself once
     return write_results(name, kept + rows, results_dir=results_dir, commands=commands, **extra)
 

@@ -200,8 +200,8 @@ def classifier_accuracy(
         **{**model_args, "pretrained": str(pretrained) if pretrained else None, "arch": arch}
     )
     data = TextDataModule(**{**data_args, "labels_per_class": budget, "seed": seed})
-    epochs = trainer_args["max_epochs"]
-    trainer = quiet_trainer(max_epochs=epochs, max_steps=max_steps, check_val_every_n_epoch=10**6,
+    steps = max_steps if max_steps > 0 else trainer_args["max_steps"]
+    trainer = quiet_trainer(max_epochs=-1, max_steps=steps, check_val_every_n_epoch=10**6,
                             num_sanity_val_steps=0, enable_checkpointing=False, default_root_dir=folder)  # fmt: skip
     trainer.fit(model, data)
     val = float(trainer.validate(model, data, verbose=False)[0]["val/accuracy"])

@@ -106,7 +106,8 @@ def test_loss_under_ddp_equals_one_process_on_the_whole_batch(per_rank, name: st
     assert any(g.abs().sum() > 0 for g in grads)  # the comparison is not between zeros
     for rank_result in per_rank:
         got_loss, got_grads = rank_result["losses"][name]
-        assert got_loss == pytest.approx(loss, abs=1e-5)
+        # float32 sums in another order differ in the last bits: relative to the loss (VICReg's is ~155)
+        assert got_loss == pytest.approx(loss, rel=1e-6, abs=1e-5)
         for got, want in zip(got_grads, grads, strict=True):
             torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 

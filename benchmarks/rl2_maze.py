@@ -152,8 +152,9 @@ def main() -> None:
         images[0].save(args.gif, save_all=True, append_images=images[1:], duration=80, loop=0)
     out = args.out or Path("benchmarks/results") / ("rl2_maze_quick.json" if args.quick else "rl2_maze.json")
     # one results file: a run on one maze size replaces that size's rows, keeps the others' and their mazes
-    mazes = {**read_results(out.stem, out.parent).get("mazes", {}), setting: family.__dict__}
-    merge_results(out.stem, rows, lambda row: row["setting"] == setting, results_dir=out.parent,
+    earlier = read_results(out.stem, out.parent)
+    mazes = {**earlier.get("mazes", {}), setting: family.__dict__}
+    merge_results(out.stem, rows, lambda row: row["setting"] == setting, results_dir=out.parent, earlier=earlier,
                   trials=trials, mazes=mazes, checkpoint=str(args.ckpt) if args.ckpt else None)  # fmt: skip
 
 

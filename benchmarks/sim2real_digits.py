@@ -237,6 +237,7 @@ def main() -> None:
         rows,
         lambda row: (row["setting"], row["seed"]) in rerun,
         results_dir=args.out.parent,
+        earlier=earlier,
         budget=budget,
         seconds_per_row=kept_seconds + seconds,
     )

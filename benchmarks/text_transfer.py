@@ -371,7 +371,7 @@ def main() -> None:
     details = {
         key: {**earlier.get(key, {}), **details[key]} for key in ("kneser_ney_discount", "val_accuracy")
     }
-    merge_results(out.stem, rows, rerun, results_dir=out.parent, load_average_1min=load,
+    merge_results(out.stem, rows, rerun, results_dir=out.parent, earlier=earlier, load_average_1min=load,
                   mode="quick" if args.quick else "full",
                   pretrain_epochs=epochs or "recipe", pretrain_steps=pretrain_steps, finetune_steps=finetune_steps, **details)  # fmt: skip
 

@@ -109,7 +109,7 @@ def main() -> None:
             result_row(f"leyden fit {name}", "default ÷ fastest", None, "default_over_fastest", ratio)
         )
 
-    earlier = read_results(results_name, results_dir)  # at write time, as merge_results reads the rows
+    earlier = read_results(results_name, results_dir)  # at write time: other processes may have written
     summary = {k: v for k, v in earlier.get("summary", {}).items() if k not in args.examples} | summary
     default_threads = {
         k: v for k, v in earlier.get("default_threads", {}).items() if k not in args.examples
@@ -124,6 +124,7 @@ def main() -> None:
         rows,
         lambda row: row["method"] in rerun,
         results_dir=results_dir,
+        earlier=earlier,
         target=f"default within {TARGET}x of the fastest setting in every row (median wall time)",
         summary=summary,
         default_threads=default_threads,

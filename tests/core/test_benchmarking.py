@@ -84,3 +84,19 @@ def test_clock_counts_cpu_time_of_busy_work_not_of_sleep():
     time.sleep(0.2)
     wall, cpu = clock.read()
     assert wall >= 0.2 and cpu < 0.1
+
+
+def test_rows_and_details_are_kept_from_the_same_reading(tmp_path, monkeypatch):
+    """A script that keeps per-row details passes its own reading, so rows and details cannot disagree."""
+    monkeypatch.setattr("sys.argv", ["benchmarks/demo.py"])
+    merge_results(
+        "demo", [result_row("a", "s", 0, "m", 1.0)], lambda row: True, results_dir=tmp_path, seconds=[5.0]
+    )
+    earlier = read_results("demo", tmp_path)
+    merge_results(
+        "demo", [result_row("b", "s", 0, "m", 2.0)], lambda row: True, results_dir=tmp_path
+    )  # not seen: read just before writing
+    merge_results("demo", [result_row("c", "s", 0, "m", 3.0)], lambda row: False, results_dir=tmp_path,
+                  earlier=earlier, seconds=[*earlier["seconds"], 7.0])  # fmt: skip
+    data = read_results("demo", tmp_path)
+    assert [r["method"] for r in data["rows"]] == ["a", "c"] and data["seconds"] == [5.0, 7.0]

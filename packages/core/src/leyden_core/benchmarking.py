@@ -127,25 +127,27 @@ def results_path(name: str, results_dir: Path | str | None = None) -> Path:
 def read_results(name: str, results_dir: Path | str | None = None) -> dict:
     """The benchmark's results file as it is now (``{}`` before the first write).
 
-    For a script that keeps details beside the rows (per setting or per row) or summarises the rows it
-    keeps: read just before :func:`merge_results`, as that reads the rows, so that runs side by side keep
-    each other's details too.
+    For a script that keeps details beside the rows (per setting or per row): read it just before
+    writing and pass it to :func:`merge_results` as ``earlier``, so the kept rows and the kept details
+    come from the same reading, also while other processes write the file.
     """
     path = results_path(name, results_dir)
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def merge_results(
-    name: str, rows: list[dict], rerun: Callable[[dict], bool], results_dir: Path | str | None = None, **extra: Any
+    name: str, rows: list[dict], rerun: Callable[[dict], bool], results_dir: Path | str | None = None,
+    earlier: dict | None = None, **extra: Any,
 ) -> Path:  # fmt: skip
     """Write this run's ``rows`` into the benchmark's results file, beside the rows there that ``rerun`` does
     not select and the commands that measured them (:func:`write_results` writes the file).
 
     A run on part of a benchmark's settings or seeds replaces only their rows, so one results file holds
-    them all. The file is read again at every write, so runs of disjoint seeds or settings can run side by
-    side as separate processes: each one's write keeps what the others wrote meanwhile.
+    them all. The file is read again at every write (``earlier``: the caller's :func:`read_results` of it
+    just now), so runs of disjoint seeds or settings can run side by side as separate processes: each
+    one's write keeps what the others wrote meanwhile.
     """
-    earlier = read_results(name, results_dir)
+    earlier = read_results(name, results_dir) if earlier is None else earlier
     kept = [row for row in earlier.get("rows", []) if not rerun(row)]
     commands = earlier.get("commands", [earlier.get("command")]) if kept else []
     commands = list(dict.fromkeys([*commands, invoked_command()]))  # a run writing twice lists itself once
